@@ -1,0 +1,77 @@
+"""The one plays schema every import format is normalised to (documented in docs/listening.md).
+
+A play is one stream of one music track by one user. ``played_at`` is the instant the
+stream *ended* (UTC); ``ms_played`` is the time actually listened, never the track length
+(the original system's fault), except for Web API polls, which only know the track length
+(``source = 'webapi'``; see docs).
+
+Identity: ``play_id`` = blake2b of (user_id, track_key, played_at to the second), where
+``track_key`` is the case-folded ``artist \\x1f track`` pair. Names, not URIs, make the key, so
+the same play read from an extended export, an account-data export and a Web API poll
+gets one id (account data has no URIs at all).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+import pyarrow as pa
+
+PLAYS_SCHEMA = pa.schema(
+    [
+        pa.field("play_id", pa.string(), nullable=False),
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("played_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("ms_played", pa.int64(), nullable=False),
+        pa.field("track_id", pa.string(), nullable=False),
+        pa.field("track_name", pa.string(), nullable=False),
+        pa.field("artist_name", pa.string(), nullable=False),
+        pa.field("album_name", pa.string()),
+        pa.field("platform", pa.string()),
+        pa.field("country", pa.string()),
+        pa.field("reason_start", pa.string()),
+        pa.field("reason_end", pa.string()),
+        pa.field("shuffle", pa.bool_()),
+        pa.field("skipped", pa.bool_()),
+        pa.field("source", pa.string(), nullable=False),  # extended | account | webapi
+    ]
+)
+
+# Podcast episodes and audiobook chapters: kept apart from music plays.
+EPISODES_SCHEMA = pa.schema(
+    [
+        pa.field("play_id", pa.string(), nullable=False),
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("played_at", pa.timestamp("us", tz="UTC"), nullable=False),
+        pa.field("ms_played", pa.int64(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),  # episode | audiobook
+        pa.field("uri", pa.string()),
+        pa.field("title", pa.string()),
+        pa.field("show_name", pa.string()),
+        pa.field("platform", pa.string()),
+        pa.field("source", pa.string(), nullable=False),
+    ]
+)
+
+# When two sources deliver the same play, the richer one wins.
+SOURCE_PRIORITY = {"extended": 0, "webapi": 1, "account": 2}
+
+
+def track_key(artist_name: str, track_name: str) -> str:
+    return f"{artist_name.casefold().strip()}\x1f{track_name.casefold().strip()}"
+
+
+def derived_track_id(artist_name: str, track_name: str) -> str:
+    """A stable id for tracks that arrive without a Spotify URI (account-data history)."""
+    digest = hashlib.blake2b(track_key(artist_name, track_name).encode(), digest_size=11).hexdigest()
+    return f"local:{digest}"
+
+
+def play_id(user_id: str, artist_name: str, track_name: str, played_at: datetime) -> str:
+    """Stable play identity: same inputs give the same id in any process on any machine."""
+    if played_at.tzinfo is None:
+        played_at = played_at.replace(tzinfo=timezone.utc)
+    second = played_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    raw = f"{user_id}\x1e{track_key(artist_name, track_name)}\x1e{second}"
+    return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()
