@@ -1,0 +1,3 @@
+from kasoku.cli import main
+
+main()

@@ -1,0 +1,93 @@
+"""Content negotiation: which format (Accept, ``?format=``) and which coding (Accept-Encoding)."""
+
+from __future__ import annotations
+
+from kasoku.engine.compression import COMPRESSORS
+from kasoku.engine.encoders import MEDIA_TYPES
+from kasoku.errors import KasokuError
+
+_FORMAT_BY_MEDIA = {
+    "application/json": "json",
+    "application/msgpack": "msgpack",
+    "application/x-msgpack": "msgpack",
+    "application/vnd.msgpack": "msgpack",
+    "application/vnd.apache.arrow.stream": "arrow",
+    "application/vnd.apache.arrow.file": "arrow",
+    "text/csv": "csv",
+    "application/vnd.apache.parquet": "parquet",
+    "application/parquet": "parquet",
+    "application/x-parquet": "parquet",
+}
+# Preference when the client is indifferent between several of ours (by q-value).
+_SERVER_ORDER = ["json", "msgpack", "arrow", "csv", "parquet"]
+ENCODING_PREFERENCE = ["br", "zstd", "gzip", "lz4"]
+
+
+class NotAcceptable(KasokuError):
+    status = 406
+    code = "NOT_ACCEPTABLE"
+
+
+def _parse(header: str) -> list[tuple[str, float]]:
+    items: list[tuple[str, float]] = []
+    for part in header.split(","):
+        token, _, params = part.strip().partition(";")
+        token = token.strip().lower()
+        if not token:
+            continue
+        q = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        items.append((token, q))
+    return items
+
+
+def choose_format(accept: str | None, format_param: str | None) -> str:
+    """``?format=`` wins (browsers, curl); else the Accept header; default JSON."""
+    if format_param:
+        fmt = format_param.lower()
+        if fmt not in MEDIA_TYPES:
+            raise NotAcceptable(f"unsupported format {format_param!r}", details={"supported": sorted(MEDIA_TYPES)})
+        return fmt
+    if not accept:
+        return "json"
+    best: tuple[float, int, str] | None = None
+    for media, q in _parse(accept):
+        if q <= 0:
+            continue
+        if media in ("*/*", "application/*"):
+            candidates = _SERVER_ORDER
+        elif media == "text/*":
+            candidates = ["csv"]
+        elif media in _FORMAT_BY_MEDIA:
+            candidates = [_FORMAT_BY_MEDIA[media]]
+        else:
+            continue
+        for fmt in candidates:
+            rank = (q, -_SERVER_ORDER.index(fmt), fmt)
+            if best is None or rank[:2] > best[:2]:
+                best = rank
+    if best is None:
+        raise NotAcceptable(f"none of the accepted types is supported: {accept}",
+                            details={"supported": sorted(set(MEDIA_TYPES.values()))})
+    return best[2]
+
+
+def choose_encoding(accept_encoding: str | None) -> str:
+    """The best coding the client accepts by q-value (ties: br > zstd > gzip > lz4); identity otherwise."""
+    if not accept_encoding:
+        return "identity"
+    offered = _parse(accept_encoding)
+    q_of = dict(offered)
+    star = q_of.get("*")
+    best, best_q = "identity", 0.0
+    for coding in ENCODING_PREFERENCE:
+        q = q_of.get(coding, star if star is not None else 0.0)
+        if q > best_q:
+            best, best_q = coding, q
+    return best if best in COMPRESSORS else "identity"

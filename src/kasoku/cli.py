@@ -1,0 +1,186 @@
+"""``kasoku``: serve | ingest | demo | invalidate | rollup | bench | racing. Thin: it parses,
+calls the library and prints; errors become one clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from kasoku.config import Settings
+from kasoku.errors import KasokuError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="kasoku: fast answers over slow data.")
+ingest_app = typer.Typer(no_args_is_help=True, help="Import data into the lake.")
+app.add_typer(ingest_app, name="ingest")
+console = Console(stderr=True)
+T = TypeVar("T")
+
+LakeOpt = Annotated[str | None, typer.Option("--lake", help="lake directory or s3://bucket/prefix (env KASOKU_LAKE)")]
+
+
+def settings_from(**overrides: Any) -> Settings:
+    try:
+        return Settings().with_overrides(**overrides)
+    except Exception as exc:  # pydantic's message already names the setting
+        console.print(f"[red]error:[/] invalid settings: {exc}")
+        raise typer.Exit(2) from None
+
+
+def run_clean(fn: Callable[[], T]) -> T:
+    """Run a command body; a KasokuError is one red line and exit 1, never a traceback."""
+    try:
+        return fn()
+    except KasokuError as exc:
+        console.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(1) from None
+
+
+def progress_bar() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False)
+
+
+@app.command()
+def serve(host: Annotated[str | None, typer.Option(help="bind address")] = None,
+          port: Annotated[int | None, typer.Option(help="port")] = None,
+          lake: LakeOpt = None,
+          racing_archive: Annotated[str | None, typer.Option("--racing-archive", help="JV-Data archive directory")] = None,
+          redis_url: Annotated[str | None, typer.Option("--redis-url", help="Redis URL for the shared tier")] = None,
+          workers: Annotated[int, typer.Option(help="server worker processes")] = 1) -> None:
+    """Run the HTTP server."""
+    settings = settings_from(host=host, port=port, lake=lake, racing_archive=racing_archive, redis_url=redis_url)
+    run_server(settings, workers=workers)
+
+
+def run_server(settings: Settings, *, workers: int = 1) -> None:
+    import os
+
+    import uvicorn
+
+    # Workers are separate processes: they rebuild settings from the environment.
+    for name, value in (("KASOKU_LAKE", settings.lake), ("KASOKU_RACING_ARCHIVE", settings.racing_archive),
+                        ("KASOKU_REDIS_URL", settings.redis_url)):
+        if value:
+            os.environ[name] = value
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if workers > 1:
+        uvicorn.run("kasoku.service:build_app", factory=True, host=settings.host, port=settings.port,
+                    workers=workers, log_level="warning")
+    else:
+        from kasoku.service import build_app
+
+        uvicorn.run(build_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+@ingest_app.command("listening")
+def ingest_listening(paths: Annotated[list[Path], typer.Argument(help="export files, directories or the export .zip")],
+                     user: Annotated[str | None, typer.Option("--user", help="user id (default: settings user_id)")] = None,
+                     lake: LakeOpt = None,
+                     notify: Annotated[str | None, typer.Option(help="server URL whose cache to invalidate when done")] = None) -> None:
+    """Import a Spotify export (any format) into the lake, atomically and idempotently."""
+    settings = settings_from(lake=lake)
+    summary = run_clean(lambda: do_ingest(settings, paths, user or settings.user_id))
+    print_summary(summary)
+    if notify:
+        tags = [f"month:{m}" for m in summary.months_rewritten]
+        run_clean(lambda: notify_server(notify, settings.admin_token, tags))
+
+
+def do_ingest(settings: Settings, paths: list[Path], user_id: str) -> Any:
+    from kasoku.domains.listening.domain import lake_from_settings
+    from kasoku.domains.listening.ingest import ingest
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise KasokuError(f"no such file or directory: {', '.join(missing)}")
+    lake = lake_from_settings(settings)
+    with progress_bar() as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, advance: int, total: int | None) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task({"read": "reading records", "write": "writing partitions"}.get(stage, stage), total=total)
+            bar.advance(tasks[stage], advance)
+
+        return ingest(lake, paths, user_id=user_id, progress=progress, rollups=_rollup_builder(settings))
+
+
+def _rollup_builder(settings: Settings) -> Any:
+    return None
+
+
+def print_summary(summary: Any) -> None:
+    table = Table(title="ingest summary", show_header=False)
+    for label, value in [("files", summary.files), ("records read", summary.records), ("plays read", summary.plays_read),
+                         ("new plays", summary.new_plays), ("duplicates", summary.duplicates),
+                         ("podcast/audiobook plays (kept apart)", summary.episodes),
+                         ("artists with genres", summary.artists),
+                         ("months rewritten", ", ".join(summary.months_rewritten) or "none"),
+                         ("files written", summary.files_written), ("bytes written", f"{summary.bytes_written:,}")]:
+        table.add_row(label, str(value))
+    for reason, count in sorted(summary.skipped.items()):
+        table.add_row(f"skipped: {reason}", str(count))
+    Console().print(table)
+
+
+def notify_server(url: str, token: str | None, tags: list[str]) -> None:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body = {"tags": tags + ["listening:open-range"]} if tags else {"everything": True}
+    try:
+        response = httpx.post(url.rstrip("/") + "/admin/invalidate", json=body, headers=headers, timeout=10)
+    except httpx.HTTPError as exc:
+        raise KasokuError(f"could not notify {url}: {exc}") from None
+    if response.status_code >= 400:
+        raise KasokuError(f"notify {url} answered {response.status_code}: {response.text[:200]}")
+    console.print(f"notified {url}: {response.json().get('invalidated')}")
+
+
+@app.command()
+def invalidate(url: Annotated[str, typer.Option(help="server base URL")] = "http://127.0.0.1:8000",
+               tag: Annotated[list[str] | None, typer.Option(help="tag to invalidate (repeatable)")] = None) -> None:
+    """Ask a running server to drop cached answers (all, or by tag)."""
+    settings = settings_from()
+    run_clean(lambda: notify_server(url, settings.admin_token, tag or []))
+
+
+@app.command()
+def demo(port: Annotated[int, typer.Option(help="port to serve on")] = 8000,
+         host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+         data_dir: Annotated[Path, typer.Option("--dir", help="where the demo export and lake live")] = Path(".kasoku/demo"),
+         plays: Annotated[int, typer.Option(help="plays in the generated history")] = 300_000,
+         no_serve: Annotated[bool, typer.Option("--no-serve", help="build the data, then exit")] = False) -> None:
+    """Build a realistic demo history through the real importer, then serve it."""
+    from kasoku.demo import prepare_demo
+
+    settings = run_clean(lambda: prepare_demo(data_dir, plays=plays, console=console, progress=progress_bar))
+    settings = settings.with_overrides(host=host, port=port)
+    base = f"http://{host}:{port}"
+    console.print("\n[bold green]kasoku demo[/] — try:")
+    for path in ["/v1/listening/top-tracks?limit=5", "/v1/listening/top-artists?start=2024-01-01&end=2024-12-31",
+                 "/v1/listening/stats?granularity=month", "/v1/listening/hours", "/v1/listening/search?q=love",
+                 "/v1/listening/plays?limit=3", "/health", "/metrics", "/docs"]:
+        console.print(f"  curl -s '{base}{path}'")
+    if no_serve:
+        return
+    run_server(settings)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The listening domain: registers its dataset (policy: 6 h, ingest runs twice a day) and routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from fastapi import FastAPI
+
+from kasoku.config import Settings
+from kasoku.domains.listening import routes
+from kasoku.domains.listening.source import ListeningSource
+from kasoku.engine.engine import Engine
+from kasoku.engine.types import Dataset, Policy
+from kasoku.lake.duckdb_pool import DuckDBPool
+from kasoku.lake.storage import Lake
+
+log = logging.getLogger(__name__)
+
+LISTENING_POLICY = Policy(ttl_l1=6 * 3600, ttl_l2=6 * 3600, stale_ttl=600)
+
+
+def lake_from_settings(settings: Settings, url: str | None = None) -> Lake:
+    from kasoku.lake.storage import S3Options
+
+    s3 = settings.s3
+    return Lake(url or settings.lake, S3Options(endpoint=s3.endpoint, access_key_id=s3.access_key_id,
+                                                secret_access_key=s3.secret_access_key, session_token=s3.session_token,
+                                                region=s3.region, url_style=s3.url_style, use_ssl=s3.use_ssl))
+
+
+class ListeningDomain:
+    name = "listening"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.lake = lake_from_settings(settings)
+        self.pool: DuckDBPool | None = None
+        self.source: ListeningSource | None = None
+        self._health_task: asyncio.Task[None] | None = None
+        self._last_health: dict[str, Any] = {"ok": True}
+
+    def register(self, app: FastAPI, engine: Engine, settings: Settings) -> None:
+        self.pool = DuckDBPool(self.lake, workers=settings.duckdb_workers, query_timeout=settings.query_timeout,
+                               threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit)
+        self.source = ListeningSource(self.lake, self.pool)
+        engine.register(Dataset(routes.DATASET, LISTENING_POLICY, self.source))
+        app.include_router(routes.router)
+        app.state.on_invalidate.append(self._refresh_lake)
+
+    async def _refresh_lake(self, _tags: list[str]) -> None:
+        """An ingest committed new data: re-read the manifest before answering again."""
+        await asyncio.to_thread(self.lake.refresh)
+
+    async def startup(self) -> None:
+        self._health_task = asyncio.create_task(self._health_loop())
+
+    async def _health_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.health_interval)
+            with contextlib.suppress(Exception):
+                self._last_health = await self.health()
+
+    async def shutdown(self) -> None:
+        if self._health_task is not None:
+            self._health_task.cancel()
+        if self.pool is not None:
+            self.pool.close()
+
+    async def health(self) -> dict[str, Any]:
+        if self.pool is None:
+            return {"ok": False, "reason": "not started"}
+        pool = await self.pool.health()
+        return {"ok": bool(pool.get("ok")), "lake": self.lake.url, "months": len(self.lake.months("plays")), "duckdb": pool}

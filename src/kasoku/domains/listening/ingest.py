@@ -1,0 +1,148 @@
+"""Ingest: export files → validated plays → merged, deduped month partitions → one atomic commit.
+
+Order matters for "bad input changes nothing": every file is read and validated first
+(``read_sources`` raises before anything is written); the merge with what the lake holds runs
+in memory on a private DuckDB connection (never the query pool); the lake then commits all
+changed months of all tables at once (write aside, swap the manifest).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from kasoku.domains.listening.formats import ParsedImport, read_sources
+from kasoku.domains.listening.schema import EPISODES_SCHEMA, PLAYS_SCHEMA, SOURCE_PRIORITY
+from kasoku.lake.storage import Lake
+
+Progress = Callable[[str, int, int | None], None]  # (stage, advance, total)
+
+
+@dataclass
+class IngestSummary:
+    files: int = 0
+    records: int = 0
+    plays_read: int = 0
+    new_plays: int = 0
+    duplicates: int = 0
+    episodes: int = 0
+    new_episodes: int = 0
+    artists: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    by_format: Counter[str] = field(default_factory=Counter)
+    months_rewritten: list[str] = field(default_factory=list)
+    files_written: int = 0
+    bytes_written: int = 0
+    rollup_tables: list[str] = field(default_factory=list)
+
+
+def _merge(con: duckdb.DuckDBPyConnection, existing: pa.Table | None, incoming: pa.Table, schema: pa.Schema,
+           ranked_by_source: bool) -> tuple[pa.Table, int]:
+    """Union of what the lake has and what came in, one row per play_id. Returns (merged, new rows).
+
+    When two sources deliver one play, the richer source wins (extended > webapi > account);
+    on a tie what the lake already holds stays, so a re-import changes no byte.
+    """
+    base = existing if existing is not None else schema.empty_table()
+    con.register("old_rows", base.cast(schema))
+    con.register("new_rows", incoming.cast(schema))
+    prio = " ".join(f"WHEN '{k}' THEN {v}" for k, v in SOURCE_PRIORITY.items())
+    rank = f"CASE source {prio} ELSE 9 END, " if ranked_by_source else ""
+    cols = ", ".join(schema.names)
+    merged = con.execute(f"""
+        SELECT {cols} FROM (
+            SELECT *, row_number() OVER (PARTITION BY play_id ORDER BY {rank} origin) AS rn
+            FROM (SELECT {cols}, 0 AS origin FROM old_rows UNION ALL SELECT {cols}, 1 AS origin FROM new_rows))
+        WHERE rn = 1 ORDER BY played_at, play_id""").fetch_arrow_table()
+    new = con.execute("SELECT count(*) FROM (SELECT DISTINCT play_id FROM new_rows "
+                      "WHERE play_id NOT IN (SELECT play_id FROM old_rows))").fetchone()
+    con.unregister("old_rows")
+    con.unregister("new_rows")
+    return merged.cast(schema), int(new[0]) if new else 0
+
+
+def _split_by_month(table: pa.Table) -> dict[str, pa.Table]:
+    if table.num_rows == 0:
+        return {}
+    import pyarrow.compute as pc
+
+    keys = pc.strftime(table["played_at"], format="%Y-%m")
+    out: dict[str, pa.Table] = {}
+    for month in pc.unique(keys).to_pylist():
+        out[month] = table.filter(pc.equal(keys, month))
+    return out
+
+
+def _changed_months(con: duckdb.DuckDBPyConnection, lake: Lake, table_name: str, incoming: pa.Table,
+                    schema: pa.Schema, ranked: bool) -> tuple[dict[str, pa.Table], int]:
+    """Merged content of each month the import touches, only where it differs from the lake."""
+    changes: dict[str, pa.Table] = {}
+    new_total = 0
+    for month, rows in _split_by_month(incoming).items():
+        existing = lake.read(table_name, [month])
+        merged, new = _merge(con, existing, rows, schema, ranked)
+        if not _same(existing, merged):
+            changes[month] = merged
+        new_total += new
+    return changes, new_total
+
+
+def _same(a: pa.Table | None, b: pa.Table) -> bool:
+    return a is not None and a.num_rows == b.num_rows and a.cast(b.schema).equals(b)
+
+
+def ingest(lake: Lake, paths: Sequence[Path], *, user_id: str, progress: Progress | None = None,
+           rollups: Callable[[Lake, dict[str, dict[str, pa.Table | None]], set[str]], list[str]] | None = None) -> IngestSummary:
+    """Import export files into the lake. Raises InputError (lake untouched) on bad input."""
+    parsed: ParsedImport = read_sources(list(paths), user_id=user_id,
+                                        progress=(lambda n: progress("read", n, None)) if progress else None)
+    summary = IngestSummary(files=parsed.files, records=parsed.records, plays_read=parsed.plays.num_rows,
+                            episodes=parsed.episodes.num_rows, artists=parsed.artists.num_rows,
+                            skipped=Counter(parsed.skipped), by_format=Counter(parsed.by_format))
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    try:
+        con.execute("SET TimeZone='UTC'")
+        plays_changes, summary.new_plays = _changed_months(con, lake, "plays", parsed.plays, PLAYS_SCHEMA, True)
+        episode_changes, summary.new_episodes = _changed_months(con, lake, "episodes", parsed.episodes, EPISODES_SCHEMA, False)
+    finally:
+        con.close()
+    summary.duplicates = summary.plays_read - summary.new_plays
+    changes: dict[str, dict[str, pa.Table | None]] = {}
+    if plays_changes:
+        changes["plays"] = dict(plays_changes)
+    if episode_changes:
+        changes["episodes"] = dict(episode_changes)
+    if parsed.artists.num_rows:
+        changes.update(_artist_changes(lake, parsed.artists))
+    summary.months_rewritten = sorted(plays_changes)
+    if rollups is not None and plays_changes:
+        summary.rollup_tables = rollups(lake, changes, set(plays_changes))
+    if changes:
+        commit = lake.commit(changes, progress=(lambda n: progress("write", n, None)) if progress else None)
+        summary.files_written = commit.files_written
+        summary.bytes_written = commit.bytes_written
+    return summary
+
+
+ARTISTS_PARTITION = "0000-00"  # artists are not time-partitioned: one fixed partition of the table
+
+
+def _artist_changes(lake: Lake, artists: pa.Table) -> dict[str, dict[str, pa.Table | None]]:
+    existing = lake.read("artists", [ARTISTS_PARTITION])
+    combined = artists if existing is None else pa.concat_tables([artists, existing.cast(artists.schema)])
+    # First occurrence wins: the newest import's artist object replaces the stored one.
+    seen: set[str] = set()
+    keep = []
+    for i, artist_id in enumerate(combined["artist_id"].to_pylist()):
+        if artist_id not in seen:
+            seen.add(artist_id)
+            keep.append(i)
+    merged = combined.take(keep)
+    if existing is not None and _same(existing, merged):
+        return {}
+    return {"artists": {ARTISTS_PARTITION: merged}}

@@ -1,0 +1,83 @@
+"""The listening source: a tool's SQL over exactly the month partitions its range touches.
+
+It is the only caller of DuckDB for this domain (through the pool), and it decides which
+files a query reads (B1: partition pruning by month via the lake manifest — months without
+data are simply absent) and which roll-up, if any, answers instead (see rollups).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from kasoku.domains.listening.tools import TOOLS, RangeParams, validate
+from kasoku.engine.types import Query, Result
+from kasoku.lake.duckdb_pool import DuckDBPool
+from kasoku.lake.storage import Lake
+
+PLAYS = "plays"
+OPEN_RANGE_TAG = "listening:open-range"
+
+
+class RollupMatcher(Protocol):
+    async def answer(self, tool: str, params: RangeParams, user_id: str) -> pa.Table | None: ...
+
+
+def months_between(start: date, end: date) -> list[str]:
+    months, y, m = [], start.year, start.month
+    while (y, m) <= (end.year, end.month):
+        months.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return months
+
+
+def month_tags(params: RangeParams) -> frozenset[str]:
+    """Which data an answer depends on: the months of its range (open ranges: every month)."""
+    if params.start is None or params.end is None:
+        return frozenset({OPEN_RANGE_TAG})
+    return frozenset(f"month:{m}" for m in months_between(params.start, params.end))
+
+
+def touched_months(lake: Lake, params: RangeParams) -> list[str]:
+    present = lake.months(PLAYS)
+    lo = f"{params.start.year:04d}-{params.start.month:02d}" if params.start else "0000-00"
+    hi = f"{params.end.year:04d}-{params.end.month:02d}" if params.end else "9999-99"
+    return [m for m in present if lo <= m <= hi]
+
+
+class ListeningSource:
+    def __init__(self, lake: Lake, pool: DuckDBPool, rollups: RollupMatcher | None = None) -> None:
+        self.lake = lake
+        self.pool = pool
+        self.rollups = rollups
+
+    async def run(self, query: Query) -> Result:
+        params = validate(query.name, dict(query.params))
+        tags = month_tags(params)
+        meta: dict[str, Any] = {"tool": query.name, "user_id": query.scope}
+        if self.rollups is not None:
+            table = await self.rollups.answer(query.name, params, query.scope)
+            if table is not None:
+                return Result(table=table, tags=tags, source="rollup", meta=meta)
+        table = await self.raw(query.name, params, query.scope)
+        return Result(table=table, tags=tags, source="raw", meta=meta)
+
+    async def raw(self, tool_name: str, params: RangeParams, user_id: str) -> pa.Table:
+        files = self.lake.files(PLAYS, touched_months(self.lake, params))
+        tool = TOOLS[tool_name]
+        sql, args = tool.sql(plays_relation(files), params)
+        return await self.pool.arrow(sql, [user_id, *args])
+
+
+def plays_relation(files: list[str]) -> str:
+    """A FROM-clause for the given Parquet files; an empty, typed relation when there are none."""
+    if not files:
+        return ("(SELECT * FROM (VALUES (NULL::VARCHAR, NULL::VARCHAR, NULL::TIMESTAMPTZ, NULL::BIGINT, NULL::VARCHAR, "
+                "NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, "
+                "NULL::VARCHAR, NULL::BOOLEAN, NULL::BOOLEAN, NULL::VARCHAR)) AS t(play_id, user_id, played_at, "
+                "ms_played, track_id, track_name, artist_name, album_name, platform, country, reason_start, "
+                "reason_end, shuffle, skipped, source) WHERE false)")
+    quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    return f"read_parquet([{quoted}])"

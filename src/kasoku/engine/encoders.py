@@ -1,0 +1,115 @@
+"""Wire formats: one Arrow table (+ meta) in, bytes out. No pickle, ever.
+
+The JSON and MessagePack bodies are objects: ``{**meta, <rows_key>: [rows...]}`` (rows under
+``"data"`` unless a dataset says otherwise). Arrow IPC, CSV and Parquet carry only the rows
+(meta goes to the schema metadata for Arrow/Parquet, where a client can read it).
+Columns whose field metadata has ``kasoku.json = 1`` hold pre-serialised JSON (nested
+per-record data); JSON embeds them as-is, MessagePack decodes them into maps.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import msgpack
+import orjson
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+
+MEDIA_TYPES: dict[str, str] = {
+    "json": "application/json",
+    "msgpack": "application/msgpack",
+    "arrow": "application/vnd.apache.arrow.stream",
+    "csv": "text/csv; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",
+}
+JSON_COLUMN_FLAG = b"kasoku.json"
+
+
+def json_columns(schema: pa.Schema) -> list[str]:
+    return [f.name for f in schema if f.metadata and f.metadata.get(JSON_COLUMN_FLAG) == b"1"]
+
+
+def rows_of(table: pa.Table, *, embed_json: Callable[[str], Any] | None = None) -> list[dict[str, Any]]:
+    """Rows as dicts; JSON-flagged columns turned into ``embed_json(text)`` when given."""
+    rows = table.to_pylist()
+    flagged = json_columns(table.schema)
+    if flagged and embed_json is not None:
+        for row in rows:
+            for name in flagged:
+                if row[name] is not None:
+                    row[name] = embed_json(row[name])
+    return rows
+
+
+def _msgpack_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"cannot encode {type(value).__name__} as MessagePack")
+
+
+def encode_json(table: pa.Table, meta: dict[str, Any], rows_key: str) -> bytes:
+    rows = rows_of(table, embed_json=orjson.Fragment)
+    return orjson.dumps({**meta, rows_key: rows}, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
+
+
+def encode_msgpack(table: pa.Table, meta: dict[str, Any], rows_key: str) -> bytes:
+    rows = rows_of(table, embed_json=orjson.loads)
+    return msgpack.packb({**meta, rows_key: rows}, default=_msgpack_default, use_bin_type=True)
+
+
+def _with_meta(table: pa.Table, meta: dict[str, Any]) -> pa.Table:
+    if not meta:
+        return table
+    existing = dict(table.schema.metadata or {})
+    existing[b"kasoku.meta"] = orjson.dumps(meta)
+    return table.replace_schema_metadata(existing)
+
+
+def encode_arrow(table: pa.Table, meta: dict[str, Any], rows_key: str) -> bytes:
+    table = _with_meta(table, meta)
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def encode_csv(table: pa.Table, meta: dict[str, Any], rows_key: str) -> bytes:
+    sink = io.BytesIO()
+    pacsv.write_csv(table, sink)
+    return sink.getvalue()
+
+
+def encode_parquet(table: pa.Table, meta: dict[str, Any], rows_key: str) -> bytes:
+    sink = io.BytesIO()
+    pq.write_table(_with_meta(table, meta), sink, compression="zstd")
+    return sink.getvalue()
+
+
+ENCODERS: dict[str, Callable[[pa.Table, dict[str, Any], str], bytes]] = {
+    "json": encode_json,
+    "msgpack": encode_msgpack,
+    "arrow": encode_arrow,
+    "csv": encode_csv,
+    "parquet": encode_parquet,
+}
+
+
+def encode(table: pa.Table, meta: dict[str, Any], rows_key: str, fmt: str) -> bytes:
+    return ENCODERS[fmt](table, meta, rows_key)
+
+
+def table_to_ipc(table: pa.Table) -> bytes:
+    """The canonical payload of a cache entry (what Redis stores): Arrow IPC stream bytes."""
+    return encode_arrow(table, {}, "data")
+
+
+def table_from_ipc(payload: bytes) -> pa.Table:
+    return ipc.open_stream(pa.py_buffer(payload)).read_all()

@@ -1,0 +1,233 @@
+"""The engine: one straight path from a query to cached bytes.
+
+    key → L1 → (L2) → single-flight → source → entry stored in the tiers
+
+It knows datasets, policies, tiers and sources; it knows nothing of HTTP or of any domain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from kasoku.engine.entry import Entry
+from kasoku.engine.keys import query_key
+from kasoku.engine.memory import MemoryTier
+from kasoku.engine.metrics import Metrics
+from kasoku.engine.singleflight import SingleFlight
+from kasoku.engine.types import Dataset, Policy, Query, Result
+from kasoku.errors import NotFound, QueryTimeout
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["hit", "miss", "stale"]
+
+
+class SharedTier(Protocol):
+    """L2 (Redis). Every method degrades to 'nothing' on failure; none raises to the caller."""
+
+    async def get(self, key: str) -> Entry | None: ...
+    def put(self, key: str, entry: Entry, ttl: float) -> None: ...  # fire-and-forget
+    async def invalidate(self, *, tags: Iterable[str] | None = None, everything: bool = False) -> int: ...
+    async def run_once(self, key: str, compute: Callable[[], Any], wait_for: Callable[[], Any]) -> Any: ...
+    async def close(self) -> None: ...
+
+
+@dataclass(slots=True)
+class Served:
+    entry: Entry
+    outcome: Outcome
+    key: str
+    tier: str  # l1 | l2 | source
+
+    def age(self, now: float) -> int:
+        return max(0, int(now - self.entry.created_at))
+
+    def remaining(self, now: float) -> int:
+        return max(0, int(self.entry.fresh_until - now))
+
+
+class Engine:
+    def __init__(self, *, l1_bytes: int, clock: Callable[[], float] = time.time, metrics: Metrics | None = None,
+                 overrides: dict[str, dict[str, Any]] | None = None, rows_limit_for_cache: int | None = None) -> None:
+        self.clock = clock
+        self.metrics = metrics or Metrics()
+        self.l1 = MemoryTier(l1_bytes, clock=clock)
+        self.l2: SharedTier | None = None
+        self.flight: SingleFlight[Entry] = SingleFlight()
+        self._datasets: dict[str, Dataset] = {}
+        self._overrides = overrides or {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self.adaptive_ttls: dict[str, float] = {}
+        self.on_result: list[Callable[[Query, Result], None]] = []  # e.g. prefetch rules
+
+    # -- registry -------------------------------------------------------------------------
+    def register(self, dataset: Dataset) -> None:
+        if dataset.name in self._datasets:
+            raise ValueError(f"dataset {dataset.name!r} registered twice")
+        policy = dataset.policy.with_overrides(**self._overrides.get(dataset.name, {}))
+        self._datasets[dataset.name] = Dataset(dataset.name, policy, dataset.source, dataset.rows_key)
+
+    def dataset(self, name: str) -> Dataset:
+        try:
+            return self._datasets[name]
+        except KeyError:
+            raise NotFound(f"unknown dataset {name!r}", details={"datasets": sorted(self._datasets)}) from None
+
+    @property
+    def datasets(self) -> dict[str, Dataset]:
+        return dict(self._datasets)
+
+    # -- the read path ----------------------------------------------------------------------
+    async def get(self, query: Query) -> Served:
+        dataset = self.dataset(query.dataset)
+        key = query_key(query)
+        now = self.clock()
+        entry = self.l1.get(key)
+        if entry is not None:
+            if now < entry.fresh_until:
+                return self._answer(dataset, key, Served(entry, "hit", key, "l1"))
+            # Past its TTL but within the stale window: serve it, refresh once in the background.
+            self.flight.start(key, lambda: self._compute(dataset, query, key))
+            return self._answer(dataset, key, Served(entry, "stale", key, "l1"))
+        self.metrics.lookup("l1", dataset.name, "miss")
+        if self.l2 is not None:
+            entry = await self.l2.get(key)
+            if entry is not None and now < entry.hard_until:
+                self._promote(key, entry, dataset.policy)
+                if now < entry.fresh_until:
+                    return self._answer(dataset, key, Served(entry, "hit", key, "l2"))
+                self.flight.start(key, lambda: self._compute(dataset, query, key))
+                return self._answer(dataset, key, Served(entry, "stale", key, "l2"))
+            self.metrics.lookup("l2", dataset.name, "miss")
+        entry, leader = await self.flight.do(key, lambda: self._compute(dataset, query, key))
+        if not leader:
+            self.metrics.coalesced.labels(dataset.name, "process").inc()
+        return self._answer(dataset, key, Served(entry, "miss", key, "source"))
+
+    def _answer(self, dataset: Dataset, key: str, served: Served) -> Served:
+        if served.outcome != "miss":
+            self.metrics.lookup(served.tier, dataset.name, served.outcome)
+        self.metrics.answered(dataset.name, key, served.outcome)
+        return served
+
+    def _promote(self, key: str, entry: Entry, policy: Policy) -> None:
+        """An L2 hit goes to L1 with the *remaining* lifetime, capped by L1's own TTL."""
+        cap = entry.created_at + policy.ttl_l1
+        entry.fresh_until = min(entry.fresh_until, cap)
+        entry.hard_until = min(entry.hard_until, cap + policy.stale_ttl)
+        self.l1.set(key, entry)
+        self._gauge()
+
+    async def _compute(self, dataset: Dataset, query: Query, key: str) -> Entry:
+        if self.l2 is not None:
+            # Across workers: one holder of a Redis lease runs the source; others wait for its result.
+            async def wait_for() -> Entry | None:
+                return await self.l2.get(key) if self.l2 is not None else None
+
+            return await self.l2.run_once(key, lambda: self._run_source(dataset, query, key), wait_for)
+        return await self._run_source(dataset, query, key)
+
+    async def _run_source(self, dataset: Dataset, query: Query, key: str) -> Entry:
+        started = time.perf_counter()
+        try:
+            result = await dataset.source.run(query)
+        except QueryTimeout:
+            self.metrics.timeouts.labels(dataset.name).inc()
+            raise
+        elapsed = time.perf_counter() - started
+        self.metrics.source_runs.labels(dataset.name, result.source).inc()
+        self.metrics.source_seconds.labels(dataset.name).observe(elapsed)
+        self.metrics.slow_log.append({"dataset": dataset.name, "name": query.name, "seconds": elapsed,
+                                      "source": result.source, "key": key})
+        policy = dataset.policy
+        ttl = self._ttl_for(key, policy)
+        tags = frozenset({f"dataset:{dataset.name}", *result.tags})
+        entry = Entry.from_table(result.table, meta=result.meta, tags=tags, source=result.source,
+                                 rows_key=dataset.rows_key, created_at=self.clock(), ttl=ttl, stale_ttl=policy.stale_ttl)
+        if len(entry.payload) <= policy.max_entry_bytes:
+            self.l1.set(key, entry)
+            if self.l2 is not None:
+                self.l2.put(key, entry, policy.ttl_l2 + policy.stale_ttl)
+            self._gauge()
+        for hook in self.on_result:
+            try:
+                hook(query, result)
+            except Exception:  # a hook must never fail the answer
+                log.exception("result hook failed for %s", key)
+        return entry
+
+    def _ttl_for(self, key: str, policy: Policy) -> float:
+        return self.adaptive_ttls.get(key, policy.ttl_l1)
+
+    # -- bodies -------------------------------------------------------------------------------
+    def charge(self, served: Served) -> None:
+        """After a new body was made for an L1 entry, charge its bytes (may evict others)."""
+        if self.l1.get(served.key) is served.entry:
+            self.l1.set(served.key, served.entry)
+            self._gauge()
+
+    # -- invalidation -------------------------------------------------------------------------
+    async def invalidate(self, *, dataset: str | None = None, tags: Iterable[str] | None = None) -> dict[str, int]:
+        """Drop entries of a dataset, of tags, or (neither given) everything. Returns counts per tier."""
+        wanted = list(tags or [])
+        if dataset is not None:
+            self.dataset(dataset)
+            wanted.append(f"dataset:{dataset}")
+        everything = not wanted
+        removed_l1 = self.l1.clear() if everything else self.l1.invalidate_tags(wanted)
+        removed_l2 = 0
+        if self.l2 is not None:
+            removed_l2 = await self.l2.invalidate(tags=wanted, everything=everything)
+        self.metrics.invalidations.labels("l1").inc(removed_l1)
+        self.metrics.invalidations.labels("l2").inc(removed_l2)
+        self._gauge()
+        return {"l1": removed_l1, "l2": removed_l2}
+
+    def invalidate_local(self, *, tags: Iterable[str] | None, everything: bool) -> int:
+        """Apply an invalidation broadcast by another worker to this process's L1 only."""
+        removed = self.l1.clear() if everything else self.l1.invalidate_tags(tags or [])
+        self._gauge()
+        return removed
+
+    # -- housekeeping ---------------------------------------------------------------------------
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """A background task the engine keeps a reference to (so it is not garbage-collected)."""
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    def _gauge(self) -> None:
+        self.metrics.l1_bytes.set(self.l1.bytes)
+        self.metrics.l1_entries.set(len(self.l1.keys()))
+
+    def stats(self) -> dict[str, Any]:
+        per_dataset = {}
+        for name, tally in self.metrics.outcomes.items():
+            total = sum(tally.values())
+            per_dataset[name] = {**tally, "total": total,
+                                 "hit_ratio": round((tally["hit"] + tally["stale"]) / total, 4) if total else 0.0}
+        return {
+            "l1": {"entries": self.l1.entries, "bytes": self.l1.bytes, "max_bytes": self.l1.max_bytes},
+            "datasets": per_dataset,
+            "repeated_share": round(self.metrics.repeated_share(), 4),
+            "coalesced": self.flight.coalesced,
+            "adaptive_ttls": dict(self.adaptive_ttls),
+            "policies": {n: _policy_dict(d.policy) for n, d in self._datasets.items()},
+        }
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        if self.l2 is not None:
+            await self.l2.close()
+
+
+def _policy_dict(policy: Policy) -> dict[str, Any]:
+    return {"ttl_l1": policy.ttl_l1, "ttl_l2": policy.ttl_l2, "stale_ttl": policy.stale_ttl,
+            "max_entry_bytes": policy.max_entry_bytes, "adaptive": policy.adaptive}

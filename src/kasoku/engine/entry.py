@@ -1,0 +1,88 @@
+"""A cache entry: the answer once, in its canonical form, plus every body made from it.
+
+The canonical payload is Arrow IPC bytes (what Redis stores). Wire bodies, one per
+(format, encoding), are made on first request and kept on the entry, so a hit does no
+serialisation and no compression: it is a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from kasoku.engine import compression, encoders
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """Bytes ready for the wire, with the ETag that names them."""
+
+    content: bytes
+    etag: str
+    fmt: str
+    encoding: str
+
+
+@dataclass(slots=True)
+class Entry:
+    payload: bytes
+    meta: dict[str, Any]
+    tags: frozenset[str]
+    source: str
+    rows_key: str
+    created_at: float
+    fresh_until: float
+    hard_until: float
+    rows: int = 0
+    bodies: dict[tuple[str, str], Body] = field(default_factory=dict)
+    _table: pa.Table | None = None
+
+    @classmethod
+    def from_table(cls, table: pa.Table, *, meta: dict[str, Any], tags: frozenset[str], source: str, rows_key: str,
+                   created_at: float, ttl: float, stale_ttl: float) -> "Entry":
+        entry = cls(payload=encoders.table_to_ipc(table), meta=meta, tags=tags, source=source, rows_key=rows_key,
+                    created_at=created_at, fresh_until=created_at + ttl, hard_until=created_at + ttl + stale_ttl,
+                    rows=table.num_rows)
+        entry._table = table
+        return entry
+
+    @property
+    def nbytes(self) -> int:
+        """What the memory tier charges for this entry: payload plus every body kept."""
+        return 256 + len(self.payload) + sum(len(b.content) + 64 for b in self.bodies.values())
+
+    def table(self) -> pa.Table:
+        if self._table is None:
+            self._table = encoders.table_from_ipc(self.payload)
+        return self._table
+
+    def body(self, fmt: str, encoding: str, *, min_compress: int = 1024) -> Body:
+        """The (format, encoding) body, made once. Small bodies stay identity-encoded."""
+        found = self.bodies.get((fmt, encoding))
+        if found is not None:
+            return found
+        plain = self.bodies.get((fmt, "identity"))
+        if plain is None:
+            raw = encoders.encode(self.table(), self.meta, self.rows_key, fmt)
+            plain = Body(raw, _etag(raw, fmt, "identity"), fmt, "identity")
+            self.bodies[(fmt, "identity")] = plain
+        if encoding == "identity" or len(plain.content) < min_compress:
+            if encoding != "identity":
+                self.bodies[(fmt, encoding)] = plain  # remember: too small to be worth compressing
+            return plain
+        packed = compression.compress(plain.content, encoding)
+        body = Body(packed, _etag(packed, fmt, encoding), fmt, encoding)
+        self.bodies[(fmt, encoding)] = body
+        return body
+
+    def drop_decoded(self) -> None:
+        """Forget the decoded table once bodies exist (it is the largest object we hold)."""
+        self._table = None
+
+
+def _etag(content: bytes, fmt: str, encoding: str) -> str:
+    digest = hashlib.blake2b(content, digest_size=12).hexdigest()
+    return f'"{digest}-{fmt}-{encoding}"'

@@ -1,0 +1,83 @@
+"""Shared contracts of the engine: what a query is, what a source returns, what a tier stores.
+
+Everything else in kasoku fits one of these: a domain registers datasets (with a policy)
+and a source per dataset; the engine keys queries, looks through its tiers and runs the
+source on a miss. Nothing here knows HTTP, Spotify or JRA-VAN.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """One named, parameterised question to one dataset.
+
+    ``params`` must already be validated and JSON-able: it is part of the cache key.
+    ``scope`` is the caller's scope (user id, API key) where answers differ per caller.
+    """
+
+    dataset: str
+    name: str
+    params: Mapping[str, Any]
+    scope: str = ""
+
+
+@dataclass(slots=True)
+class Result:
+    """What a source returns: rows as an Arrow table plus what the cache needs to know.
+
+    ``meta`` travels with the rows to every wire format (e.g. ``total_count`` of a page);
+    ``tags`` say which slices of data the answer depends on (dataset, months, race days),
+    so an ingest can invalidate exactly the entries it made stale.
+    """
+
+    table: pa.Table
+    tags: frozenset[str] = frozenset()
+    source: str = "raw"
+    meta: dict[str, Any] = field(default_factory=dict)
+    generated_at: float = field(default_factory=time.time)
+
+
+class Source(Protocol):
+    """Anything that can answer a query. Sources are async; blocking work goes to threads."""
+
+    async def run(self, query: Query) -> Result: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How long a dataset's answers live, and where.
+
+    ``ttl_l1``/``ttl_l2``: hard TTLs in memory and in Redis (they may differ: racing keeps
+    RACE 5 min in memory, 24 h in Redis). ``stale_ttl``: how long past its TTL an entry may
+    still be served (``X-Cache: stale``) while one background refresh runs.
+    """
+
+    ttl_l1: float = 6 * 3600.0
+    ttl_l2: float = 6 * 3600.0
+    stale_ttl: float = 0.0
+    max_entry_bytes: int = 8 * 1024 * 1024
+    adaptive: bool = False
+    adaptive_max_factor: float = 4.0
+
+    def with_overrides(self, **changes: Any) -> "Policy":
+        """A copy with the given (non-None) fields changed: settings override domain defaults."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    """A dataset registered by a domain: its name, default policy and source."""
+
+    name: str
+    policy: Policy
+    source: Source
+    rows_key: str = "data"

@@ -1,0 +1,20 @@
+"""The composition root: which domains a server runs with. The one place that names them all."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from kasoku.api.app import Domain, create_app
+from kasoku.config import Settings
+
+
+def build_domains(settings: Settings) -> list[Domain]:
+    from kasoku.domains.listening.domain import ListeningDomain
+
+    domains: list[Domain] = [ListeningDomain(settings)]
+    return domains
+
+
+def build_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    return create_app(settings, build_domains(settings))
