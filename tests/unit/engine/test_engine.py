@@ -1,0 +1,96 @@
+import asyncio
+
+import orjson
+import pytest
+
+from kasoku.engine.engine import Engine
+from kasoku.engine.types import Dataset, Policy, Query
+from kasoku.errors import NotFound
+
+from .conftest import CountingSource
+
+
+def make_engine(clock, source, policy=Policy(ttl_l1=60, ttl_l2=60, stale_ttl=0)) -> Engine:
+    engine = Engine(l1_bytes=10**7, clock=clock)
+    engine.register(Dataset("d", policy, source))
+    return engine
+
+
+async def test_miss_then_hit_returns_the_same_bytes(clock) -> None:
+    source = CountingSource()
+    engine = make_engine(clock, source)
+    first = await engine.get(Query("d", "t", {"n": 4}))
+    body1 = first.entry.body("json", "identity").content
+    second = await engine.get(Query("d", "t", {"n": 4}))
+    assert (first.outcome, second.outcome) == ("miss", "hit")
+    assert second.entry.body("json", "identity").content is body1
+    assert orjson.loads(body1) == {"n": 4, "data": [{"i": i, "v": 0, "name": f"row{i}"} for i in range(4)]}
+    assert source.runs == 1
+
+
+async def test_ttl_expiry_makes_a_miss(clock) -> None:
+    source = CountingSource()
+    engine = make_engine(clock, source)
+    await engine.get(Query("d", "t", {}))
+    clock.tick(61)
+    assert (await engine.get(Query("d", "t", {}))).outcome == "miss"
+    assert source.runs == 2
+
+
+async def test_concurrent_misses_run_the_source_once(clock) -> None:
+    source = CountingSource(delay=0.05)
+    engine = make_engine(clock, source)
+    results = await asyncio.gather(*(engine.get(Query("d", "t", {"n": 2})) for _ in range(200)))
+    assert source.runs == 1
+    assert {r.entry.payload for r in results} == {results[0].entry.payload}
+    assert engine.flight.coalesced == 199
+
+
+async def test_stale_entry_served_while_one_refresh_runs(clock) -> None:
+    source = CountingSource(delay=0.01)
+    engine = make_engine(clock, source, Policy(ttl_l1=10, ttl_l2=10, stale_ttl=100))
+    await engine.get(Query("d", "t", {}))
+    clock.tick(11)
+    source.version = 1
+    stale = await asyncio.gather(*(engine.get(Query("d", "t", {})) for _ in range(20)))
+    assert {s.outcome for s in stale} == {"stale"}
+    await asyncio.sleep(0.05)
+    assert source.runs == 2  # exactly one background refresh
+    fresh = await engine.get(Query("d", "t", {}))
+    assert fresh.outcome == "hit" and fresh.entry.table()["v"][0].as_py() == 1
+    clock.tick(200)
+    assert (await engine.get(Query("d", "t", {}))).outcome == "miss"
+
+
+async def test_errors_are_not_cached(clock) -> None:
+    source = CountingSource(fail=RuntimeError("boom"))
+    engine = make_engine(clock, source)
+    with pytest.raises(RuntimeError):
+        await engine.get(Query("d", "t", {}))
+    source.fail = None
+    assert (await engine.get(Query("d", "t", {}))).outcome == "miss"
+
+
+async def test_scoped_invalidation(clock) -> None:
+    source = CountingSource()
+    engine = make_engine(clock, source)
+    await engine.get(Query("d", "t", {"tags": ["month:2024-01"]}))
+    await engine.get(Query("d", "t", {"tags": ["month:2024-02"]}))
+    removed = await engine.invalidate(tags=["month:2024-01"])
+    assert removed["l1"] == 1
+    assert (await engine.get(Query("d", "t", {"tags": ["month:2024-02"]}))).outcome == "hit"
+    assert (await engine.get(Query("d", "t", {"tags": ["month:2024-01"]}))).outcome == "miss"
+    await engine.invalidate(dataset="d")
+    assert engine.l1.entries == 0
+
+
+async def test_unknown_dataset_is_not_found(clock) -> None:
+    engine = make_engine(clock, CountingSource())
+    with pytest.raises(NotFound):
+        await engine.get(Query("nope", "t", {}))
+
+
+async def test_policy_overrides_from_settings(clock) -> None:
+    engine = Engine(l1_bytes=10**6, clock=clock, overrides={"d": {"ttl_l1": 5.0, "ttl_l2": None}})
+    engine.register(Dataset("d", Policy(ttl_l1=60, ttl_l2=70), CountingSource()))
+    assert engine.dataset("d").policy.ttl_l1 == 5.0 and engine.dataset("d").policy.ttl_l2 == 70
