@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.jvdata_samples import samples_dir
+
 import pytest
 
 from kasoku.domains.racing.archive import import_files, split_records
@@ -10,7 +12,6 @@ from kasoku.errors import InputError
 
 from ._jvdata import make_record, write_jvd
 
-SAMPLES = Path("/work/shared/reference/jvdata-samples")
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -129,10 +130,9 @@ def test_empty_file_imports_nothing(tmp_path: Path) -> None:
     assert summary.records == 0
 
 
-@pytest.mark.skipif(not SAMPLES.is_dir(), reason="real JV-Data samples not present")
 def test_real_samples_import(tmp_path: Path) -> None:
     """Conformance: every real record passes validation (lengths, cp932, header dates)."""
-    paths = sorted(SAMPLES.glob("*.jvd"))
+    paths = sorted(samples_dir().glob("*.jvd"))
     summary = import_files(paths, tmp_path / "arc")
     assert summary.records == len(paths)
     assert summary.by_dataspec["RACE"] == 13 and summary.by_dataspec["0B14"] == 5
