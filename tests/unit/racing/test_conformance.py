@@ -134,7 +134,7 @@ def test_tables_match_the_layout_document() -> None:
         assert layout.length == length, rtype
         items = {item.name: item for item in layout.items}
         rows = _ROW.findall(body)
-        assert len(rows) >= 6, f"{rtype}: table rows not recognised"
+        assert len(rows) >= 2, f"{rtype}: table rows not recognised"
         for pos, size, name, notes in rows:
             if name.startswith("reserved"):
                 continue
