@@ -4,7 +4,7 @@ Tests and the demo make realistic records with this instead of copying real ones
 (the samples' licence and the rule in their README forbid that).
 
 Public API:
-    build_record(record_type: str, **fields: Any) -> bytes
+    build_record(record_type: str, /, **fields: Any) -> bytes
     build_race(race_id, name="", distance=0, *, post_time=None, track_code="", grade_code="", num_entries=0, **fields) -> bytes   # RA
     build_entry(race_id, horse_number, horse_name, *, jockey_code="", jockey_name="", trainer_code="", trainer_name="", **fields) -> bytes   # SE
     build_win_odds(race_id, odds: Mapping[int, float], **fields) -> bytes   # O1
@@ -38,7 +38,7 @@ from kasoku.domains.racing.records import CRLF, ENCODING, RecordError
 _NOT_GIVEN = object()
 
 
-def build_record(record_type: str, **fields: Any) -> bytes:
+def build_record(record_type: str, /, **fields: Any) -> bytes:
     """A record of ``record_type`` with exactly its declared length, CR LF included."""
     layout = LAYOUTS.get(record_type)
     if layout is None:
