@@ -5,8 +5,10 @@ Tests and the demo make realistic records with this instead of copying real ones
 
 Public API:
     build_record(record_type: str, /, **fields: Any) -> bytes
-    build_race(race_id, name="", distance=0, *, post_time=None, track_code="", grade_code="", num_entries=0, **fields) -> bytes   # RA
-    build_entry(race_id, horse_number, horse_name, *, jockey_code="", jockey_name="", trainer_code="", trainer_name="", **fields) -> bytes   # SE
+    build_race(race_id, name="", distance=0, *, post_time=None, track_code="", grade_code="",
+               num_entries=0, data_code="7", **fields) -> bytes   # RA
+    build_entry(race_id, horse_number, horse_name, *, jockey_code="", jockey_name="",
+                trainer_code="", trainer_name="", data_code="7", **fields) -> bytes   # SE
     build_win_odds(race_id, odds: Mapping[int, float], **fields) -> bytes   # O1
     build_quinella_odds(race_id, odds: Mapping[tuple[int, int], float], **fields) -> bytes   # O2
     build_weights(race_id, weights: Mapping[int, int], *, changes=None, names=None, **fields) -> bytes   # WH
