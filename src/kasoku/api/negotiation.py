@@ -21,6 +21,8 @@ _FORMAT_BY_MEDIA = {
 # Preference when the client is indifferent between several of ours (by q-value).
 _SERVER_ORDER = ["json", "msgpack", "arrow", "csv", "parquet"]
 ENCODING_PREFERENCE = ["br", "zstd", "gzip", "lz4"]
+# What a 406 lists: the media types (for Accept) and the names (for ?format=).
+_SUPPORTED = {"supported": sorted(MEDIA_TYPES.values()), "formats": sorted(MEDIA_TYPES)}
 
 
 class NotAcceptable(KasokuError):
@@ -28,7 +30,8 @@ class NotAcceptable(KasokuError):
     code = "NOT_ACCEPTABLE"
 
 
-def _parse(header: str) -> list[tuple[str, float]]:
+def parse_header(header: str) -> list[tuple[str, float]]:
+    """``a;q=0.5, b`` → ``[(a, 0.5), (b, 1.0)]`` (tokens lower-cased; a bad q counts as 0)."""
     items: list[tuple[str, float]] = []
     for part in header.split(","):
         token, _, params = part.strip().partition(";")
@@ -52,12 +55,12 @@ def choose_format(accept: str | None, format_param: str | None) -> str:
     if format_param:
         fmt = format_param.lower()
         if fmt not in MEDIA_TYPES:
-            raise NotAcceptable(f"unsupported format {format_param!r}", details={"supported": sorted(MEDIA_TYPES)})
+            raise NotAcceptable(f"unsupported format {format_param!r}", details=_SUPPORTED)
         return fmt
     if not accept:
         return "json"
     best: tuple[float, int, str] | None = None
-    for media, q in _parse(accept):
+    for media, q in parse_header(accept):
         if q <= 0:
             continue
         if media in ("*/*", "application/*"):
@@ -73,8 +76,7 @@ def choose_format(accept: str | None, format_param: str | None) -> str:
             if best is None or rank[:2] > best[:2]:
                 best = rank
     if best is None:
-        raise NotAcceptable(f"none of the accepted types is supported: {accept}",
-                            details={"supported": sorted(set(MEDIA_TYPES.values()))})
+        raise NotAcceptable(f"none of the accepted types is supported: {accept}", details=_SUPPORTED)
     return best[2]
 
 
@@ -82,7 +84,7 @@ def choose_encoding(accept_encoding: str | None) -> str:
     """The best coding the client accepts by q-value (ties: br > zstd > gzip > lz4); identity otherwise."""
     if not accept_encoding:
         return "identity"
-    offered = _parse(accept_encoding)
+    offered = parse_header(accept_encoding)
     q_of = dict(offered)
     star = q_of.get("*")
     best, best_q = "identity", 0.0
