@@ -59,25 +59,26 @@ def choose_format(accept: str | None, format_param: str | None) -> str:
         return fmt
     if not accept:
         return "json"
-    best: tuple[float, int, str] | None = None
+    # RFC 9110 12.5.1: the most specific range that matches a type decides its q, so
+    # "application/json;q=0, */*" refuses JSON even though */* would match it.
+    specific: dict[str, float] = {}
+    wildcard: dict[str, float] = {}
     for media, q in parse_header(accept):
-        if q <= 0:
-            continue
-        if media in ("*/*", "application/*"):
-            candidates = _SERVER_ORDER
-        elif media == "text/*":
-            candidates = ["csv"]
-        elif media in _FORMAT_BY_MEDIA:
-            candidates = [_FORMAT_BY_MEDIA[media]]
-        else:
-            continue
-        for fmt in candidates:
-            rank = (q, -_SERVER_ORDER.index(fmt), fmt)
-            if best is None or rank[:2] > best[:2]:
-                best = rank
+        if media in _FORMAT_BY_MEDIA:
+            fmt = _FORMAT_BY_MEDIA[media]
+            specific[fmt] = max(q, specific.get(fmt, 0.0))
+        elif media in ("*/*", "application/*", "text/*"):
+            for fmt in (["csv"] if media == "text/*" else _SERVER_ORDER):
+                wildcard[fmt] = max(q, wildcard.get(fmt, 0.0))
+    best: tuple[float, int] | None = None
+    chosen = ""
+    for fmt in _SERVER_ORDER:
+        q = specific.get(fmt, wildcard.get(fmt, 0.0))
+        if q > 0 and (best is None or (q, -_SERVER_ORDER.index(fmt)) > best):
+            best, chosen = (q, -_SERVER_ORDER.index(fmt)), fmt
     if best is None:
         raise NotAcceptable(f"none of the accepted types is supported: {accept}", details=_SUPPORTED)
-    return best[2]
+    return chosen
 
 
 def choose_encoding(accept_encoding: str | None) -> str:

@@ -27,6 +27,7 @@ import pyarrow as pa
 from starlette.responses import StreamingResponse
 
 from kasoku.api.negotiation import NotAcceptable, parse_header
+from kasoku.engine.encoders import json_default
 from kasoku.errors import KasokuError
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def _rows(batch: pa.RecordBatch) -> list[dict[str, Any]]:
 async def _ndjson(batches: AsyncIterator[pa.RecordBatch]) -> AsyncIterator[bytes]:
     try:
         async for batch in batches:
-            yield b"".join(orjson.dumps(row, option=_OPTS | orjson.OPT_APPEND_NEWLINE) for row in _rows(batch))
+            yield b"".join(orjson.dumps(row, default=json_default, option=_OPTS | orjson.OPT_APPEND_NEWLINE) for row in _rows(batch))
     except KasokuError as exc:
         log.warning("stream failed after it started: %s", exc.message)
         yield orjson.dumps({"error": exc.to_dict()}, option=orjson.OPT_APPEND_NEWLINE)
@@ -80,7 +81,7 @@ async def _json_array(batches: AsyncIterator[pa.RecordBatch]) -> AsyncIterator[b
         rows = _rows(batch)
         if not rows:
             continue
-        chunk = orjson.dumps(rows, option=_OPTS)[1:-1]  # the rows without their brackets
+        chunk = orjson.dumps(rows, default=json_default, option=_OPTS)[1:-1]  # the rows without their brackets
         yield chunk if first else b"," + chunk
         first = False
     yield b"]"
@@ -94,7 +95,7 @@ async def _sse(batches: AsyncIterator[pa.RecordBatch]) -> AsyncIterator[bytes]:
             if not rows:
                 continue
             total += len(rows)
-            yield b"event: data\nid: " + str(total).encode() + b"\ndata: " + orjson.dumps(rows, option=_OPTS) + b"\n\n"
+            yield b"event: data\nid: " + str(total).encode() + b"\ndata: " + orjson.dumps(rows, default=json_default, option=_OPTS) + b"\n\n"
     except KasokuError as exc:
         log.warning("stream failed after it started: %s", exc.message)
         yield b"event: error\ndata: " + orjson.dumps(exc.to_dict()) + b"\n\n"
