@@ -1,9 +1,10 @@
 """The cache-hit fast path: a raw ASGI layer that answers a repeated GET from L1 in a few µs.
 
-Measured first (py-spy on ``benchmarks/hit_path.py``): on a hit, most of the time in the
-application went to FastAPI's request handling — route matching, building the dependency
-graph's arguments, validating the params model with pydantic — not to the engine (a dict
-lookup). So a hit skips all of it, safely:
+On a hit the engine's work is a dict lookup; what is left in the application is FastAPI's
+request handling — route matching, solving the route's dependencies, validating the params
+model with pydantic. (Not yet profiled with py-spy: ``benchmarks/hit_path.py`` compares this
+path, the full route and a bare Starlette route, but on a 2-CPU box its figures are bound by
+the Python client.) So a hit skips all of it, safely:
 
 * The first time a request is answered through the full route, the route's validated Query
   and its key are *remembered* under ``(path, raw query string)``. Validation is a pure,
