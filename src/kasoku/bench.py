@@ -8,6 +8,7 @@ request's round trip as the client saw it.
 from __future__ import annotations
 
 import asyncio
+import math
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ class BenchResult:
         ordered = sorted(self.latencies_ms)
         if not ordered:
             return 0.0
-        rank = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))  # nearest rank
+        rank = max(0, min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1))  # nearest rank
         return ordered[rank]
 
     def summary(self) -> dict[str, float]:
