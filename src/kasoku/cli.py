@@ -175,6 +175,39 @@ def demo(port: Annotated[int, typer.Option(help="port to serve on")] = 8000,
     run_server(settings)
 
 
+@app.command()
+def bench(url: Annotated[str, typer.Argument(help="URL to GET")],
+          warmup: Annotated[int, typer.Option(help="requests before measuring")] = 10,
+          iterations: Annotated[int, typer.Option(help="measured requests")] = 100,
+          concurrency: Annotated[int, typer.Option(help="requests in flight at once")] = 1,
+          header: Annotated[list[str] | None, typer.Option(help="extra header 'Name: value' (repeatable)")] = None,
+          accept: Annotated[str | None, typer.Option(help="Accept header (format)")] = None,
+          encoding: Annotated[str | None, typer.Option(help="Accept-Encoding header")] = None) -> None:
+    """Measure a URL: mean, stdev, min, max, p50, p95, p99 and requests/s."""
+    import asyncio
+
+    import httpx
+
+    from kasoku.bench import format_result, run_bench
+
+    headers: dict[str, str] = {}
+    for item in header or []:
+        name, sep, value = item.partition(":")
+        if not sep:
+            console.print(f"[red]error:[/] header {item!r} is not 'Name: value'")
+            raise typer.Exit(2)
+        headers[name.strip()] = value.strip()
+    if accept:
+        headers["Accept"] = accept
+    headers["Accept-Encoding"] = encoding or "identity"
+    try:
+        result = asyncio.run(run_bench(url, warmup=warmup, iterations=iterations, concurrency=concurrency, headers=headers))
+    except httpx.HTTPError as exc:
+        console.print(f"[red]error:[/] {url}: {exc}")
+        raise typer.Exit(1) from None
+    print(format_result(result))
+
+
 def main() -> None:
     try:
         app()

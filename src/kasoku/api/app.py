@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kasoku import __version__
-from kasoku.api import admin, errors
+from kasoku.api import admin, batch, errors
+from kasoku.api.fastpath import HitFastPath, HitMemo
 from kasoku.config import Settings
 from kasoku.engine.engine import Engine
 from kasoku.engine.metrics import Metrics
@@ -84,8 +85,12 @@ def create_app(settings: Settings, domains: list[Domain], *, engine: Engine | No
     app.state.engine = engine
     app.state.domains = domains
     app.state.on_invalidate = []
+    app.state.query_routes = {}
+    memo = HitMemo()
+    app.state.remember_query = memo.remember
     errors.install(app)
     app.include_router(admin.router)
+    app.include_router(batch.router)
 
     @app.get("/health", tags=["health"], summary="Liveness and the health of every domain's sources")
     async def health() -> dict[str, Any]:
@@ -96,5 +101,7 @@ def create_app(settings: Settings, domains: list[Domain], *, engine: Engine | No
 
     for domain in domains:
         domain.register(app, engine, settings)
+    # Inner first: the hit fast path sits inside the metrics layer, so hits are still counted.
+    app.add_middleware(HitFastPath, engine=engine, memo=memo)
     app.add_middleware(MetricsMiddleware, metrics=engine.metrics)
     return app

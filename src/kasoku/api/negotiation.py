@@ -21,6 +21,8 @@ _FORMAT_BY_MEDIA = {
 # Preference when the client is indifferent between several of ours (by q-value).
 _SERVER_ORDER = ["json", "msgpack", "arrow", "csv", "parquet"]
 ENCODING_PREFERENCE = ["br", "zstd", "gzip", "lz4"]
+# What a 406 lists: the media types (for Accept) and the names (for ?format=).
+_SUPPORTED = {"supported": sorted(MEDIA_TYPES.values()), "formats": sorted(MEDIA_TYPES)}
 
 
 class NotAcceptable(KasokuError):
@@ -28,7 +30,8 @@ class NotAcceptable(KasokuError):
     code = "NOT_ACCEPTABLE"
 
 
-def _parse(header: str) -> list[tuple[str, float]]:
+def parse_header(header: str) -> list[tuple[str, float]]:
+    """``a;q=0.5, b`` → ``[(a, 0.5), (b, 1.0)]`` (tokens lower-cased; a bad q counts as 0)."""
     items: list[tuple[str, float]] = []
     for part in header.split(","):
         token, _, params = part.strip().partition(";")
@@ -52,37 +55,37 @@ def choose_format(accept: str | None, format_param: str | None) -> str:
     if format_param:
         fmt = format_param.lower()
         if fmt not in MEDIA_TYPES:
-            raise NotAcceptable(f"unsupported format {format_param!r}", details={"supported": sorted(MEDIA_TYPES)})
+            raise NotAcceptable(f"unsupported format {format_param!r}", details=_SUPPORTED)
         return fmt
     if not accept:
         return "json"
-    best: tuple[float, int, str] | None = None
-    for media, q in _parse(accept):
-        if q <= 0:
-            continue
-        if media in ("*/*", "application/*"):
-            candidates = _SERVER_ORDER
-        elif media == "text/*":
-            candidates = ["csv"]
-        elif media in _FORMAT_BY_MEDIA:
-            candidates = [_FORMAT_BY_MEDIA[media]]
-        else:
-            continue
-        for fmt in candidates:
-            rank = (q, -_SERVER_ORDER.index(fmt), fmt)
-            if best is None or rank[:2] > best[:2]:
-                best = rank
+    # RFC 9110 12.5.1: the most specific range that matches a type decides its q, so
+    # "application/json;q=0, */*" refuses JSON even though */* would match it.
+    specific: dict[str, float] = {}
+    wildcard: dict[str, float] = {}
+    for media, q in parse_header(accept):
+        if media in _FORMAT_BY_MEDIA:
+            fmt = _FORMAT_BY_MEDIA[media]
+            specific[fmt] = max(q, specific.get(fmt, 0.0))
+        elif media in ("*/*", "application/*", "text/*"):
+            for fmt in (["csv"] if media == "text/*" else _SERVER_ORDER):
+                wildcard[fmt] = max(q, wildcard.get(fmt, 0.0))
+    best: tuple[float, int] | None = None
+    chosen = ""
+    for fmt in _SERVER_ORDER:
+        q = specific.get(fmt, wildcard.get(fmt, 0.0))
+        if q > 0 and (best is None or (q, -_SERVER_ORDER.index(fmt)) > best):
+            best, chosen = (q, -_SERVER_ORDER.index(fmt)), fmt
     if best is None:
-        raise NotAcceptable(f"none of the accepted types is supported: {accept}",
-                            details={"supported": sorted(set(MEDIA_TYPES.values()))})
-    return best[2]
+        raise NotAcceptable(f"none of the accepted types is supported: {accept}", details=_SUPPORTED)
+    return chosen
 
 
 def choose_encoding(accept_encoding: str | None) -> str:
     """The best coding the client accepts by q-value (ties: br > zstd > gzip > lz4); identity otherwise."""
     if not accept_encoding:
         return "identity"
-    offered = _parse(accept_encoding)
+    offered = parse_header(accept_encoding)
     q_of = dict(offered)
     star = q_of.get("*")
     best, best_q = "identity", 0.0

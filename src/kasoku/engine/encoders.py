@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import msgpack
@@ -47,17 +48,26 @@ def rows_of(table: pa.Table, *, embed_json: Callable[[str], Any] | None = None) 
     return rows
 
 
+def json_default(value: Any) -> Any:
+    """What orjson does not know: SQL DECIMAL (e.g. DuckDB's ``i * 0.25``) becomes a JSON number."""
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
 def _msgpack_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     if hasattr(value, "isoformat"):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
     raise TypeError(f"cannot encode {type(value).__name__} as MessagePack")
 
 
 def encode_json(table: pa.Table, meta: dict[str, Any], rows_key: str) -> bytes:
     rows = rows_of(table, embed_json=orjson.Fragment)
-    return orjson.dumps({**meta, rows_key: rows}, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
+    return orjson.dumps({**meta, rows_key: rows}, default=json_default, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
 
 
 def encode_msgpack(table: pa.Table, meta: dict[str, Any], rows_key: str) -> bytes:

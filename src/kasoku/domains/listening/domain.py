@@ -48,6 +48,7 @@ class ListeningDomain:
         self.source = ListeningSource(self.lake, self.pool)
         engine.register(Dataset(routes.DATASET, LISTENING_POLICY, self.source))
         app.include_router(routes.router)
+        routes.register_batch_routes(app, settings.user_id)
         app.state.on_invalidate.append(self._refresh_lake)
 
     async def _refresh_lake(self, _tags: list[str]) -> None:

@@ -6,14 +6,20 @@ and hands it to the shared responder; the body is cached bytes, never re-encoded
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from datetime import date
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query as Q, Request
+from fastapi import APIRouter, FastAPI, Query as Q, Request
+from pydantic import Field, create_model
 from starlette.responses import Response
 
-from kasoku.api.respond import serve_query
-from kasoku.domains.listening.tools import PlaysParams, RangeParams, SearchParams, StatsParams, TopParams
+from kasoku.api.queries import QueryBuilder, register_query_route
+from kasoku.api.respond import engine_of, serve_query
+from kasoku.api.streaming import choose_stream_format, stream_response
+from kasoku.domains.listening.tools import PlaysParams, RangeParams, SearchParams, StatsParams, TopParams, validate
 from kasoku.engine.types import Query
+from kasoku.errors import InvalidParameter
 
 DATASET = "listening"
 router = APIRouter(prefix="/v1/listening", tags=["listening"])
@@ -29,40 +35,98 @@ _RESPONSES = {
 }
 
 UserId = Annotated[str | None, Q(description="whose plays; default: the configured user", max_length=128)]
-Format = Annotated[str | None, Q(description="json | msgpack | arrow | csv | parquet (overrides Accept)")]
 
 
-async def _serve(request: Request, tool: str, params: RangeParams, user_id: str | None) -> Response:
-    scope = user_id or request.app.state.settings.user_id
-    query = Query(DATASET, tool, params.model_dump(mode="json", exclude_none=True), scope)
+def _with_wire(model: type[RangeParams]) -> type[RangeParams]:
+    """The tool's params plus ``user_id`` and ``format``, as one query model.
+
+    The tool models forbid unknown keys (batch and MCP callers get a clear error); FastAPI
+    hands a query model *every* query parameter, so the route's model must declare the two
+    that are not the tool's, or ``?format=csv`` would be rejected as an extra input.
+    """
+    return create_model(  # type: ignore[no-any-return,call-overload]
+        f"{model.__name__}Query", __base__=model,
+        user_id=(str | None, Field(None, max_length=128, description="whose plays; default: the configured user")),
+        format=(str | None, Field(None, description="json | msgpack | arrow | csv | parquet (overrides Accept)")))
+
+
+TopQuery, StatsQuery, RangeQuery = _with_wire(TopParams), _with_wire(StatsParams), _with_wire(RangeParams)
+SearchQuery, PlaysQuery = _with_wire(SearchParams), _with_wire(PlaysParams)
+_WIRE_FIELDS = {"user_id", "format"}
+
+
+async def _serve(request: Request, tool: str, params: RangeParams) -> Response:
+    scope = getattr(params, "user_id", None) or request.app.state.settings.user_id
+    query = Query(DATASET, tool, params.model_dump(mode="json", exclude_none=True, exclude=_WIRE_FIELDS), scope)
     return await serve_query(request, query)
 
 
 @router.get("/top-tracks", summary="Most played tracks", responses=_RESPONSES)
-async def top_tracks(request: Request, params: Annotated[TopParams, Q()], user_id: UserId = None, format: Format = None) -> Response:
-    return await _serve(request, "top_tracks", params, user_id)
+async def top_tracks(request: Request, params: Annotated[TopQuery, Q()]) -> Response:  # type: ignore[valid-type]
+    return await _serve(request, "top_tracks", params)
 
 
 @router.get("/top-artists", summary="Most played artists", responses=_RESPONSES)
-async def top_artists(request: Request, params: Annotated[TopParams, Q()], user_id: UserId = None, format: Format = None) -> Response:
-    return await _serve(request, "top_artists", params, user_id)
+async def top_artists(request: Request, params: Annotated[TopQuery, Q()]) -> Response:  # type: ignore[valid-type]
+    return await _serve(request, "top_artists", params)
 
 
 @router.get("/stats", summary="Listening per day, ISO week or month", responses=_RESPONSES)
-async def stats(request: Request, params: Annotated[StatsParams, Q()], user_id: UserId = None, format: Format = None) -> Response:
-    return await _serve(request, "listening_stats", params, user_id)
+async def stats(request: Request, params: Annotated[StatsQuery, Q()]) -> Response:  # type: ignore[valid-type]
+    return await _serve(request, "listening_stats", params)
 
 
 @router.get("/hours", summary="Plays by weekday x hour of day", responses=_RESPONSES)
-async def hours(request: Request, params: Annotated[RangeParams, Q()], user_id: UserId = None, format: Format = None) -> Response:
-    return await _serve(request, "hourly_pattern", params, user_id)
+async def hours(request: Request, params: Annotated[RangeQuery, Q()]) -> Response:  # type: ignore[valid-type]
+    return await _serve(request, "hourly_pattern", params)
 
 
 @router.get("/search", summary="Tracks whose name or artist contains a substring", responses=_RESPONSES)
-async def search(request: Request, params: Annotated[SearchParams, Q()], user_id: UserId = None, format: Format = None) -> Response:
-    return await _serve(request, "search_tracks", params, user_id)
+async def search(request: Request, params: Annotated[SearchQuery, Q()]) -> Response:  # type: ignore[valid-type]
+    return await _serve(request, "search_tracks", params)
 
 
 @router.get("/plays", summary="The plays themselves, paged", responses=_RESPONSES)
-async def plays(request: Request, params: Annotated[PlaysParams, Q()], user_id: UserId = None, format: Format = None) -> Response:
-    return await _serve(request, "plays", params, user_id)
+async def plays(request: Request, params: Annotated[PlaysQuery, Q()]) -> Response:  # type: ignore[valid-type]
+    return await _serve(request, "plays", params)
+
+
+@router.get("/plays/stream", summary="Every play of a range, streamed (NDJSON, JSON array or SSE; not cached)",
+            responses={200: {"description": "Rows as they come from DuckDB, bounded server memory",
+                             "content": {"application/x-ndjson": {}, "application/json": {}, "text/event-stream": {}}},
+                       406: {"description": "No streamable format acceptable"},
+                       422: {"description": "Parameters fail validation (error envelope)"}})
+async def plays_stream(request: Request, start: Annotated[date | None, Q(description="first day (UTC), inclusive")] = None,
+                       end: Annotated[date | None, Q(description="last day (UTC), inclusive")] = None, user_id: UserId = None,
+                       format: Annotated[str | None, Q(description="ndjson | json | sse (overrides Accept)")] = None) -> Response:
+    from kasoku.domains.listening.source import ListeningSource
+
+    fmt = choose_stream_format(request.headers.get("accept"), format)
+    source = engine_of(request).dataset(DATASET).source
+    if not isinstance(source, ListeningSource):
+        raise TypeError("the listening dataset is not served by a ListeningSource")
+    scope = user_id or request.app.state.settings.user_id
+    return stream_response(source.stream(RangeParams(start=start, end=end), scope), fmt)
+
+
+# Route path → tool: what /v1/batch may name (the builders build the same Query as the routes).
+ROUTE_TOOLS = {"/v1/listening/top-tracks": "top_tracks", "/v1/listening/top-artists": "top_artists",
+               "/v1/listening/stats": "listening_stats", "/v1/listening/hours": "hourly_pattern",
+               "/v1/listening/search": "search_tracks", "/v1/listening/plays": "plays"}
+
+
+def query_builder(tool: str, default_user: str) -> QueryBuilder:
+    def build(params: Mapping[str, Any]) -> Query:
+        raw = dict(params)
+        user = raw.pop("user_id", None) or default_user
+        if not isinstance(user, str) or len(user) > 128:
+            raise InvalidParameter("user_id must be a string of at most 128 characters")
+        validated = validate(tool, raw)
+        return Query(DATASET, tool, validated.model_dump(mode="json", exclude_none=True), user)
+
+    return build
+
+
+def register_batch_routes(app: FastAPI, default_user: str) -> None:
+    for path, tool in ROUTE_TOOLS.items():
+        register_query_route(app, path, query_builder(tool, default_user))

@@ -7,15 +7,18 @@ data are simply absent) and which roll-up, if any, answers instead (see rollups)
 
 from __future__ import annotations
 
+import functools
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any, Protocol
 
 import pyarrow as pa
 
-from kasoku.domains.listening.tools import TOOLS, RangeParams, validate
+from kasoku.domains.listening.tools import TOOLS, RangeParams, plays_stream_sql, validate
 from kasoku.engine.types import Query, Result
 from kasoku.lake.duckdb_pool import DuckDBPool
 from kasoku.lake.storage import Lake
+from kasoku.lake.streaming import stream_batches
 
 PLAYS = "plays"
 OPEN_RANGE_TAG = "listening:open-range"
@@ -69,6 +72,17 @@ class ListeningSource:
         tool = TOOLS[tool_name]
         sql, args = tool.sql(plays_relation(files), params)
         return await self.pool.arrow(sql, [user_id, *args])
+
+    def stream(self, params: RangeParams, user_id: str, *, batch_size: int = 65_536,
+               timeout: float = 3600.0) -> AsyncIterator[pa.RecordBatch]:
+        """Every play of the range, batch by batch from DuckDB (bounded memory; never cached).
+
+        The deadline is the stream's, not a query's: a slow client keeps the worker waiting.
+        """
+        files = self.lake.files(PLAYS, touched_months(self.lake, params))
+        sql, args = plays_stream_sql(plays_relation(files), params)
+        run = functools.partial(self.pool.run, timeout=timeout)
+        return stream_batches(run, sql, [user_id, *args], batch_size=batch_size)
 
 
 def plays_relation(files: list[str]) -> str:

@@ -150,6 +150,12 @@ def _plays(src: str, p: RangeParams) -> tuple[str, list[Any]]:
         ORDER BY played_at, play_id LIMIT {int(p.limit)} OFFSET {int(p.offset)}""", args)
 
 
+def plays_stream_sql(src: str, p: RangeParams) -> tuple[str, list[Any]]:
+    """Every play of the range in time order, no paging: the streamed route reads it batch by batch."""
+    where, args = _where(p)
+    return f"SELECT {', '.join(PLAY_COLUMNS)} FROM {src} WHERE {where} ORDER BY played_at, play_id", args
+
+
 TOOLS: dict[str, Tool] = {
     t.name: t
     for t in [

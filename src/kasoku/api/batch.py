@@ -1,0 +1,106 @@
+"""``POST /v1/batch``: many queries in one round trip, each answered on its own.
+
+Cache first: items whose answer is a fresh L1 hit are served at once, without waiting for a
+slot; misses run in parallel, at most ``settings.batch_concurrency`` at a time. Every item
+carries its own status, so one bad item never fails the others. Identical items coalesce in
+the engine's single-flight. The JSON answer embeds each item's cached JSON body as-is
+(no re-serialisation of rows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import msgpack
+import orjson
+from fastapi import APIRouter, Body, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+
+from kasoku.api.negotiation import NotAcceptable, choose_encoding
+from kasoku.api.queries import build_query
+from kasoku.api.respond import VARY, body_for, engine_of
+from kasoku.engine import compression
+from kasoku.engine.engine import Engine
+from kasoku.engine.keys import query_key
+from kasoku.errors import KasokuError
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["batch"])
+
+BATCH_MEDIA = {"json": "application/json", "msgpack": "application/msgpack"}
+
+
+class BatchItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    route: str = Field(..., description="path of a GET query route, e.g. /v1/listening/top-tracks", max_length=256)
+    params: dict[str, Any] = Field(default_factory=dict, description="that route's query parameters")
+
+
+class TooManyItems(KasokuError):
+    status = 413
+    code = "BATCH_TOO_LARGE"
+
+
+_EXAMPLE = [{"route": "/v1/listening/top-tracks", "params": {"limit": 5}},
+            {"route": "/v1/listening/stats", "params": {"granularity": "month"}}]
+
+
+@router.post("/v1/batch", summary="Answer several queries at once (cache first, misses in parallel)",
+             responses={200: {"description": "`{\"results\": [{status, cache, data | error}, ...]}` in item order",
+                              "content": {"application/json": {}, "application/msgpack": {}}},
+                        413: {"description": "More items than settings.batch_max_items"},
+                        422: {"description": "The body is not a list of {route, params}"}})
+async def batch(request: Request, items: list[BatchItem] = Body(..., examples=[_EXAMPLE])) -> Response:
+    settings = request.app.state.settings
+    if len(items) > settings.batch_max_items:
+        raise TooManyItems(f"a batch holds at most {settings.batch_max_items} queries; got {len(items)}",
+                           details={"max_items": settings.batch_max_items, "items": len(items)})
+    fmt = _batch_format(request.headers.get("accept"), request.query_params.get("format"))
+    engine = engine_of(request)
+    slots = asyncio.Semaphore(max(1, settings.batch_concurrency))
+    min_compress = settings.compress_min_bytes
+    results = await asyncio.gather(*(_one(request, engine, item, slots, fmt, min_compress) for item in items))
+    content = (orjson.dumps({"results": results}) if fmt == "json"
+               else msgpack.packb({"results": results}, use_bin_type=True))
+    headers = {"Vary": VARY, "Cache-Control": "no-store"}
+    encoding = choose_encoding(request.headers.get("accept-encoding"))
+    if encoding != "identity" and len(content) >= min_compress:
+        content = compression.compress(content, encoding)
+        headers["Content-Encoding"] = encoding
+    return Response(content, media_type=BATCH_MEDIA[fmt], headers=headers)
+
+
+async def _one(request: Request, engine: Engine, item: BatchItem, slots: asyncio.Semaphore, fmt: str,
+               min_compress: int) -> dict[str, Any]:
+    try:
+        query = build_query(request.app, item.route, item.params)
+        cached = engine.l1.get(query_key(query))
+        if cached is not None and engine.clock() < cached.fresh_until:
+            served = await engine.get(query)  # a fresh hit: no slot needed
+        else:
+            async with slots:
+                served = await engine.get(query)
+        body = body_for(engine, served, fmt, "identity", min_compress)
+        data: Any = orjson.Fragment(body.content) if fmt == "json" else msgpack.unpackb(body.content, raw=False)
+        return {"route": item.route, "status": 200, "cache": served.outcome, "data": data}
+    except KasokuError as exc:
+        return {"route": item.route, "status": exc.status, "error": exc.to_dict()}
+    except Exception:  # one item's bug must not fail its neighbours
+        log.exception("batch item %s failed", item.route)
+        return {"route": item.route, "status": 500,
+                "error": {"code": "INTERNAL_ERROR", "message": "internal error; see the server log", "details": {}}}
+
+
+def _batch_format(accept: str | None, format_param: str | None) -> str:
+    """JSON unless MessagePack is asked for (by ?format= or Accept)."""
+    if format_param:
+        if format_param not in BATCH_MEDIA:
+            raise NotAcceptable(f"batch answers are json or msgpack, not {format_param!r}",
+                                details={"supported": sorted(BATCH_MEDIA.values())})
+        return format_param
+    if accept and "msgpack" in accept and "application/json" not in accept:
+        return "msgpack"
+    return "json"

@@ -1,0 +1,153 @@
+"""The cache-hit fast path: a raw ASGI layer that answers a repeated GET from L1 in a few µs.
+
+On a hit the engine's work is a dict lookup; what is left in the application is FastAPI's
+request handling — route matching, solving the route's dependencies, validating the params
+model with pydantic. (Not yet profiled with py-spy: ``benchmarks/hit_path.py`` compares this
+path, the full route and a bare Starlette route, but on a 2-CPU box its figures are bound by
+the Python client.) So a hit skips all of it, safely:
+
+* The first time a request is answered through the full route, the route's validated Query
+  and its key are *remembered* under ``(path, raw query string)``. Validation is a pure,
+  deterministic function of those two (routes opt out with ``serve_query(memo=False)`` when a
+  Query also depends on headers), so a later request with the same path and the same bytes of
+  query string provably validates to the same Query — the memo is that validation's result,
+  not a re-implementation of it. (Query strings are not canonicalised: ``a=1&b=2`` and
+  ``b=2&a=1`` are two memo entries for one cache entry, which costs a memo slot, never a
+  wrong answer.)
+* Only a *fresh L1 hit whose (format, coding) body already exists* is answered here. Anything
+  else — a miss, a stale entry (it needs a background refresh), a new body to encode, a format
+  that is not acceptable (406 envelope) — falls through to the normal route unchanged.
+
+OpenAPI is untouched: the routes are still FastAPI routes with their declared parameters.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from kasoku.api.negotiation import NotAcceptable, choose_encoding, choose_format
+from kasoku.api.respond import etag_matches, wire_headers
+from kasoku.engine.encoders import MEDIA_TYPES
+from kasoku.engine.engine import Engine, Served
+from kasoku.engine.types import Query
+
+
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    query: Query
+    key: str
+    format_param: str | None
+    route: Any  # the matched route, so request metrics keep their route label
+
+
+class HitMemo:
+    """(path, raw query string) → the Query the full route validated it to. LRU-bounded."""
+
+    def __init__(self, max_items: int = 10_000) -> None:
+        self.max_items = max_items
+        self._items: OrderedDict[tuple[str, bytes], Remembered] = OrderedDict()
+
+    def remember(self, scope: Scope, query: Query, key: str) -> None:
+        if scope.get("method") != "GET":
+            return
+        qs: bytes = scope.get("query_string", b"")
+        values = urllib.parse.parse_qs(qs.decode("latin-1"), keep_blank_values=True).get("format")
+        fmt = values[-1] if values else None  # Starlette's QueryParams.get: the last value wins
+        self._items[(scope["path"], qs)] = Remembered(query, key, fmt, scope.get("route"))
+        self._items.move_to_end((scope["path"], qs))
+        while len(self._items) > self.max_items:
+            self._items.popitem(last=False)
+
+    def get(self, path: str, query_string: bytes) -> Remembered | None:
+        return self._items.get((path, query_string))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class HitFastPath:
+    """ASGI middleware: answer fresh L1 hits with stored bytes, pass everything else on."""
+
+    def __init__(self, app: ASGIApp, *, engine: Engine, memo: HitMemo) -> None:
+        self.app = app
+        self.engine = engine
+        self.memo = memo
+        self._formats: dict[tuple[str | None, str | None], str | None] = {}
+        self._encodings: dict[str | None, str] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        found = self.memo.get(scope["path"], scope["query_string"])
+        if found is None or not await self._answer(found, scope, send):
+            await self.app(scope, receive, send)
+
+    async def _answer(self, found: Remembered, scope: Scope, send: Send) -> bool:
+        engine = self.engine
+        entry = engine.l1.get(found.key)
+        now = engine.clock()
+        if entry is None or now >= entry.fresh_until:
+            return False
+        accept = accept_encoding = if_none_match = None
+        private = False
+        for name, value in scope["headers"]:
+            if name == b"accept":
+                accept = value.decode("latin-1")
+            elif name == b"accept-encoding":
+                accept_encoding = value.decode("latin-1")
+            elif name == b"if-none-match":
+                if_none_match = value.decode("latin-1")
+            elif name in (b"authorization", b"cookie"):
+                private = True
+        fmt = self._format(accept, found.format_param)
+        if fmt is None:
+            return False  # let the route render the 406 envelope
+        encoding = self._encodings.get(accept_encoding)
+        if encoding is None:
+            encoding = choose_encoding(accept_encoding)
+            self._remember(self._encodings, accept_encoding, encoding)
+        body = entry.bodies.get((fmt, encoding))
+        if body is None:
+            return False
+        served = Served(entry, "hit", found.key, "l1")
+        engine.metrics.lookup("l1", found.query.dataset, "hit")
+        engine.metrics.answered(found.query.dataset, found.key, "hit")
+        if found.route is not None:
+            scope["route"] = found.route
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                   for k, v in wire_headers(served, body, now, private).items()]
+        if if_none_match and etag_matches(if_none_match, body.etag):
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return True
+        if body.encoding != "identity":
+            headers.append((b"content-encoding", body.encoding.encode("latin-1")))
+        headers.append((b"content-type", MEDIA_TYPES[fmt].encode("latin-1")))
+        headers.append((b"content-length", str(len(body.content)).encode("latin-1")))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body.content})
+        return True
+
+    def _format(self, accept: str | None, format_param: str | None) -> str | None:
+        key = (accept, format_param)
+        if key in self._formats:
+            return self._formats[key]
+        try:
+            fmt: str | None = choose_format(accept, format_param)
+        except NotAcceptable:
+            fmt = None
+        self._remember(self._formats, key, fmt)
+        return fmt
+
+    @staticmethod
+    def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+        """Negotiation results by header value: a handful of distinct clients, so a tiny bounded dict."""
+        if len(cache) >= 1024:
+            cache.clear()
+        cache[key] = value
