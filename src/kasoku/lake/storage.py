@@ -19,6 +19,7 @@ twice a day from one scheduler), otherwise the later manifest PUT wins.
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import threading
@@ -148,12 +149,27 @@ class Lake:
         return self._manifest.version != before
 
     def _load(self) -> Manifest:
-        try:
-            with self._fs.open_input_stream(self._manifest_path) as f:
-                raw = f.read()
-        except FileNotFoundError:
-            return Manifest()
-        return Manifest.from_json(raw)
+        """Read the stored manifest, retrying a torn read.
+
+        pyarrow reads an S3 object with a HEAD for its size and then ranged GETs, so a read
+        that races a manifest PUT can get the first N bytes of a longer new version (seen
+        with moto). A truncated JSON object never parses, so a parse error is retried.
+        """
+        attempts = 5
+        for attempt in range(attempts):
+            try:
+                with self._fs.open_input_stream(self._manifest_path) as f:
+                    raw = f.read()
+            except FileNotFoundError:
+                return Manifest()
+            try:
+                return Manifest.from_json(raw)
+            except json.JSONDecodeError:
+                if attempt == attempts - 1:
+                    raise
+                log.debug("lake manifest read was torn (attempt %d), retrying", attempt + 1)
+                time.sleep(0.02 * (attempt + 1))
+        raise RuntimeError("unreachable: the last attempt returns or raises")
 
     def manifest(self) -> Manifest:
         """The cached manifest (an immutable snapshot)."""
