@@ -1,0 +1,39 @@
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from kasoku.config import Settings, documented_settings
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "settings.md"
+
+
+def test_every_setting_has_help_text_and_is_in_the_docs() -> None:
+    text = DOCS.read_text()
+    for name, help_text in documented_settings().items():
+        assert help_text, f"setting {name} has no description"
+        assert f"`{name}`" in text, f"setting {name} is missing from docs/settings.md"
+
+
+def test_unknown_keys_are_rejected() -> None:
+    with pytest.raises(ValidationError):
+        Settings(no_such_setting=1)  # type: ignore[call-arg]
+
+
+def test_environment_and_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    toml = tmp_path / "kasoku.toml"
+    toml.write_text('lake = "/data/lake"\nquery_timeout = 5\n[s3]\nregion = "auto"\n')
+    monkeypatch.setenv("KASOKU_CONFIG", str(toml))
+    monkeypatch.setenv("KASOKU_QUERY_TIMEOUT", "7")
+    settings = Settings()
+    assert settings.lake == "/data/lake"
+    assert settings.query_timeout == 7  # environment beats the file
+    assert settings.s3.region == "auto"
+
+
+def test_unknown_key_in_toml_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    toml = tmp_path / "kasoku.toml"
+    toml.write_text("lak = 'typo'\n")
+    monkeypatch.setenv("KASOKU_CONFIG", str(toml))
+    with pytest.raises(ValidationError):
+        Settings()
