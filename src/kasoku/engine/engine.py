@@ -52,6 +52,8 @@ class Engine:
         self.l1 = MemoryTier(l1_bytes, clock=clock)
         self.l2: SharedTier | None = l2
         self.flight: SingleFlight[Entry] = SingleFlight()
+        # Concurrent L1 misses of one key share one Redis read too (a cold burst is one GET, not N).
+        self._l2_reads: SingleFlight[Entry | None] = SingleFlight()
         self.single_flight = single_flight  # off only to measure what coalescing saves (benchmarks)
         self._datasets: dict[str, Dataset] = {}
         self._overrides = overrides or {}
@@ -92,7 +94,8 @@ class Engine:
             return self._answer(dataset, key, Served(entry, "stale", key, "l1"))
         self.metrics.lookup("l1", dataset.name, "miss")
         if self.l2 is not None:
-            entry = await self.l2.get(key)
+            l2 = self.l2
+            entry, _ = await self._l2_reads.do(key, lambda: l2.get(key))
             if entry is not None and now < entry.hard_until:
                 if dataset.policy.adaptive:
                     self.adaptive.read(key)
