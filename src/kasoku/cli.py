@@ -169,7 +169,7 @@ def demo(port: Annotated[int, typer.Option(help="port to serve on")] = 8000,
     for path in ["/v1/listening/top-tracks?limit=5", "/v1/listening/top-artists?start=2024-01-01&end=2024-12-31",
                  "/v1/listening/stats?granularity=month", "/v1/listening/hours", "/v1/listening/search?q=love",
                  "/v1/listening/plays?limit=3", "/health", "/metrics", "/docs"]:
-        console.print(f"  curl -s '{base}{path}'")
+        console.print(f"  curl -s '{base}{path}'", soft_wrap=True, highlight=False)
     if no_serve:
         return
     run_server(settings)
