@@ -171,13 +171,13 @@ def demo(port: Annotated[int, typer.Option(help="port to serve on")] = 8000,
     for path in ["/v1/listening/top-tracks?limit=5", "/v1/listening/top-artists?start=2024-01-01&end=2024-12-31",
                  "/v1/listening/stats?granularity=month", "/v1/listening/hours", "/v1/listening/search?q=love",
                  "/v1/listening/plays?limit=3", "/health", "/metrics", "/docs"]:
-        console.print(f"  curl -s '{base}{path}'")
+        console.print(f"  curl -s '{base}{path}'", soft_wrap=True, highlight=False)
     if settings.racing_archive:
         from kasoku.domains.racing.demo import example_paths
 
         console.print("[bold]racing (JV-Data demo archive):[/]")
         for path in example_paths():
-            console.print(f"  curl -s '{base}{path}'")
+            console.print(f"  curl -s '{base}{path}'", soft_wrap=True, highlight=False)
     if no_serve:
         return
     run_server(settings)
@@ -214,6 +214,34 @@ def bench(url: Annotated[str, typer.Argument(help="URL to GET")],
         console.print(f"[red]error:[/] {url}: {exc}")
         raise typer.Exit(1) from None
     print(format_result(result))
+
+
+@app.command()
+def advise(url: Annotated[str, typer.Option(help="server base URL")] = "http://127.0.0.1:8000") -> None:
+    """Walk seed 000's adoption flowchart on a running server's measurements."""
+    import httpx
+
+    settings = settings_from()
+    headers = {"Authorization": f"Bearer {settings.admin_token}"} if settings.admin_token else {}
+
+    def fetch() -> Any:
+        try:
+            response = httpx.get(url.rstrip("/") + "/admin/advise", headers=headers, timeout=10)
+        except httpx.HTTPError as exc:
+            raise KasokuError(f"could not reach {url}: {exc}") from None
+        if response.status_code >= 400:
+            raise KasokuError(f"{url} answered {response.status_code}: {response.text[:200]}")
+        return response.json()
+
+    result = run_clean(fetch)
+    table = Table(title="adoption flowchart (seed 000)")
+    for column in ("question", "measured", "answer", "then"):
+        table.add_column(column)
+    for step in result["path"]:
+        table.add_row(step["question"], step["measured"], "yes" if step["answer"] else "no", step["then"])
+    Console().print(table)
+    for line in result["advice"]:
+        Console().print(f"- {line}")
 
 
 @racing_app.command("import")
