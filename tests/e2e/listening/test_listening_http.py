@@ -110,3 +110,18 @@ async def test_formats_agree(client: httpx.AsyncClient) -> None:
     assert as_json == as_msgpack
     gz = await client.get(url, headers={"Accept-Encoding": "br"})
     assert orjson.loads(gz.content)["data"] == as_json  # httpx decodes br transparently
+
+
+async def test_query_past_its_deadline_is_504_and_the_pool_stays_healthy(tmp_path: Path) -> None:
+    lake_dir = tmp_path / "lake"
+    Lake(str(lake_dir)).commit({"plays": {"2024-01": make_plays("2024-01", 50)}})
+    # A deadline no query can meet: the pool interrupts it and answers QueryTimeout.
+    app = build_app(Settings(lake=str(lake_dir), user_id="u1", query_timeout=1e-9))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as c:
+            response = await c.get("/v1/listening/top-tracks")
+            assert response.status_code == 504
+            assert response.json()["error"]["code"] == "QUERY_TIMEOUT"
+            health = (await c.get("/health")).json()
+            assert health["domains"]["listening"]["duckdb"]["ok"] is True
+            assert health["domains"]["listening"]["duckdb"]["timeouts"] >= 1
