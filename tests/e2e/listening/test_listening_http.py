@@ -125,3 +125,17 @@ async def test_query_past_its_deadline_is_504_and_the_pool_stays_healthy(tmp_pat
             health = (await c.get("/health")).json()
             assert health["domains"]["listening"]["duckdb"]["ok"] is True
             assert health["domains"]["listening"]["duckdb"]["timeouts"] >= 1
+
+
+async def test_plays_stream_ndjson_and_sse_cover_every_play_in_order(client: httpx.AsyncClient) -> None:
+    ndjson = await client.get("/v1/listening/plays/stream?start=2024-01-01&end=2024-03-31&format=ndjson")
+    assert ndjson.status_code == 200
+    rows = [orjson.loads(line) for line in ndjson.content.splitlines() if line]
+    assert len(rows) == 900
+    times = [r["played_at"] for r in rows]
+    assert times == sorted(times)
+    sse = await client.get("/v1/listening/plays/stream?start=2024-02-01&end=2024-02-29",
+                           headers={"Accept": "text/event-stream"})
+    events = [block for block in sse.text.split("\n\n") if block.strip()]
+    assert events[-1].startswith("event: complete")
+    assert orjson.loads(events[-1].split("data: ", 1)[1])["total"] == 300
