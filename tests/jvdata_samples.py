@@ -1,7 +1,7 @@
 """Where the real JV-Data sample records are: ``<repo>/../shared/reference/jvdata-samples``.
 
-CI always has ``../shared`` beside the clone; ``KASOKU_JVDATA_SAMPLES`` overrides (e.g. a
-worktree elsewhere). A missing folder fails the test that needs it, loudly, never a skip.
+CI always has ``../shared`` beside the clone; ``KASOKU_JVDATA_SAMPLES`` overrides it (e.g. a
+worktree elsewhere). A missing folder fails the tests that need it, loudly, never a skip.
 """
 
 from __future__ import annotations
@@ -13,9 +13,17 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def samples_dir() -> Path:
-    candidates = [Path(os.environ["KASOKU_JVDATA_SAMPLES"])] if os.environ.get("KASOKU_JVDATA_SAMPLES") else []
-    candidates.append(REPO.parent / "shared" / "reference" / "jvdata-samples")
-    for path in candidates:
-        if path.is_dir():
-            return path
-    raise AssertionError(f"JV-Data samples not found; looked in {', '.join(map(str, candidates))}")
+    env = os.environ.get("KASOKU_JVDATA_SAMPLES")
+    return Path(env) if env else REPO.parent / "shared" / "reference" / "jvdata-samples"
+
+
+def missing_message(what: Path) -> str:
+    return (f"JV-Data reference not found at {what} (looked in <repo>/../shared/reference/jvdata-samples "
+            f"with repo={REPO}, or $KASOKU_JVDATA_SAMPLES); CI keeps shared/ beside the clone")
+
+
+def sample_files() -> list[Path]:
+    found = sorted(samples_dir().glob("*.jvd"))
+    if not found:
+        raise AssertionError(missing_message(samples_dir()))
+    return found

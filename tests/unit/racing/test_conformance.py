@@ -12,7 +12,7 @@ import pytest
 from kasoku.domains.racing.builder import build_record
 from kasoku.domains.racing.layouts import LAYOUTS, Field, Group
 from kasoku.domains.racing.records import creation_date_of, parse_record, race_key_of, record_type_of
-from tests.unit.racing.reference import missing_message, samples_dir
+from tests.jvdata_samples import missing_message, samples_dir
 
 SAMPLES_DIR = samples_dir()
 SAMPLES = sorted(SAMPLES_DIR.glob("*.jvd")) or [SAMPLES_DIR]  # the bare dir makes each test fail, not skip

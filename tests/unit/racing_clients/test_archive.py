@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.jvdata_samples import samples_dir
+from tests.jvdata_samples import sample_files
 
 import pytest
 
@@ -132,7 +132,7 @@ def test_empty_file_imports_nothing(tmp_path: Path) -> None:
 
 def test_real_samples_import(tmp_path: Path) -> None:
     """Conformance: every real record passes validation (lengths, cp932, header dates)."""
-    paths = sorted(samples_dir().glob("*.jvd"))
+    paths = sample_files()
     summary = import_files(paths, tmp_path / "arc")
     assert summary.records == len(paths)
     assert summary.by_dataspec["RACE"] == 13 and summary.by_dataspec["0B14"] == 5
