@@ -49,4 +49,6 @@ def prepare_demo(data_dir: Path, *, plays: int, console: Console, progress: Call
 
 
 def _rollups(settings: Settings) -> Any:
-    return None
+    from kasoku.domains.listening.rollup_build import RollupBuilder
+
+    return RollupBuilder(drop_only=not settings.rollups)
