@@ -266,6 +266,34 @@ def bench(url: Annotated[str, typer.Argument(help="URL to GET")],
     print(format_result(result))
 
 
+@app.command()
+def advise(url: Annotated[str, typer.Option(help="server base URL")] = "http://127.0.0.1:8000") -> None:
+    """Walk seed 000's adoption flowchart on a running server's measurements."""
+    import httpx
+
+    settings = settings_from()
+    headers = {"Authorization": f"Bearer {settings.admin_token}"} if settings.admin_token else {}
+
+    def fetch() -> Any:
+        try:
+            response = httpx.get(url.rstrip("/") + "/admin/advise", headers=headers, timeout=10)
+        except httpx.HTTPError as exc:
+            raise KasokuError(f"could not reach {url}: {exc}") from None
+        if response.status_code >= 400:
+            raise KasokuError(f"{url} answered {response.status_code}: {response.text[:200]}")
+        return response.json()
+
+    result = run_clean(fetch)
+    table = Table(title="adoption flowchart (seed 000)")
+    for column in ("question", "measured", "answer", "then"):
+        table.add_column(column)
+    for step in result["path"]:
+        table.add_row(step["question"], step["measured"], "yes" if step["answer"] else "no", step["then"])
+    Console().print(table)
+    for line in result["advice"]:
+        Console().print(f"- {line}")
+
+
 def main() -> None:
     try:
         app()

@@ -37,6 +37,8 @@ class DatasetPolicySettings(BaseModel):
     stale_ttl: float | None = Field(None, description="seconds past the TTL a stale entry may still be served while refreshed")
     max_entry_bytes: int | None = Field(None, description="entries larger than this are not cached")
     adaptive: bool | None = Field(None, description="let the TTL grow for hot, unchanging entries")
+    adaptive_max_factor: float | None = Field(None, description="adaptive TTL never exceeds this multiple of the base TTLs")
+    adaptive_min_reads: int | None = Field(None, description="reads between refreshes before an unchanged entry's TTL doubles")
 
 
 class Settings(BaseSettings):
@@ -66,6 +68,7 @@ class Settings(BaseSettings):
     breaker_failures: int = Field(3, description="consecutive Redis failures that open the circuit breaker")
     breaker_reset: float = Field(5.0, description="seconds before an open breaker lets one probe through")
     lock_lease: float = Field(30.0, description="seconds a cross-worker single-flight lease lives")
+    redis_write_queue: int = Field(1024, description="background Redis writes waiting at most; more are dropped (counted)")
     policies: dict[str, DatasetPolicySettings] = Field(default_factory=dict, description="per-dataset cache policy overrides")
 
     compress_min_bytes: int = Field(1024, description="bodies smaller than this are sent uncompressed")

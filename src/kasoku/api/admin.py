@@ -57,3 +57,11 @@ async def cache_stats(request: Request) -> dict[str, Any]:
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     return Response(engine_of(request).metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+@router.get("/admin/advise", summary="Seed 000's adoption flowchart walked on this server's measurements")
+async def advise(request: Request) -> dict[str, Any]:
+    from kasoku.engine.advisor import advise as walk
+
+    require_admin(request)
+    return walk(engine_of(request).metrics)

@@ -16,6 +16,7 @@ from kasoku.api.fastpath import HitFastPath, HitMemo
 from kasoku.config import Settings
 from kasoku.engine.engine import Engine
 from kasoku.engine.metrics import Metrics
+from kasoku.engine.types import SharedTier
 
 
 class Domain(Protocol):
@@ -58,14 +59,29 @@ class MetricsMiddleware:
             self.metrics.latency.labels(name).observe(time.perf_counter() - started)
 
 
+def shared_tier(url: str, settings: Settings, engine: Engine) -> SharedTier:
+    """The Redis tier, from settings (imported here so a memory-only server never loads redis)."""
+    from kasoku.engine.redis_tier import RedisTier
+
+    return RedisTier.from_url(url, metrics=engine.metrics, timeout=settings.redis_timeout,
+                              lease=settings.lock_lease, failures=settings.breaker_failures,
+                              reset=settings.breaker_reset, clock=engine.clock, queue_size=settings.redis_write_queue)
+
+
 def create_app(settings: Settings, domains: list[Domain], *, engine: Engine | None = None,
                startup_hooks: list[Callable[[FastAPI], Awaitable[None]]] | None = None,
                shutdown_hooks: list[Callable[[FastAPI], Awaitable[None]]] | None = None) -> FastAPI:
     engine = engine or Engine(l1_bytes=settings.cache_l1_bytes,
                               overrides={k: v.model_dump() for k, v in settings.policies.items()})
+    if settings.redis_url and engine.l2 is None:
+        engine.l2 = shared_tier(settings.redis_url, settings, engine)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        start_l2 = getattr(engine.l2, "start", None)
+        if start_l2 is not None:
+            # Another worker's invalidation drops our L1 too; Redis being down here is fine.
+            await start_l2(engine.invalidate_local)
         for domain in domains:
             await domain.startup()
         for hook in startup_hooks or []:
@@ -96,8 +112,9 @@ def create_app(settings: Settings, domains: list[Domain], *, engine: Engine | No
     async def health() -> dict[str, Any]:
         checks = {d.name: await d.health() for d in domains}
         ok = all(c.get("ok", True) for c in checks.values())
+        l2 = engine.l2.stats() if engine.l2 is not None else None
         return {"ok": ok, "version": __version__, "domains": checks, "cache": {"l1_entries": engine.l1.entries,
-                "l2": engine.l2 is not None}}
+                "l2": l2 is not None, "l2_breaker": l2.get("breaker") if l2 else None}}
 
     for domain in domains:
         domain.register(app, engine, settings)

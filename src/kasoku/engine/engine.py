@@ -12,29 +12,21 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
+from kasoku.engine.adaptive import AdaptiveTTL
 from kasoku.engine.entry import Entry
 from kasoku.engine.keys import query_key
 from kasoku.engine.memory import MemoryTier
 from kasoku.engine.metrics import Metrics
 from kasoku.engine.singleflight import SingleFlight
-from kasoku.engine.types import Dataset, Policy, Query, Result
+from kasoku.engine.types import Dataset, Lifetime, Policy, Query, Result, SharedTier
 from kasoku.errors import NotFound, QueryTimeout
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["hit", "miss", "stale"]
-
-
-class SharedTier(Protocol):
-    """L2 (Redis). Every method degrades to 'nothing' on failure; none raises to the caller."""
-
-    async def get(self, key: str) -> Entry | None: ...
-    def put(self, key: str, entry: Entry, ttl: float) -> None: ...  # fire-and-forget
-    async def invalidate(self, *, tags: Iterable[str] | None = None, everything: bool = False) -> int: ...
-    async def run_once(self, key: str, compute: Callable[[], Any], wait_for: Callable[[], Any]) -> Any: ...
-    async def close(self) -> None: ...
+__all__ = ["Engine", "Outcome", "Served", "SharedTier"]
 
 
 @dataclass(slots=True)
@@ -53,16 +45,20 @@ class Served:
 
 class Engine:
     def __init__(self, *, l1_bytes: int, clock: Callable[[], float] = time.time, metrics: Metrics | None = None,
-                 overrides: dict[str, dict[str, Any]] | None = None, rows_limit_for_cache: int | None = None) -> None:
+                 overrides: dict[str, dict[str, Any]] | None = None, rows_limit_for_cache: int | None = None,
+                 l2: SharedTier | None = None, single_flight: bool = True) -> None:
         self.clock = clock
         self.metrics = metrics or Metrics()
         self.l1 = MemoryTier(l1_bytes, clock=clock)
-        self.l2: SharedTier | None = None
+        self.l2: SharedTier | None = l2
         self.flight: SingleFlight[Entry] = SingleFlight()
+        # Concurrent L1 misses of one key share one Redis read too (a cold burst is one GET, not N).
+        self._l2_reads: SingleFlight[Entry | None] = SingleFlight()
+        self.single_flight = single_flight  # off only to measure what coalescing saves (benchmarks)
         self._datasets: dict[str, Dataset] = {}
         self._overrides = overrides or {}
         self._background: set[asyncio.Task[Any]] = set()
-        self.adaptive_ttls: dict[str, float] = {}
+        self.adaptive = AdaptiveTTL()
         self.on_result: list[Callable[[Query, Result], None]] = []  # e.g. prefetch rules
 
     # -- registry -------------------------------------------------------------------------
@@ -89,24 +85,32 @@ class Engine:
         now = self.clock()
         entry = self.l1.get(key)
         if entry is not None:
+            if dataset.policy.adaptive:
+                self.adaptive.read(key)
             if now < entry.fresh_until:
                 return self._answer(dataset, key, Served(entry, "hit", key, "l1"))
             # Past its TTL but within the stale window: serve it, refresh once in the background.
-            self.flight.start(key, lambda: self._compute(dataset, query, key))
+            self.flight.start(key, lambda: self._refresh(dataset, query, key))
             return self._answer(dataset, key, Served(entry, "stale", key, "l1"))
         self.metrics.lookup("l1", dataset.name, "miss")
         if self.l2 is not None:
-            entry = await self.l2.get(key)
+            l2 = self.l2
+            entry, _ = await self._l2_reads.do(key, lambda: l2.get(key))
             if entry is not None and now < entry.hard_until:
-                self._promote(key, entry, dataset.policy)
+                if dataset.policy.adaptive:
+                    self.adaptive.read(key)
+                entry = self._promote(key, entry, dataset.policy)
                 if now < entry.fresh_until:
                     return self._answer(dataset, key, Served(entry, "hit", key, "l2"))
-                self.flight.start(key, lambda: self._compute(dataset, query, key))
+                self.flight.start(key, lambda: self._refresh(dataset, query, key))
                 return self._answer(dataset, key, Served(entry, "stale", key, "l2"))
             self.metrics.lookup("l2", dataset.name, "miss")
+        if not self.single_flight:
+            entry = await self._compute(dataset, query, key)
+            return self._answer(dataset, key, Served(entry, "miss", key, "source"))
         entry, leader = await self.flight.do(key, lambda: self._compute(dataset, query, key))
         if not leader:
-            self.metrics.coalesced.labels(dataset.name, "process").inc()
+            self.metrics.coalesced_waiter(dataset.name, "process")
         return self._answer(dataset, key, Served(entry, "miss", key, "source"))
 
     def _answer(self, dataset: Dataset, key: str, served: Served) -> Served:
@@ -115,24 +119,50 @@ class Engine:
         self.metrics.answered(dataset.name, key, served.outcome)
         return served
 
-    def _promote(self, key: str, entry: Entry, policy: Policy) -> None:
-        """An L2 hit goes to L1 with the *remaining* lifetime, capped by L1's own TTL."""
-        cap = entry.created_at + policy.ttl_l1
+    def _promote(self, key: str, entry: Entry, policy: Policy) -> Entry:
+        """An L2 entry goes to L1 with its *remaining* lifetime, capped by L1's own TTL from now.
+
+        So RACE (5 min in memory, 24 h in Redis) re-reads Redis every 5 minutes, and no entry
+        outlives its L2 deadline by being promoted.
+        """
+        now = self.clock()
+        cap = now + policy.ttl_l1 * self.adaptive.factor(key)
         entry.fresh_until = min(entry.fresh_until, cap)
-        entry.hard_until = min(entry.hard_until, cap + policy.stale_ttl)
-        self.l1.set(key, entry)
-        self._gauge()
+        entry.hard_until = min(entry.hard_until, max(entry.fresh_until, now) + policy.stale_ttl)
+        if self.l1.set(key, entry):
+            self._gauge()
+        return entry
+
+    async def _refresh(self, dataset: Dataset, query: Query, key: str) -> Entry:
+        """Background refresh of a stale entry: another worker may already have refreshed L2."""
+        if self.l2 is not None:
+            entry = await self.l2.get(key)
+            if entry is not None and self.clock() < entry.fresh_until:
+                return self._promote(key, entry, dataset.policy)
+        return await self._compute(dataset, query, key)
 
     async def _compute(self, dataset: Dataset, query: Query, key: str) -> Entry:
-        if self.l2 is not None:
-            # Across workers: one holder of a Redis lease runs the source; others wait for its result.
-            async def wait_for() -> Entry | None:
-                return await self.l2.get(key) if self.l2 is not None else None
+        l2 = self.l2
+        if l2 is None:
+            entry, _life = await self._run_source(dataset, query, key)
+            return entry
+        if not self.single_flight:
+            entry, life = await self._run_source(dataset, query, key)
+            if life is not None:
+                l2.put(key, entry, life)
+            return entry
 
-            return await self.l2.run_once(key, lambda: self._run_source(dataset, query, key), wait_for)
-        return await self._run_source(dataset, query, key)
+        # Across workers: one holder of a Redis lease runs the source; others wait for its result.
+        async def wait_for() -> Entry | None:
+            found = await l2.get(key)
+            if found is None or self.clock() >= found.fresh_until:
+                return None  # nothing yet, or the stale entry being refreshed
+            return self._promote(key, found, dataset.policy)
 
-    async def _run_source(self, dataset: Dataset, query: Query, key: str) -> Entry:
+        return await l2.run_once(key, lambda: self._run_source(dataset, query, key), wait_for)
+
+    async def _run_source(self, dataset: Dataset, query: Query, key: str) -> tuple[Entry, Lifetime | None]:
+        """Run the source, keep the answer in L1; returns it with its L2 lifetime (None: too big to cache)."""
         started = time.perf_counter()
         try:
             result = await dataset.source.run(query)
@@ -140,29 +170,28 @@ class Engine:
             self.metrics.timeouts.labels(dataset.name).inc()
             raise
         elapsed = time.perf_counter() - started
-        self.metrics.source_runs.labels(dataset.name, result.source).inc()
-        self.metrics.source_seconds.labels(dataset.name).observe(elapsed)
+        self.metrics.source_run(dataset.name, result.source, elapsed)
         self.metrics.slow_log.append({"dataset": dataset.name, "name": query.name, "seconds": elapsed,
                                       "source": result.source, "key": key})
         policy = dataset.policy
-        ttl = self._ttl_for(key, policy)
         tags = frozenset({f"dataset:{dataset.name}", *result.tags})
         entry = Entry.from_table(result.table, meta=result.meta, tags=tags, source=result.source,
-                                 rows_key=dataset.rows_key, created_at=self.clock(), ttl=ttl, stale_ttl=policy.stale_ttl)
+                                 rows_key=dataset.rows_key, created_at=self.clock(), ttl=policy.ttl_l1,
+                                 stale_ttl=policy.stale_ttl)
+        factor = self.adaptive.refreshed(key, entry.payload, policy)
+        entry.fresh_until = entry.created_at + policy.ttl_l1 * factor
+        entry.hard_until = entry.fresh_until + policy.stale_ttl
+        life: Lifetime | None = None
         if len(entry.payload) <= policy.max_entry_bytes:
             self.l1.set(key, entry)
-            if self.l2 is not None:
-                self.l2.put(key, entry, policy.ttl_l2 + policy.stale_ttl)
+            life = Lifetime(policy.ttl_l2 * factor, policy.stale_ttl)
             self._gauge()
         for hook in self.on_result:
             try:
                 hook(query, result)
             except Exception:  # a hook must never fail the answer
                 log.exception("result hook failed for %s", key)
-        return entry
-
-    def _ttl_for(self, key: str, policy: Policy) -> float:
-        return self.adaptive_ttls.get(key, policy.ttl_l1)
+        return entry, life
 
     # -- bodies -------------------------------------------------------------------------------
     def charge(self, served: Served) -> None:
@@ -207,18 +236,26 @@ class Engine:
         self.metrics.l1_entries.set(len(self.l1.keys()))
 
     def stats(self) -> dict[str, Any]:
+        """The figures of /metrics as JSON, plus hit ratios and the share of repeated queries."""
+        m = self.metrics
         per_dataset = {}
-        for name, tally in self.metrics.outcomes.items():
+        for name, tally in m.outcomes.items():
             total = sum(tally.values())
-            per_dataset[name] = {**tally, "total": total,
+            per_dataset[name] = {**tally, "total": total, "source_runs": m.runs.get(name, 0),
                                  "hit_ratio": round((tally["hit"] + tally["stale"]) / total, 4) if total else 0.0}
+        policies = {n: d.policy for n, d in self._datasets.items()}
         return {
             "l1": {"entries": self.l1.entries, "bytes": self.l1.bytes, "max_bytes": self.l1.max_bytes},
+            "l2": self.l2.stats() if self.l2 is not None else None,
+            "tiers": {k: dict(v) for k, v in m.tiers.items()},
             "datasets": per_dataset,
-            "repeated_share": round(self.metrics.repeated_share(), 4),
-            "coalesced": self.flight.coalesced,
-            "adaptive_ttls": dict(self.adaptive_ttls),
-            "policies": {n: _policy_dict(d.policy) for n, d in self._datasets.items()},
+            "repeated_share": round(m.repeated_share(), 4),
+            "source_runs": sum(m.runs.values()),
+            "coalesced": {"process": m.waiters.get("process", 0), "cluster": m.waiters.get("cluster", 0)},
+            "redis_errors": dict(m.errors),
+            "single_flight": self.single_flight,
+            "adaptive_ttls": self.adaptive.chosen(policies),
+            "policies": {n: _policy_dict(p) for n, p in policies.items()},
         }
 
     async def close(self) -> None:
@@ -230,4 +267,5 @@ class Engine:
 
 def _policy_dict(policy: Policy) -> dict[str, Any]:
     return {"ttl_l1": policy.ttl_l1, "ttl_l2": policy.ttl_l2, "stale_ttl": policy.stale_ttl,
-            "max_entry_bytes": policy.max_entry_bytes, "adaptive": policy.adaptive}
+            "max_entry_bytes": policy.max_entry_bytes, "adaptive": policy.adaptive,
+            "adaptive_max_factor": policy.adaptive_max_factor}

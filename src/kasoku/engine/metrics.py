@@ -24,17 +24,39 @@ class Metrics:
         self.l1_bytes = Gauge("kasoku_l1_bytes", "Bytes held by the memory tier", registry=r)
         self.l1_entries = Gauge("kasoku_l1_entries", "Entries held by the memory tier", registry=r)
         self.redis_errors = Counter("kasoku_redis_errors", "Redis calls that failed or timed out", ["op"], registry=r)
-        self.breaker_open = Gauge("kasoku_redis_breaker_open", "1 while the Redis circuit breaker is open", registry=r)
+        self.breaker_open = Gauge("kasoku_redis_breaker_open", "Redis circuit breaker: 0 closed, 0.5 half-open (probing), 1 open", registry=r)
+        self.redis_puts = Counter("kasoku_redis_puts", "Background writes to Redis by outcome (written, dropped, failed, skipped)", ["outcome"], registry=r)
+        self.lock_takeovers = Counter("kasoku_redis_lock_takeovers", "Single-flight leases taken over after the holder's lease expired", registry=r)
+        self.broadcasts = Counter("kasoku_invalidation_broadcasts", "Invalidation broadcasts by direction (sent, received, missed)", ["direction"], registry=r)
         self.invalidations = Counter("kasoku_invalidated_entries", "Entries dropped by invalidation", ["tier"], registry=r)
         self.prefetch = Counter("kasoku_prefetch", "Prefetches by outcome (started, done, failed, hit)", ["dataset", "outcome"], registry=r)
         self.timeouts = Counter("kasoku_query_timeouts", "Queries interrupted at their deadline", ["dataset"], registry=r)
         # Plain tallies for /admin/cache (hit ratio per dataset, share of repeated queries).
         self.outcomes: dict[str, Tally[str]] = defaultdict(Tally)
+        self.tiers: dict[str, Tally[str]] = defaultdict(Tally)  # "<tier>:<dataset>" -> outcome counts
+        self.runs: Tally[str] = Tally()  # dataset -> source executions
+        self.waiters: Tally[str] = Tally()  # "process" | "cluster" -> coalesced waiters
+        self.errors: Tally[str] = Tally()  # redis op -> failures
         self.seen_keys: Tally[str] = Tally()
         self.slow_log: deque[dict[str, Any]] = deque(maxlen=2000)
 
     def lookup(self, tier: str, dataset: str, outcome: str) -> None:
         self.cache.labels(tier, dataset, outcome).inc()
+        self.tiers[f"{tier}:{dataset}"][outcome] += 1
+
+    def source_run(self, dataset: str, source: str, seconds: float) -> None:
+        self.source_runs.labels(dataset, source).inc()
+        self.source_seconds.labels(dataset).observe(seconds)
+        self.runs[dataset] += 1
+
+    def coalesced_waiter(self, dataset: str, scope: str) -> None:
+        """A request that got another runner's result (scope: this process or another worker)."""
+        self.coalesced.labels(dataset, scope).inc()
+        self.waiters[scope] += 1
+
+    def redis_error(self, op: str) -> None:
+        self.redis_errors.labels(op).inc()
+        self.errors[op] += 1
 
     def answered(self, dataset: str, key: str, outcome: str) -> None:
         """One answered query: feeds hit ratios and the repeated-query share."""

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from kasoku.engine.entry import Entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,7 @@ class Policy:
     max_entry_bytes: int = 8 * 1024 * 1024
     adaptive: bool = False
     adaptive_max_factor: float = 4.0
+    adaptive_min_reads: int = 3
 
     def with_overrides(self, **changes: Any) -> "Policy":
         """A copy with the given (non-None) fields changed: settings override domain defaults."""
@@ -81,3 +85,29 @@ class Dataset:
     policy: Policy
     source: Source
     rows_key: str = "data"
+
+
+@dataclass(frozen=True, slots=True)
+class Lifetime:
+    """How long an entry lives in the shared tier, counted from its ``created_at``."""
+
+    fresh_for: float
+    stale_for: float = 0.0
+
+
+class SharedTier(Protocol):
+    """L2, shared by workers (Redis). Every method degrades to 'nothing' on failure; none raises.
+
+    ``put`` is fire-and-forget (a bounded background queue): a write never delays an answer.
+    ``run_once`` is cross-worker single-flight: one worker runs ``compute`` (which returns the
+    entry and its L2 lifetime, None = too big to share); the others get the result through
+    ``wait_for`` (an L2 read that only accepts a fresh entry).
+    """
+
+    async def get(self, key: str) -> "Entry | None": ...
+    def put(self, key: str, entry: "Entry", life: Lifetime) -> None: ...
+    async def invalidate(self, *, tags: Iterable[str] | None = None, everything: bool = False) -> int: ...
+    async def run_once(self, key: str, compute: Callable[[], Awaitable["tuple[Entry, Lifetime | None]"]],
+                       wait_for: Callable[[], Awaitable["Entry | None"]]) -> "Entry": ...
+    def stats(self) -> dict[str, Any]: ...
+    async def close(self) -> None: ...

@@ -13,7 +13,7 @@ import pytest
 from kasoku.errors import QueryTimeout
 from kasoku.lake.duckdb_pool import DuckDBPool, explain_analyze, open_connection, parquet_source
 from kasoku.lake.storage import Lake
-from tests.integration.lake.conftest import make_plays
+from tests.plays import make_plays
 
 MONTHS = [f"2024-{m:02d}" for m in range(1, 13)]
 SLOW_SQL = "SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b"

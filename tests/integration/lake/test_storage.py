@@ -19,7 +19,7 @@ import kasoku.lake.storage as storage
 from kasoku.errors import InvalidParameter
 from kasoku.lake.duckdb_pool import open_connection, parquet_source
 from kasoku.lake.storage import Lake, S3Options
-from tests.integration.lake.conftest import make_plays
+from tests.plays import make_plays
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -43,27 +43,43 @@ class IngestSummary:
 
 def _merge(con: duckdb.DuckDBPyConnection, existing: pa.Table | None, incoming: pa.Table, schema: pa.Schema,
            ranked_by_source: bool) -> tuple[pa.Table, int]:
-    """Union of what the lake has and what came in, one row per play_id. Returns (merged, new rows).
+    """Union of what the lake has and what came in, one row per play. Returns (merged, net new rows).
 
-    When two sources deliver one play, the richer source wins (extended > webapi > account);
-    on a tie what the lake already holds stays, so a re-import changes no byte.
+    Exact duplicates share a play_id. Across sources the same play is recognised more loosely,
+    because the sources disagree on precision (see docs/listening.md):
+    an account-data row (minute precision) is the play of a richer source with the same user
+    and track ending in the same minute; a Web API row (start time + track length) is the play
+    of an extended-history row of the same track that *started* within 5 s of it.
+    The richer source wins (extended > webapi > account); on a tie the lake's row stays, so a
+    re-import changes no byte.
     """
     base = existing if existing is not None else schema.empty_table()
     con.register("old_rows", base.cast(schema))
     con.register("new_rows", incoming.cast(schema))
-    prio = " ".join(f"WHEN '{k}' THEN {v}" for k, v in SOURCE_PRIORITY.items())
-    rank = f"CASE source {prio} ELSE 9 END, " if ranked_by_source else ""
     cols = ", ".join(schema.names)
-    merged = con.execute(f"""
-        SELECT {cols} FROM (
-            SELECT *, row_number() OVER (PARTITION BY play_id ORDER BY {rank} origin) AS rn
-            FROM (SELECT {cols}, 0 AS origin FROM old_rows UNION ALL SELECT {cols}, 1 AS origin FROM new_rows))
-        WHERE rn = 1 ORDER BY played_at, play_id""").fetch_arrow_table()
-    new = con.execute("SELECT count(*) FROM (SELECT DISTINCT play_id FROM new_rows "
-                      "WHERE play_id NOT IN (SELECT play_id FROM old_rows))").fetchone()
+    if ranked_by_source:
+        prio = "CASE source " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in SOURCE_PRIORITY.items()) + " ELSE 9 END"
+        merged = con.execute(f"""
+            WITH u AS (SELECT {cols}, {prio} AS prio, 0 AS origin FROM old_rows
+                       UNION ALL SELECT {cols}, {prio} AS prio, 1 AS origin FROM new_rows),
+            exact AS (SELECT * FROM u QUALIFY row_number() OVER (PARTITION BY play_id ORDER BY prio, origin) = 1),
+            shadowed AS (
+                SELECT DISTINCT lo.play_id FROM exact lo JOIN exact hi
+                  ON lo.user_id = hi.user_id AND hi.prio < lo.prio
+                 AND lower(lo.artist_name) = lower(hi.artist_name) AND lower(lo.track_name) = lower(hi.track_name)
+                 AND ((lo.source = 'account' AND date_trunc('minute', lo.played_at) = date_trunc('minute', hi.played_at))
+                   OR (lo.source = 'webapi' AND hi.source = 'extended'
+                       AND abs((epoch_ms(lo.played_at) - lo.ms_played) - (epoch_ms(hi.played_at) - hi.ms_played)) <= 5000)))
+            SELECT {cols} FROM exact WHERE play_id NOT IN (SELECT play_id FROM shadowed)
+            ORDER BY played_at, play_id""").fetch_arrow_table()
+    else:
+        merged = con.execute(f"""
+            SELECT {cols} FROM (SELECT {cols}, 0 AS origin FROM old_rows UNION ALL SELECT {cols}, 1 AS origin FROM new_rows)
+            QUALIFY row_number() OVER (PARTITION BY play_id ORDER BY origin) = 1
+            ORDER BY played_at, play_id""").fetch_arrow_table()
     con.unregister("old_rows")
     con.unregister("new_rows")
-    return merged.cast(schema), int(new[0]) if new else 0
+    return merged.cast(schema), merged.num_rows - base.num_rows
 
 
 def _split_by_month(table: pa.Table) -> dict[str, pa.Table]:
@@ -107,6 +123,7 @@ def ingest(lake: Lake, paths: Sequence[Path], *, user_id: str, progress: Progres
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     try:
         con.execute("SET TimeZone='UTC'")
+        con.execute("SET enable_progress_bar=false")
         plays_changes, summary.new_plays = _changed_months(con, lake, "plays", parsed.plays, PLAYS_SCHEMA, True)
         episode_changes, summary.new_episodes = _changed_months(con, lake, "episodes", parsed.episodes, EPISODES_SCHEMA, False)
     finally:
@@ -129,7 +146,7 @@ def ingest(lake: Lake, paths: Sequence[Path], *, user_id: str, progress: Progres
     return summary
 
 
-ARTISTS_PARTITION = "0000-00"  # artists are not time-partitioned: one fixed partition of the table
+ARTISTS_PARTITION = "1970-01"  # artists are not time-partitioned: the table keeps one fixed partition
 
 
 def _artist_changes(lake: Lake, artists: pa.Table) -> dict[str, dict[str, pa.Table | None]]:

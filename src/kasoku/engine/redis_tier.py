@@ -1,0 +1,361 @@
+"""L2: the Redis tier shared by every worker. Optional, and never the reason a request fails.
+
+Every call runs under ``timeout`` and through a circuit breaker: a failure or a timeout is
+counted (metrics + breaker) and degrades to "miss" / "no-op". Writes go through a bounded
+queue drained by one background task, so a slow Redis never delays an answer (a full queue
+drops the write and counts it).
+
+Keys carry a generation (see ``constants``): "invalidate everything" is one INCR, and tag
+invalidation reads the tag's member set — no KEYS or SCAN over the keyspace. The generation
+is read inside small Lua scripts, so every get/put is still one round trip.
+
+Cross-worker single-flight: ``SET lock token NX PX lease``; the holder computes, returns to
+its caller at once, and in the background writes L2 *then* releases the lease
+(compare-and-delete), so a waiter that sees the lease gone finds the value or takes over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+import orjson
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from kasoku.engine import codec
+from kasoku.engine.breaker import STATE_VALUES, Breaker, State
+from kasoku.engine.constants import ENTRY_PREFIX, GENERATION_KEY, INVALIDATION_CHANNEL, LOCK_PREFIX, TAG_PREFIX
+from kasoku.engine.entry import Entry
+from kasoku.engine.metrics import Metrics
+from kasoku.engine.types import Lifetime
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+OnInvalidate = Callable[..., Any]  # engine.invalidate_local(tags=..., everything=...)
+Compute = Callable[[], Awaitable[tuple[Entry, Lifetime | None]]]
+
+_GET = """
+local gen = redis.call('GET', KEYS[1]) or '0'
+return redis.call('GET', ARGV[1] .. gen .. ':' .. ARGV[2])
+"""
+_PUT = """
+local gen = redis.call('GET', KEYS[1]) or '0'
+local px = tonumber(ARGV[5])
+redis.call('SET', ARGV[1] .. gen .. ':' .. ARGV[3], ARGV[4], 'PX', px)
+for i = 6, #ARGV do
+  local tk = ARGV[2] .. gen .. ':' .. ARGV[i]
+  redis.call('SADD', tk, ARGV[3])
+  if redis.call('PTTL', tk) < px then redis.call('PEXPIRE', tk, px) end
+end
+return 1
+"""
+_DROP_TAGS = """
+local gen = redis.call('GET', KEYS[1]) or '0'
+local removed = 0
+for i = 3, #ARGV do
+  local tk = ARGV[2] .. gen .. ':' .. ARGV[i]
+  for _, key in ipairs(redis.call('SMEMBERS', tk)) do
+    removed = removed + redis.call('DEL', ARGV[1] .. gen .. ':' .. key)
+  end
+  redis.call('DEL', tk)
+end
+return removed
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class Unavailable(Exception):
+    """Redis was skipped (breaker open) or failed; the caller degrades."""
+
+
+class RedisTier:
+    name = "l2"
+
+    def __init__(self, client: Redis, *, metrics: Metrics, breaker: Breaker, timeout: float, lease: float,
+                 clock: Callable[[], float] = time.time, queue_size: int = 1024, subscriber: Redis | None = None,
+                 poll: tuple[float, float] = (0.002, 0.05)) -> None:
+        self.client = client
+        self.metrics = metrics
+        self.breaker = breaker
+        self.timeout = timeout
+        self.lease = lease
+        self.clock = clock
+        self.origin = secrets.token_hex(8)  # this worker's id on the broadcast channel
+        self.poll = poll
+        self._subscriber_client = subscriber
+        self._queue: asyncio.Queue[tuple[str, Entry, Lifetime]] = asyncio.Queue(maxsize=queue_size)
+        self._writer: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.subscribed = asyncio.Event()
+        self._get = client.register_script(_GET)
+        self._put = client.register_script(_PUT)
+        self._drop_tags = client.register_script(_DROP_TAGS)
+        self._release = client.register_script(_RELEASE)
+
+    @classmethod
+    def from_url(cls, url: str, *, metrics: Metrics, timeout: float, lease: float, failures: int, reset: float,
+                 clock: Callable[[], float] = time.time, queue_size: int = 1024, max_connections: int = 64) -> "RedisTier":
+        """A tier with its own bounded pool; redis-py's retries are off (the breaker decides)."""
+        common: dict[str, Any] = {"socket_connect_timeout": timeout, "retry": Retry(NoBackoff(), 0),
+                                  "health_check_interval": 0}
+        pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=timeout,
+                                               socket_timeout=timeout, **common)
+        breaker = Breaker(failures=failures, reset=reset,
+                          on_change=lambda state: metrics.breaker_open.set(STATE_VALUES[state]))
+        # The listener blocks on reads by design: its own client, no socket read timeout.
+        subscriber = Redis.from_url(url, socket_keepalive=True, **common)
+        return cls(Redis.from_pool(pool), metrics=metrics, breaker=breaker, timeout=timeout, lease=lease,
+                   clock=clock, queue_size=queue_size, subscriber=subscriber)
+
+    # -- plumbing -------------------------------------------------------------------------------
+    async def _call(self, op: str, fn: Callable[[], Awaitable[T]]) -> T:
+        """One Redis call under the timeout and the breaker; raises Unavailable instead of failing."""
+        if not self.breaker.allow():
+            raise Unavailable(op)
+        try:
+            value = await asyncio.wait_for(fn(), self.timeout)
+        except (RedisError, OSError, TimeoutError) as exc:
+            self.breaker.failure()
+            self.metrics.redis_error(op)
+            log.debug("redis %s failed: %r", op, exc)
+            raise Unavailable(op) from exc
+        self.breaker.success()
+        return value
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- get / put ------------------------------------------------------------------------------
+    async def get(self, key: str) -> Entry | None:
+        try:
+            raw = await self._call("get", lambda: self._get(keys=[GENERATION_KEY], args=[ENTRY_PREFIX, key]))
+        except Unavailable:
+            return None
+        if raw is None:
+            return None
+        try:
+            entry = codec.decode(raw)
+        except codec.CodecError as exc:
+            log.warning("ignoring unreadable L2 value for %s: %s", key, exc)
+            return None
+        return entry if entry.hard_until > self.clock() else None
+
+    async def write(self, key: str, entry: Entry, life: Lifetime) -> bool:
+        """Write now (awaited): the single-flight holder uses this before releasing its lease."""
+        fresh_until = entry.created_at + life.fresh_for
+        hard_until = fresh_until + life.stale_for
+        px = int((hard_until - self.clock()) * 1000)
+        if px <= 0:
+            return False
+        try:
+            data = codec.encode(entry, fresh_until=fresh_until, hard_until=hard_until)
+        except codec.CodecError as exc:
+            log.warning("not writing %s to L2: %s", key, exc)
+            self.metrics.redis_puts.labels("skipped").inc()
+            return False
+        args: list[Any] = [ENTRY_PREFIX, TAG_PREFIX, key, data, px, *sorted(entry.tags)]
+        try:
+            await self._call("put", lambda: self._put(keys=[GENERATION_KEY], args=args))
+        except Unavailable:
+            self.metrics.redis_puts.labels("failed").inc()
+            return False
+        self.metrics.redis_puts.labels("written").inc()
+        return True
+
+    def put(self, key: str, entry: Entry, life: Lifetime) -> None:
+        """Queue a write; never waits. Dropped (and counted) when the queue is full or Redis is down."""
+        if self.breaker.state == "open":
+            self.metrics.redis_puts.labels("skipped").inc()
+            return
+        try:
+            self._queue.put_nowait((key, entry, life))
+        except asyncio.QueueFull:
+            self.metrics.redis_puts.labels("dropped").inc()
+            return
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        while True:
+            key, entry, life = await self._queue.get()
+            try:
+                await self.write(key, entry, life)
+            except Exception:  # the writer must outlive any one bad entry
+                log.exception("L2 write of %s failed", key)
+            finally:
+                self._queue.task_done()
+
+    # -- invalidation ---------------------------------------------------------------------------
+    async def invalidate(self, *, tags: Iterable[str] | None = None, everything: bool = False) -> int:
+        """Drop L2 entries (by tag, or all via a new generation) and tell every other worker.
+
+        Returns the number of L2 entries deleted (0 for "everything": old keys die by TTL).
+        """
+        wanted = sorted(set(tags or []))
+        removed = 0
+        try:
+            if everything:
+                await self._call("invalidate", lambda: self.client.incr(GENERATION_KEY))
+            elif wanted:
+                args: list[Any] = [ENTRY_PREFIX, TAG_PREFIX, *wanted]
+                removed = int(await self._call("invalidate", lambda: self._drop_tags(keys=[GENERATION_KEY], args=args)))
+        except Unavailable:
+            log.warning("L2 invalidation skipped: redis unavailable")
+        message = orjson.dumps({"origin": self.origin, "tags": wanted, "everything": everything})
+        try:
+            await self._call("publish", lambda: self.client.publish(INVALIDATION_CHANNEL, message))
+            self.metrics.broadcasts.labels("sent").inc()
+        except Unavailable:
+            log.warning("invalidation broadcast not sent: redis unavailable")
+        return removed
+
+    async def start(self, on_invalidate: OnInvalidate) -> None:
+        """Start listening for other workers' invalidations (retries until Redis is there)."""
+        if self._listener is None:
+            self._listener = asyncio.ensure_future(self._listen(on_invalidate))
+
+    async def _listen(self, on_invalidate: OnInvalidate) -> None:
+        client = self._subscriber_client or self.client
+        lost = False
+        backoff = 0.05
+        while True:
+            pubsub = client.pubsub()
+            try:
+                await asyncio.wait_for(pubsub.subscribe(INVALIDATION_CHANNEL), self.timeout * 4)
+                if lost:
+                    # Broadcasts sent while we were deaf are gone: drop this worker's L1 to be safe.
+                    self.metrics.broadcasts.labels("missed").inc()
+                    on_invalidate(tags=None, everything=True)
+                    log.info("invalidation channel re-subscribed; local cache dropped")
+                lost, backoff = False, 0.05
+                self.subscribed.set()
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None and message.get("type") == "message":
+                        self._received(message["data"], on_invalidate)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # connection lost or refused: retry with backoff
+                if not lost:
+                    log.warning("invalidation listener lost redis: %r", exc)
+                lost = True
+                self.subscribed.clear()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    def _received(self, data: bytes, on_invalidate: OnInvalidate) -> None:
+        try:
+            message = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            log.warning("ignoring malformed invalidation message")
+            return
+        if message.get("origin") == self.origin:
+            return  # our own broadcast: already applied locally
+        self.metrics.broadcasts.labels("received").inc()
+        on_invalidate(tags=list(message.get("tags") or []), everything=bool(message.get("everything")))
+
+    # -- cross-worker single-flight ---------------------------------------------------------------
+    async def run_once(self, key: str, compute: Compute, wait_for: Callable[[], Awaitable[Entry | None]]) -> Entry:
+        lock = LOCK_PREFIX + key
+        token = secrets.token_hex(12)
+        try:
+            if await self._acquire(lock, token):
+                return await self._hold(key, lock, token, compute)
+        except Unavailable:
+            return await self._alone(key, compute)
+        delay, ceiling = self.poll
+        give_up = time.monotonic() + 2 * self.lease
+        while time.monotonic() < give_up:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, ceiling)
+            entry = await wait_for()
+            if entry is not None:
+                self.metrics.coalesced_waiter(key.split(":", 1)[0], "cluster")
+                return entry
+            try:
+                if await self._acquire(lock, token):
+                    # The holder left no result: it crashed (lease expired), failed, or could not cache.
+                    self.metrics.lock_takeovers.inc()
+                    return await self._hold(key, lock, token, compute)
+            except Unavailable:
+                return await self._alone(key, compute)
+        log.warning("gave up waiting for %s after %.0f s; computing here", key, 2 * self.lease)
+        return await self._alone(key, compute)
+
+    async def _acquire(self, lock: str, token: str) -> bool:
+        lease_ms = max(1, int(self.lease * 1000))
+        return bool(await self._call("lock", lambda: self.client.set(lock, token, nx=True, px=lease_ms)))
+
+    async def _hold(self, key: str, lock: str, token: str, compute: Compute) -> Entry:
+        try:
+            entry, life = await compute()
+        except BaseException:
+            self._spawn(self._unlock(lock, token))
+            raise
+        self._spawn(self._share(key, lock, token, entry, life))  # the answer does not wait for Redis
+        return entry
+
+    async def _share(self, key: str, lock: str, token: str, entry: Entry, life: Lifetime | None) -> None:
+        try:
+            if life is not None:
+                await self.write(key, entry, life)
+        finally:
+            await self._unlock(lock, token)
+
+    async def _unlock(self, lock: str, token: str) -> None:
+        with contextlib.suppress(Unavailable):
+            await self._call("unlock", lambda: self._release(keys=[lock], args=[token]))
+
+    async def _alone(self, key: str, compute: Compute) -> Entry:
+        """Redis is unavailable: compute here (in-process single-flight still applies)."""
+        entry, life = await compute()
+        if life is not None:
+            self.put(key, entry, life)
+        return entry
+
+    # -- figures and shutdown ---------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        state: State = self.breaker.state
+        return {"breaker": state, "breaker_opens": self.breaker.opens, "consecutive_failures": self.breaker.failures,
+                "write_queue": self._queue.qsize(), "write_queue_max": self._queue.maxsize,
+                "subscribed": self.subscribed.is_set(), "origin": self.origin}
+
+    async def flush(self, timeout: float = 5.0) -> None:
+        """Wait until queued writes and lease releases are done (tests, shutdown)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), timeout)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    async def close(self) -> None:
+        await self.flush(timeout=1.0)
+        for task in (self._listener, self._writer, *self._tasks):
+            if task is not None:
+                task.cancel()
+        for task in (self._listener, self._writer, *self._tasks):
+            if task is not None:
+                with contextlib.suppress(BaseException):
+                    await task
+        self._listener = self._writer = None
+        with contextlib.suppress(Exception):
+            await self.client.aclose()
+        if self._subscriber_client is not None:
+            with contextlib.suppress(Exception):
+                await self._subscriber_client.aclose()

@@ -1,0 +1,112 @@
+"""The listening API over HTTP (ASGI transport, real lake + DuckDB pool, app lifespan run)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from fastapi import FastAPI
+
+from kasoku.config import Settings
+from kasoku.lake.storage import Lake
+from kasoku.service import build_app
+from tests.plays import make_plays
+
+TOKEN = "s3cret-admin"
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> FastAPI:
+    lake_dir = tmp_path / "lake"
+    Lake(str(lake_dir)).commit({"plays": {m: make_plays(m, 300, seed=i) for i, m in enumerate(["2024-01", "2024-02", "2024-03"])}})
+    return build_app(Settings(lake=str(lake_dir), user_id="u1", admin_token=TOKEN))
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as c:
+            yield c
+
+
+@pytest.mark.parametrize("path", ["top-tracks", "top-artists", "stats", "hours", "search?q=a", "plays"])
+async def test_every_route_answers_rows_under_data(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.get(f"/v1/listening/{path}")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert isinstance(body["data"], list) and body["data"]
+
+
+async def test_miss_then_hit_with_identical_bytes(client: httpx.AsyncClient) -> None:
+    url = "/v1/listening/top-tracks?start=2024-01-01&end=2024-02-29&limit=5"
+    first = await client.get(url)
+    second = await client.get(url)
+    assert (first.headers["x-cache"], second.headers["x-cache"]) == ("miss", "hit")
+    assert first.content == second.content
+    assert first.headers["x-kasoku-source"] == "raw"
+    rows = first.json()["data"]
+    assert len(rows) == 5 and set(rows[0]) == {"track_name", "artist", "play_count", "total_minutes"}
+    counts = [r["play_count"] for r in rows]
+    assert counts == sorted(counts, reverse=True)
+
+
+async def test_bad_parameters_get_the_error_envelope(client: httpx.AsyncClient) -> None:
+    backwards = await client.get("/v1/listening/top-tracks?start=2024-03-01&end=2024-01-01")
+    assert backwards.status_code == 400
+    assert backwards.json()["error"]["code"] == "INVALID_PARAMETER"
+    assert "backwards" in backwards.json()["error"]["message"]
+    for bad in ["limit=0", "limit=101", "start=yesterday", "granularity=year"]:
+        response = await client.get(f"/v1/listening/{'stats' if 'granularity' in bad else 'top-tracks'}?{bad}")
+        assert response.status_code == 422, bad
+        assert set(response.json()["error"]) == {"code", "message", "details"}
+    missing = await client.get("/v1/listening/nope")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "NOT_FOUND"
+
+
+async def test_admin_invalidate_needs_the_token_and_clears(client: httpx.AsyncClient) -> None:
+    url = "/v1/listening/stats?granularity=month"
+    await client.get(url)
+    assert (await client.post("/admin/invalidate")).status_code == 401
+    assert (await client.post("/admin/invalidate", headers={"Authorization": "Bearer wrong"})).status_code == 401
+    ok = await client.post("/admin/invalidate", headers={"Authorization": f"Bearer {TOKEN}"}, json={"tags": ["month:2024-02"]})
+    assert ok.status_code == 200
+    # stats without a range depends on every month (open range): a month tag must not spare it...
+    assert (await client.get(url)).headers["x-cache"] == "hit"
+    await client.post("/admin/invalidate", headers={"Authorization": f"Bearer {TOKEN}"},
+                      json={"tags": ["month:2024-02", "listening:open-range"]})
+    assert (await client.get(url)).headers["x-cache"] == "miss"
+
+
+async def test_scoped_invalidation_spares_other_months(client: httpx.AsyncClient) -> None:
+    january = "/v1/listening/top-tracks?start=2024-01-01&end=2024-01-31"
+    march = "/v1/listening/top-tracks?start=2024-03-01&end=2024-03-31"
+    await client.get(january)
+    await client.get(march)
+    await client.post("/admin/invalidate", headers={"Authorization": f"Bearer {TOKEN}"}, json={"tags": ["month:2024-03"]})
+    assert (await client.get(january)).headers["x-cache"] == "hit"
+    assert (await client.get(march)).headers["x-cache"] == "miss"
+
+
+async def test_health_openapi_and_metrics(client: httpx.AsyncClient) -> None:
+    health = (await client.get("/health")).json()
+    assert health["ok"] is True and health["domains"]["listening"]["duckdb"]["ok"] is True
+    spec = (await client.get("/openapi.json")).json()
+    params = {p["name"] for p in spec["paths"]["/v1/listening/top-tracks"]["get"]["parameters"]}
+    assert {"start", "end", "limit", "user_id", "format"} <= params
+    await client.get("/v1/listening/hours")
+    metrics = (await client.get("/metrics")).text
+    assert "kasoku_source_runs_total" in metrics and "kasoku_http_requests_total" in metrics
+
+
+async def test_formats_agree(client: httpx.AsyncClient) -> None:
+    import msgpack
+
+    url = "/v1/listening/top-artists?limit=3"
+    as_json = (await client.get(url)).json()["data"]
+    as_msgpack = msgpack.unpackb((await client.get(url, headers={"Accept": "application/msgpack"})).content)["data"]
+    assert as_json == as_msgpack
+    gz = await client.get(url, headers={"Accept-Encoding": "br"})
+    assert orjson.loads(gz.content)["data"] == as_json  # httpx decodes br transparently

@@ -1,0 +1,128 @@
+"""Engines over a real Redis: promotion with the remaining TTL, stale-while-revalidate across
+tiers, invalidation (tags, everything, broadcast to other workers' L1)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pyarrow as pa
+
+from kasoku.engine.entry import Entry
+from kasoku.engine.types import Lifetime, Policy, Query
+from tests.fakes import Clock, CountingSource
+
+from .conftest import EngineFactory, TierFactory
+
+RACE = Policy(ttl_l1=300, ttl_l2=86_400, stale_ttl=0)  # seed 002: 5 min in memory, 24 h in Redis
+
+
+async def settle(*engines: object) -> None:
+    for engine in engines:
+        await engine.l2.flush()  # type: ignore[attr-defined]
+
+
+async def test_l2_hit_is_promoted_with_the_remaining_ttl(make_engine: EngineFactory, clock: Clock) -> None:
+    source = CountingSource()
+    a = make_engine(source, clock=clock, policy=RACE)
+    b = make_engine(source, clock=clock, policy=RACE)
+    q = Query("d", "race", {"n": 2})
+    first = await a.get(q)
+    await settle(a)
+    clock.tick(3600)  # an hour later, a worker that never saw the key
+    served = await b.get(q)
+    assert (served.outcome, served.tier, source.runs) == ("hit", "l2", 1)
+    assert served.entry.fresh_until == clock() + 300  # L1's own TTL from now ...
+    assert (await b.get(q)).tier == "l1"
+    clock.tick(86_400 - 3600 - 100)  # ... but never past the L2 deadline
+    c = make_engine(source, clock=clock, policy=RACE)
+    late = await c.get(q)
+    assert late.tier == "l2" and late.entry.fresh_until == first.entry.created_at + 86_400
+    clock.tick(101)
+    assert (await c.get(q)).outcome == "miss" and source.runs == 2
+
+
+async def test_stale_l2_entry_is_served_while_one_refresh_runs(make_engine: EngineFactory, clock: Clock) -> None:
+    source = CountingSource(delay=0.01)
+    policy = Policy(ttl_l1=10, ttl_l2=10, stale_ttl=100)
+    a = make_engine(source, clock=clock, policy=policy)
+    b = make_engine(source, clock=clock, policy=policy)
+    q = Query("d", "t", {})
+    await a.get(q)
+    await settle(a)
+    clock.tick(11)
+    source.version = 1
+    served = await asyncio.gather(*(b.get(q) for _ in range(20)))
+    assert {s.outcome for s in served} == {"stale"}
+    for _ in range(100):
+        if source.runs == 2 and not b.flight.running(served[0].key):
+            break
+        await asyncio.sleep(0.01)
+    await settle(b)
+    assert source.runs == 2
+    fresh = await a.get(q)  # a's L1 is stale too: it finds b's refresh in L2 instead of running the source
+    assert fresh.outcome == "stale"
+    await asyncio.sleep(0.05)
+    assert source.runs == 2 and (await a.get(q)).entry.table()["v"][0].as_py() == 1
+    clock.tick(200)
+    assert (await b.get(q)).outcome == "miss"
+
+
+async def test_tag_invalidation_reaches_l2_and_other_workers_l1(make_engine: EngineFactory, clock: Clock) -> None:
+    source = CountingSource()
+    a = make_engine(source, clock=clock)
+    b = make_engine(source, clock=clock)
+    for engine in (a, b):
+        await engine.l2.start(engine.invalidate_local)  # type: ignore[union-attr]
+        await asyncio.wait_for(engine.l2.subscribed.wait(), 5)  # type: ignore[union-attr]
+    jan, feb = Query("d", "t", {"tags": ["month:2024-01"]}), Query("d", "t", {"tags": ["month:2024-02"]})
+    await a.get(jan)
+    await a.get(feb)
+    await settle(a)
+    assert (await b.get(jan)).tier == "l2" and (await b.get(feb)).tier == "l2"  # now in b's L1 too
+    removed = await a.invalidate(tags=["month:2024-01"])
+    assert removed == {"l1": 1, "l2": 1}
+    for _ in range(200):
+        if b.l1.entries == 1:
+            break
+        await asyncio.sleep(0.01)
+    assert b.l1.entries == 1
+    assert (await b.get(feb)).tier == "l1"
+    runs = source.runs
+    assert (await b.get(jan)).outcome == "miss" and source.runs == runs + 1
+    assert a.metrics.broadcasts.labels("sent")._value.get() == 1
+    assert b.metrics.broadcasts.labels("received")._value.get() == 1
+    assert a.metrics.broadcasts.labels("received")._value.get() == 0  # its own message is skipped
+
+
+async def test_everything_bumps_the_generation_without_scanning(make_engine: EngineFactory, clock: Clock) -> None:
+    source = CountingSource()
+    a = make_engine(source, clock=clock)
+    b = make_engine(source, clock=clock)
+    await a.get(Query("d", "t", {"n": 1}))
+    await a.get(Query("d", "t", {"n": 2}))
+    await settle(a)
+    await a.invalidate()
+    assert a.l1.entries == 0
+    assert (await b.get(Query("d", "t", {"n": 1}))).outcome == "miss"
+    assert source.runs == 3
+
+
+async def test_writes_are_queued_bounded_and_dropped_when_full(make_tier: TierFactory, clock: Clock) -> None:
+    tier = make_tier(clock=clock, queue_size=2)
+    entry = Entry.from_table(pa.table({"v": [1]}), meta={}, tags=frozenset(), source="raw", rows_key="data",
+                             created_at=clock(), ttl=60, stale_ttl=0)
+    for i in range(10):  # no await in between: the writer has not run yet
+        tier.put(f"d:q:{i}", entry, Lifetime(60))
+    assert tier.metrics.redis_puts.labels("dropped")._value.get() == 8
+    await tier.flush()
+    assert tier.metrics.redis_puts.labels("written")._value.get() == 2
+    assert await tier.get("d:q:0") is not None and await tier.get("d:q:9") is None
+
+
+async def test_oversized_entries_are_not_cached_in_either_tier(make_engine: EngineFactory, clock: Clock) -> None:
+    source = CountingSource()
+    a = make_engine(source, clock=clock, policy=Policy(ttl_l1=60, ttl_l2=60, max_entry_bytes=10))
+    served = await a.get(Query("d", "t", {}))
+    await settle(a)
+    assert a.l1.entries == 0 and await a.l2.get(served.key) is None  # type: ignore[union-attr]
+    assert (await a.get(Query("d", "t", {}))).outcome == "miss"
