@@ -71,12 +71,12 @@ def _merge(con: duckdb.DuckDBPyConnection, existing: pa.Table | None, incoming: 
                    OR (lo.source = 'webapi' AND hi.source = 'extended'
                        AND abs((epoch_ms(lo.played_at) - lo.ms_played) - (epoch_ms(hi.played_at) - hi.ms_played)) <= 5000)))
             SELECT {cols} FROM exact WHERE play_id NOT IN (SELECT play_id FROM shadowed)
-            ORDER BY played_at, play_id""").fetch_arrow_table()
+            ORDER BY played_at, play_id""").to_arrow_table()
     else:
         merged = con.execute(f"""
             SELECT {cols} FROM (SELECT {cols}, 0 AS origin FROM old_rows UNION ALL SELECT {cols}, 1 AS origin FROM new_rows)
             QUALIFY row_number() OVER (PARTITION BY play_id ORDER BY origin) = 1
-            ORDER BY played_at, play_id""").fetch_arrow_table()
+            ORDER BY played_at, play_id""").to_arrow_table()
     con.unregister("old_rows")
     con.unregister("new_rows")
     return merged.cast(schema), merged.num_rows - base.num_rows
