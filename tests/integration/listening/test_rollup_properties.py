@@ -18,6 +18,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kasoku.domains.listening import rollup_build as rb
 from kasoku.domains.listening.rollup_build import WINDOWS, RollupBuilder
 from kasoku.domains.listening.rollup_match import LakeRollups, whole_months
 from kasoku.domains.listening.source import ListeningSource
@@ -77,7 +78,17 @@ def queries(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
 GENRES = artists_table({"Aimer": ["j-pop", "anime"], "Ado": ["j-pop"], "aimer": ["indie"], "YOASOBI": ["anime", "j-pop"]})
 
 
-def _check(rows: list[tuple[str, int, int, int, int]], cases: list[tuple[str, dict[str, Any]]]) -> None:
+def _check(rows: list[tuple[str, int, int, int, int]], cases: list[tuple[str, dict[str, Any]]], *,
+           top_n: int = rb.TOP_N) -> None:
+    """``top_n``: windows keep that many ranks; small values exercise the cut with tiny alphabets."""
+    saved, rb.TOP_N = rb.TOP_N, top_n
+    try:
+        _compare(rows, cases)
+    finally:
+        rb.TOP_N = saved
+
+
+def _compare(rows: list[tuple[str, int, int, int, int]], cases: list[tuple[str, dict[str, Any]]]) -> None:
     with tempfile.TemporaryDirectory() as d:
         lake = Lake(d, grace_seconds=0)
         plays = plays_table(rows)
@@ -106,10 +117,10 @@ def _check(rows: list[tuple[str, int, int, int, int]], cases: list[tuple[str, di
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(rows=plays_rows, cases=st.lists(queries(), min_size=1, max_size=12))
+@given(rows=plays_rows, cases=st.lists(queries(), min_size=1, max_size=12), top_n=st.sampled_from([2, 3, rb.TOP_N]))
 def test_rollup_answers_equal_raw_answers(rows: list[tuple[str, int, int, int, int]],
-                                          cases: list[tuple[str, dict[str, Any]]]) -> None:
-    _check(rows, cases)
+                                          cases: list[tuple[str, dict[str, Any]]], top_n: int) -> None:
+    _check(rows, cases, top_n=top_n)
 
 
 def test_a_track_101st_every_month_can_win_the_quarter() -> None:

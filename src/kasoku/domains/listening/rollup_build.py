@@ -8,14 +8,16 @@ all partitioned by month like ``plays`` and holding every user of that month:
   artist_name, play_count, total_play_time_ms, rank — one row per (track_name, artist_name);
   the seed's "monthly top-100" is its ``rank <= 100`` slice.
 - ``rollup_artists_monthly`` per artist: play_count, total_play_time_ms, unique_tracks, rank.
+- ``rollup_months``          per user-month: plays, total_ms, unique_tracks.
 - ``rollup_days``            per user-day: plays, total_ms, unique_tracks.
 - ``rollup_day_tracks``      per user-day-(track, artist): plays, total_ms (distinct counts over
   weeks and partial months come from here: distinct counts do not add).
 - ``rollup_hours``           per user-day-hour: plays, total_ms (weekday derives from the day).
 - ``rollup_genres_monthly``  per (genre, artist): plays, total_ms — only when artist genres are known.
 - ``rollup_tracks_window`` / ``rollup_artists_window``: 3-, 6- and 12-month windows keyed by their
-  END month (partition = end month, column ``window_months``), ranked, so an aligned window
-  is answered by reading ``rank <= limit`` with no GROUP BY at all.
+  END month (partition = end month, column ``window_months``), ranked from full counts and
+  cut to the first 100 ranks (the most a top tool returns), so an aligned window is answered
+  by reading ``rank <= limit`` with no GROUP BY at all.
 
 The builder works on Arrow tables in a private DuckDB connection (never the query pool);
 it only *adds* partitions to the ingest's ``changes``, so plays and roll-ups commit in one
@@ -36,6 +38,7 @@ PLAYS = "plays"
 ARTISTS = "artists"
 TRACKS_MONTHLY = "rollup_tracks_monthly"
 ARTISTS_MONTHLY = "rollup_artists_monthly"
+MONTHS = "rollup_months"
 DAYS = "rollup_days"
 DAY_TRACKS = "rollup_day_tracks"
 HOURS = "rollup_hours"
@@ -43,8 +46,11 @@ GENRES_MONTHLY = "rollup_genres_monthly"
 TRACKS_WINDOW = "rollup_tracks_window"
 ARTISTS_WINDOW = "rollup_artists_window"
 WINDOWS = (3, 6, 12)
+# Windows keep the first TOP_N ranks of each full ranking: the top tools' limit is at most 100,
+# so ``rank <= limit`` of a window is exact (the ranking itself comes from full monthly counts).
+TOP_N = 100
 # Built straight from a month's plays; the windows and genres are built from TRACKS_MONTHLY.
-FROM_PLAYS = (TRACKS_MONTHLY, ARTISTS_MONTHLY, DAYS, DAY_TRACKS, HOURS)
+FROM_PLAYS = (TRACKS_MONTHLY, ARTISTS_MONTHLY, MONTHS, DAYS, DAY_TRACKS, HOURS)
 ALL_TABLES = (*FROM_PLAYS, GENRES_MONTHLY, TRACKS_WINDOW, ARTISTS_WINDOW)
 
 Changes = dict[str, dict[str, pa.Table | None]]
@@ -68,6 +74,10 @@ _MONTHLY_SQL: dict[str, str] = {
         SELECT user_id, CAST(played_at AS DATE) AS day, track_name, artist_name, count(*) AS plays,
                CAST(sum(ms_played) AS BIGINT) AS total_ms
         FROM p GROUP BY ALL ORDER BY user_id, day, track_name, artist_name""",
+    MONTHS: """
+        SELECT user_id, CAST($year AS INTEGER) AS year, CAST($month AS INTEGER) AS month, count(*) AS plays,
+               CAST(sum(ms_played) AS BIGINT) AS total_ms, count(DISTINCT (track_name, artist_name)) AS unique_tracks
+        FROM p GROUP BY user_id ORDER BY user_id""",
     DAYS: """
         SELECT user_id, CAST(played_at AS DATE) AS day, count(*) AS plays, CAST(sum(ms_played) AS BIGINT) AS total_ms,
                count(DISTINCT (track_name, artist_name)) AS unique_tracks
@@ -92,7 +102,7 @@ _WINDOW_SQL: dict[str, str] = {
                CAST(row_number() OVER (PARTITION BY user_id ORDER BY sum(play_count) DESC, sum(total_play_time_ms) DESC,
                     track_name, artist_name) AS INTEGER) AS rank
         FROM t WHERE month_key >= $start AND month_key <= $end
-        GROUP BY user_id, track_name, artist_name ORDER BY user_id, rank""",
+        GROUP BY user_id, track_name, artist_name QUALIFY rank <= $top ORDER BY user_id, rank""",
     ARTISTS_WINDOW: """
         SELECT user_id, CAST($len AS INTEGER) AS window_months, $start AS start_month, $end AS end_month, artist_name,
                CAST(sum(play_count) AS BIGINT) AS play_count, CAST(sum(total_play_time_ms) AS BIGINT) AS total_play_time_ms,
@@ -100,7 +110,7 @@ _WINDOW_SQL: dict[str, str] = {
                CAST(row_number() OVER (PARTITION BY user_id ORDER BY sum(play_count) DESC, sum(total_play_time_ms) DESC,
                     artist_name) AS INTEGER) AS rank
         FROM t WHERE month_key >= $start AND month_key <= $end
-        GROUP BY user_id, artist_name ORDER BY user_id, rank""",
+        GROUP BY user_id, artist_name QUALIFY rank <= $top ORDER BY user_id, rank""",
 }
 
 
@@ -240,7 +250,7 @@ class RollupBuilder:
         con.register("t", pa.concat_tables(parts))
         try:
             for table, sql in _WINDOW_SQL.items():
-                pieces = [con.execute(sql, {"len": n, "start": shift_month(end, 1 - n), "end": end}).to_arrow_table()
+                pieces = [con.execute(sql, {"len": n, "start": shift_month(end, 1 - n), "end": end, "top": TOP_N}).to_arrow_table()
                           for n in WINDOWS]
                 out[table] = pa.concat_tables(pieces)
         finally:
