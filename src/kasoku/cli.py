@@ -22,6 +22,8 @@ ingest_app = typer.Typer(no_args_is_help=True, help="Import data into the lake."
 app.add_typer(ingest_app, name="ingest")
 rollup_app = typer.Typer(no_args_is_help=True, help="Pre-aggregated roll-ups of the listening lake.")
 app.add_typer(rollup_app, name="rollup")
+racing_app = typer.Typer(no_args_is_help=True, help="JRA-VAN racing data: JV-Data archives.")
+app.add_typer(racing_app, name="racing")
 console = Console(stderr=True)
 T = TypeVar("T")
 
@@ -227,7 +229,13 @@ def demo(port: Annotated[int, typer.Option(help="port to serve on")] = 8000,
     for path in ["/v1/listening/top-tracks?limit=5", "/v1/listening/top-artists?start=2024-01-01&end=2024-12-31",
                  "/v1/listening/stats?granularity=month", "/v1/listening/hours", "/v1/listening/search?q=love",
                  "/v1/listening/plays?limit=3", "/health", "/metrics", "/docs"]:
-        console.print(f"  curl -s '{base}{path}'")
+        console.print(f"  curl -s '{base}{path}'", soft_wrap=True, highlight=False)
+    if settings.racing_archive:
+        from kasoku.domains.racing.demo import example_paths
+
+        console.print("[bold]racing (JV-Data demo archive):[/]")
+        for path in example_paths():
+            console.print(f"  curl -s '{base}{path}'", soft_wrap=True, highlight=False)
     if no_serve:
         return
     run_server(settings)
@@ -292,6 +300,37 @@ def advise(url: Annotated[str, typer.Option(help="server base URL")] = "http://1
     Console().print(table)
     for line in result["advice"]:
         Console().print(f"- {line}")
+
+
+@racing_app.command("import")
+def racing_import(files: Annotated[list[Path], typer.Argument(help="JV-Data files (raw cp932 records, CRLF)")],
+                  archive: Annotated[Path, typer.Option("--archive", help="archive directory (created if missing)")],
+                  dataspec: Annotated[str | None, typer.Option("--dataspec", help="file every record under this "
+                                      "dataspec (e.g. 0B15); default: by record type")] = None) -> None:
+    """Import JV-Data files into an archive: validated first, all-or-nothing, idempotent."""
+    summary = run_clean(lambda: do_racing_import(files, archive, dataspec))
+    table = Table(title="racing import summary", show_header=False)
+    table.add_row("files", str(summary.files))
+    table.add_row("new records", f"{summary.records:,}")
+    table.add_row("duplicates (already archived)", f"{summary.duplicates:,}")
+    for name, count in sorted(summary.by_dataspec.items()):
+        table.add_row(f"dataspec {name}", f"{count:,}")
+    for rtype, count in sorted(summary.by_record_type.items()):
+        table.add_row(f"record type {rtype}", f"{count:,}")
+    table.add_row("archive", str(archive))
+    Console().print(table)
+
+
+def do_racing_import(files: list[Path], archive: Path, dataspec: str | None) -> Any:
+    from kasoku.domains.racing.archive import import_files
+
+    missing = [str(p) for p in files if not p.is_file()]
+    if missing:
+        raise KasokuError(f"no such file: {', '.join(missing)}")
+    with progress_bar() as bar:
+        task = bar.add_task("validating JV-Data files", total=len(files))
+        return import_files(list(files), archive, dataspec=dataspec,
+                            progress=lambda done, _total, _path: bar.update(task, completed=done))
 
 
 def main() -> None:

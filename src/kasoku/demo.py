@@ -27,6 +27,7 @@ def prepare_demo(data_dir: Path, *, plays: int, console: Console, progress: Call
     data_dir = data_dir.resolve()
     export_dir, lake_dir = data_dir / "export", data_dir / "lake"
     settings = (settings or Settings()).with_overrides(lake=str(lake_dir))
+    settings = settings.with_overrides(racing_archive=str(_racing_demo(data_dir / "racing", console)))
     marker = data_dir / READY
     if marker.exists() and lake_dir.exists():
         console.print(f"demo data ready in {data_dir} (delete it to rebuild)")
@@ -46,6 +47,19 @@ def prepare_demo(data_dir: Path, *, plays: int, console: Console, progress: Call
                   f"sources, {summary.episodes:,} podcast plays kept apart) into {lake_dir}")
     marker.write_text(f"{summary.new_plays}\n")
     return settings
+
+
+def _racing_demo(directory: Path, console: Console) -> Path:
+    """The racing demo archive (a few race days, built with the record builder); reused if present."""
+    from kasoku.domains.racing.archive import MANIFEST
+    from kasoku.domains.racing.demo import build_demo_archive
+
+    archive = directory / "archive"
+    if not (archive / MANIFEST).exists():
+        demo = build_demo_archive(directory)
+        records = demo.summary.records if demo.summary else 0
+        console.print(f"built the racing demo archive: {records:,} JV-Data records in {archive}")
+    return archive
 
 
 def _rollups(settings: Settings) -> Any:

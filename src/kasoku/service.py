@@ -12,6 +12,10 @@ def build_domains(settings: Settings) -> list[Domain]:
     from kasoku.domains.listening.domain import ListeningDomain
 
     domains: list[Domain] = [ListeningDomain(settings)]
+    if settings.racing_archive or settings.racing_client == "com":
+        from kasoku.domains.racing.domain import RacingDomain
+
+        domains.append(RacingDomain(settings))
     return domains
 
 

@@ -110,3 +110,32 @@ async def test_formats_agree(client: httpx.AsyncClient) -> None:
     assert as_json == as_msgpack
     gz = await client.get(url, headers={"Accept-Encoding": "br"})
     assert orjson.loads(gz.content)["data"] == as_json  # httpx decodes br transparently
+
+
+async def test_query_past_its_deadline_is_504_and_the_pool_stays_healthy(tmp_path: Path) -> None:
+    lake_dir = tmp_path / "lake"
+    Lake(str(lake_dir)).commit({"plays": {"2024-01": make_plays("2024-01", 50)}})
+    # A deadline no query can meet: the pool interrupts it and answers QueryTimeout.
+    app = build_app(Settings(lake=str(lake_dir), user_id="u1", query_timeout=1e-9))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as c:
+            response = await c.get("/v1/listening/top-tracks")
+            assert response.status_code == 504
+            assert response.json()["error"]["code"] == "QUERY_TIMEOUT"
+            health = (await c.get("/health")).json()
+            assert health["domains"]["listening"]["duckdb"]["ok"] is True
+            assert health["domains"]["listening"]["duckdb"]["timeouts"] >= 1
+
+
+async def test_plays_stream_ndjson_and_sse_cover_every_play_in_order(client: httpx.AsyncClient) -> None:
+    ndjson = await client.get("/v1/listening/plays/stream?start=2024-01-01&end=2024-03-31&format=ndjson")
+    assert ndjson.status_code == 200
+    rows = [orjson.loads(line) for line in ndjson.content.splitlines() if line]
+    assert len(rows) == 900
+    times = [r["played_at"] for r in rows]
+    assert times == sorted(times)
+    sse = await client.get("/v1/listening/plays/stream?start=2024-02-01&end=2024-02-29",
+                           headers={"Accept": "text/event-stream"})
+    events = [block for block in sse.text.split("\n\n") if block.strip()]
+    assert events[-1].startswith("event: complete")
+    assert orjson.loads(events[-1].split("data: ", 1)[1])["total"] == 300

@@ -69,8 +69,9 @@ def catalogue(rng: random.Random, *, artists: int = 800, tracks: int = 5000) -> 
     artist_ids = {a: _base62(rng) for a in names}
     genres = {a: rng.sample(_GENRES, rng.randint(1, 3)) for a in names}
     out = []
+    artist_cum = _cumulative([1.0 / (r + 5) for r in range(artists)])
     for i in range(tracks):
-        artist = names[min(int(rng.paretovariate(1.2)) - 1, artists - 1) if i % 3 else i % artists]
+        artist = rng.choices(names, cum_weights=artist_cum)[0] if i % 3 else names[i % artists]
         out.append(Track(_base62(rng), _name(rng, rng.randint(1, 3)), artist, artist_ids[artist], _name(rng, 2),
                          rng.randint(120_000, 360_000)))
     return out, {artist_ids[a]: [a, *genres[a]] for a in names}
@@ -86,6 +87,9 @@ def generate_plays(plays: int, *, seed: int = 7, years: int = 3, end: date | Non
     weights = [1.3 if (start + timedelta(days=d)).weekday() >= 5 else 1.0 for d in range(days)]
     total_w = sum(weights)
     hour_cum = _cumulative(_HOURS)
+    # Zipf-like with a flattened head: the favourite track is ~1-2 % of plays, not a third.
+    track_cum = _cumulative([1.0 / (r + 10) for r in range(len(tracks))])
+    hot_cum = _cumulative([1.0 / (r + 3) for r in range(60)])
     emitted = 0
     for d in range(days):
         day = start + timedelta(days=d)
@@ -97,9 +101,9 @@ def generate_plays(plays: int, *, seed: int = 7, years: int = 3, end: date | Non
         times = sorted(rng.choices(range(24), cum_weights=hour_cum, k=want))
         for hour in times:
             if rng.random() < 0.35:
-                track = tracks[hot[min(int(rng.paretovariate(1.1)) - 1, 59)]]
+                track = tracks[rng.choices(hot, cum_weights=hot_cum)[0]]
             else:
-                track = tracks[min(int(rng.paretovariate(0.9)) - 1, len(tracks) - 1)]
+                track = rng.choices(tracks, cum_weights=track_cum)[0]
             skipped = rng.random() < 0.2
             ms = rng.randint(1_500, 30_000) if skipped else int(track.duration_ms * rng.uniform(0.93, 1.0))
             at = datetime(day.year, day.month, day.day, hour, rng.randrange(60), rng.randrange(60), tzinfo=timezone.utc)
@@ -109,8 +113,9 @@ def generate_plays(plays: int, *, seed: int = 7, years: int = 3, end: date | Non
         emitted += want
 
 
-def _cumulative(weights: list[int]) -> list[int]:
-    out, acc = [], 0
+def _cumulative(weights: list[float] | list[int]) -> list[float]:
+    out: list[float] = []
+    acc = 0.0
     for w in weights:
         acc += w
         out.append(acc)

@@ -77,16 +77,19 @@ class ListeningSource:
             sql = f"WITH {GENRES_RELATION} AS ({artist_genres_sql(self.lake)}) {sql}"
         return await self.pool.arrow(sql, [user_id, *args])
 
-    def stream(self, params: RangeParams, user_id: str, *, batch_size: int = 65_536,
-               timeout: float = 3600.0) -> AsyncIterator[pa.RecordBatch]:
-        """Every play of the range, batch by batch from DuckDB (bounded memory; never cached).
+    async def stream(self, params: RangeParams, user_id: str, *, batch_size: int = 65_536,
+                     timeout: float = 3600.0) -> AsyncIterator[pa.RecordBatch]:
+        """Every play of the range in time order, batch by batch (bounded memory; never cached).
 
-        The deadline is the stream's, not a query's: a slow client keeps the worker waiting.
+        One month at a time: DuckDB must hold a sorted result whole before the first batch, so
+        sorting month by month bounds memory by the largest month, not by the range.
+        The deadline is per month's query, not the stream's: a slow client keeps a worker waiting.
         """
-        files = self.lake.files(PLAYS, touched_months(self.lake, params))
-        sql, args = plays_stream_sql(plays_relation(files), params)
         run = functools.partial(self.pool.run, timeout=timeout)
-        return stream_batches(run, sql, [user_id, *args], batch_size=batch_size)
+        for month in touched_months(self.lake, params):
+            sql, args = plays_stream_sql(plays_relation(self.lake.files(PLAYS, [month])), params)
+            async for batch in stream_batches(run, sql, [user_id, *args], batch_size=batch_size):
+                yield batch
 
 
 NO_GENRES = "no artist genres imported; import saved Web API artist objects"

@@ -127,7 +127,7 @@ def _stats(src: str, p: RangeParams) -> tuple[str, list[Any]]:
     where, args = _where(p)
     fmt = PERIOD_FORMATS[p.granularity]
     return (f"""
-        SELECT strftime(played_at, '{fmt}') AS period, sum(ms_played) AS total_ms,
+        SELECT strftime(played_at, '{fmt}') AS period, CAST(sum(ms_played) AS BIGINT) AS total_ms,
                count(*) AS track_count, count(DISTINCT (track_name, artist_name)) AS unique_tracks
         FROM (SELECT played_at, ms_played, track_name, artist_name FROM {src} WHERE {where})
         GROUP BY period ORDER BY period""", args)

@@ -1,0 +1,209 @@
+"""HTTP routes of the racing domain (seed 002's API, corrected by jvlink.md).
+
+Every GET turns its parameters into one Query and hands it to the shared responder, so
+content negotiation, ETag/304, compression and ``X-Cache`` are the same as everywhere; bad
+parameters are rejected here, before the engine, with JV-Link's own codes in ``details``
+(``jvlink_code``: -111 dataspec, -112/-113 times, -114 key, -115/-116 option).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import orjson
+import pyarrow as pa
+from fastapi import APIRouter, Body, Path, Query as Q, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response, StreamingResponse
+
+from kasoku.api.respond import serve_query
+from kasoku.domains.racing import catalogue
+from kasoku.domains.racing.source import (
+    DEFAULT_LIMIT,
+    EPOCH,
+    MASTER,
+    MAX_LIMIT,
+    SCHEDULE,
+    dataset_name,
+    fetch_params,
+    fetch_query,
+    page_query,
+    view_table,
+)
+from kasoku.engine.encoders import json_columns
+from kasoku.engine.keys import query_key
+from kasoku.engine.types import Query
+from kasoku.errors import InvalidParameter
+
+if TYPE_CHECKING:
+    from kasoku.domains.racing.domain import RacingDomain
+
+ODDS_FEEDS: dict[str, str] = {
+    "win": "0B31", "place": "0B31", "bracket_quinella": "0B31",  # one O1 record carries all three
+    "quinella": "0B32", "wide": "0B33", "exacta": "0B34", "trio": "0B35", "trifecta": "0B36", "all": "0B30",
+}
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "`{data_spec, total_count, has_more, next_offset, records: [{record_type, data, raw?}]}`; "
+                         "other formats by Accept or ?format=",
+          "content": {"application/json": {}, "application/msgpack": {}, "application/vnd.apache.arrow.stream": {},
+                      "text/csv": {}, "application/vnd.apache.parquet": {}}},
+    400: {"description": "INVALID_PARAMETER; `details.jvlink_code` is JV-Link's code"},
+    502: {"description": "UPSTREAM_ERROR: JV-Link auth/key/server failure (`details.jvlink_code`)"},
+    503: {"description": "UPSTREAM_UNAVAILABLE: maintenance (-504) or busy; see Retry-After"},
+}
+Format = Annotated[str | None, Q(description="json | msgpack | arrow | csv | parquet (overrides Accept)")]
+Limit = Annotated[int, Q(ge=1, le=MAX_LIMIT, description="records per page")]
+Offset = Annotated[int, Q(ge=0, description="records to skip (next_offset of the previous page)")]
+Raw = Annotated[bool, Q(description="also return each record's exact bytes (cp932) as base64")]
+
+
+def _instant(value: str, *, end: bool) -> str:
+    """Accept ``YYYYMMDD`` as a day (start 00:00:00, end 23:59:59); anything else goes to JV-Link's check."""
+    if len(value) == 8 and value.isdigit():
+        return value + ("235959" if end else "000000")
+    return value
+
+
+def stored_fromtime(spec: catalogue.DataSpec, from_time: str | None, to_time: str | None) -> str:
+    start = _instant(from_time or EPOCH, end=False)
+    fromtime = f"{start}-{_instant(to_time, end=True)}" if to_time else start
+    catalogue.validate_fromtime(spec, fromtime)
+    return fromtime
+
+
+def fetch_args(dataspec: str, from_time: str | None, to_time: str | None, option: int,
+               key: str | None) -> dict[str, Any]:
+    """Validated upstream arguments for ``dataspec`` (stored: fromtime+option; realtime: key)."""
+    spec = catalogue.get_dataspec(dataspec)
+    if spec.kind == "realtime":
+        if not key:
+            raise InvalidParameter(f"{dataspec} is realtime: give key=YYYYMMDD or a race key YYYYMMDDJJKKHHRR",
+                                   details={"jvlink_code": -114, "dataspec": dataspec})
+        catalogue.validate_realtime_key(spec, key)
+        return {"key": key}
+    fromtime = stored_fromtime(spec, from_time, to_time)
+    catalogue.validate_option(spec, option)
+    return {"fromtime": fromtime, "option": option}
+
+
+class StreamRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    data_spec: str = Field(..., description="dataspec, e.g. RACE or 0B31", max_length=8)
+    from_time: str | None = Field(None, description="YYYYMMDD[hhmmss]; default: from the beginning")
+    to_time: str | None = Field(None, description="YYYYMMDD[hhmmss]; range end (not for DIFF, TOKU, ...)")
+    option: int = Field(1, description="JVOpen option 1-4")
+    key: str | None = Field(None, description="realtime key: YYYYMMDD or a race key")
+    raw: bool = Field(False, description="include raw record bytes as base64")
+    batch_size: int = Field(500, ge=1, le=MAX_LIMIT, description="records per `data` event")
+
+
+class DownloadRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dataspecs: list[str] = Field(..., min_length=1, max_length=20, description="stored dataspecs, e.g. [RACE, YSCH]")
+    from_date: str = Field(..., pattern=r"^\d{8}$", description="YYYYMMDD")
+    to_date: str | None = Field(None, pattern=r"^\d{8}$", description="YYYYMMDD (where the dataspec allows a range)")
+    option: int = Field(1, description="JVOpen option 1-4")
+
+
+async def _sse(table: pa.Table, dataspec: str, batch_size: int) -> AsyncIterator[bytes]:
+    """``event: data`` with a JSON array of records per batch, then ``event: complete`` with the total.
+    ``data`` is already JSON: embedded as-is (orjson.Fragment), never parsed and re-serialised."""
+    flagged = set(json_columns(table.schema))
+    sent = 0
+    for batch in table.to_batches(max_chunksize=batch_size):
+        rows = batch.to_pylist()
+        for row in rows:
+            for name in flagged:
+                row[name] = orjson.Fragment(row[name])
+        sent += len(rows)
+        yield b"event: data\nid: " + str(sent).encode() + b"\ndata: " + orjson.dumps(rows) + b"\n\n"
+    yield b"event: complete\ndata: " + orjson.dumps({"total": sent, "data_spec": dataspec}) + b"\n\n"
+
+
+def build_router(domain: "RacingDomain") -> APIRouter:
+    router = APIRouter(tags=["racing"])
+
+    async def serve(request: Request, query: Query) -> Response:
+        domain.prefetch.note_served(query_key(query))
+        return await serve_query(request, query)
+
+    @router.get("/api/v1/data/{dataspec}", summary="Records of a dataspec, paged", responses=_RESPONSES)
+    async def data(request: Request, dataspec: Annotated[str, Path(max_length=8)],
+                   from_time: Annotated[str | None, Q(description="YYYYMMDD[hhmmss] (data-file time, not race date)")] = None,
+                   to_time: Annotated[str | None, Q(description="YYYYMMDD[hhmmss]: range end")] = None,
+                   option: Annotated[int, Q(description="1 normal, 2 this week, 3/4 setup")] = 1,
+                   key: Annotated[str | None, Q(description="realtime dataspecs: YYYYMMDD or race key")] = None,
+                   limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, raw: Raw = False,
+                   format: Format = None) -> Response:
+        args = fetch_args(dataspec, from_time, to_time, option, key)
+        return await serve(request, page_query(dataspec, limit=limit, offset=offset, raw=raw, **args))
+
+    @router.post("/api/v1/data/stream", summary="All records of a fetch as Server-Sent Events",
+                 responses={200: {"content": {"text/event-stream": {}}}, 400: _RESPONSES[400]})
+    async def stream(request: Request, body: Annotated[StreamRequest, Body()]) -> StreamingResponse:
+        args = fetch_args(body.data_spec, body.from_time, body.to_time, body.option, body.key)
+        served = await request.app.state.engine.get(fetch_query(body.data_spec, **args))
+        table = view_table(served.entry.table(), raw=body.raw)
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no", "X-Cache": served.outcome}
+        return StreamingResponse(_sse(table, body.data_spec, body.batch_size), media_type="text/event-stream",
+                                 headers=headers)
+
+    @router.get("/api/v1/realtime/odds/{race_id}", summary="Realtime odds of a race (0B31/0B32/0B30...)",
+                responses=_RESPONSES)
+    async def odds(request: Request, race_id: Annotated[str, Path(description="YYYYMMDDJJKKHHRR")],
+                   type: Annotated[Literal["win", "place", "bracket_quinella", "quinella", "wide", "exacta", "trio",
+                                           "trifecta", "all"], Q(description="bet type; win/place/bracket share O1")] = "win",
+                   format: Format = None) -> Response:
+        spec = ODDS_FEEDS[type]
+        return await serve(request, page_query(spec, **fetch_args(spec, None, None, 1, race_id)))
+
+    @router.get("/api/v1/realtime/weight/{race_id}", summary="Horse weights (0B11, WH)", responses=_RESPONSES)
+    async def weight(request: Request, race_id: Annotated[str, Path(description="race key or YYYYMMDD")],
+                     format: Format = None) -> Response:
+        return await serve(request, page_query("0B11", **fetch_args("0B11", None, None, 1, race_id)))
+
+    @router.get("/api/v1/master/{kind}/{entity_id}", summary="Horse (UM), jockey (KS) or trainer (CH) from DIFF/DIFN",
+                responses={**_RESPONSES, 404: {"description": "no such horse/jockey/trainer"}})
+    async def master(request: Request, kind: Literal["horse", "jockey", "trainer"],
+                     entity_id: Annotated[str, Path(min_length=1, max_length=10, pattern=r"^[0-9A-Za-z]+$")],
+                     raw: Raw = False, format: Format = None) -> Response:
+        return await serve(request, Query(dataset_name("DIFF"), MASTER, {"kind": kind, "id": entity_id, "raw": raw}))
+
+    @router.get("/api/v1/schedule", summary="Meeting schedule (YS from YSCH)", responses=_RESPONSES)
+    async def schedule(request: Request,
+                       from_date: Annotated[str | None, Q(pattern=r"^\d{8}$", description="YYYYMMDD")] = None,
+                       to_date: Annotated[str | None, Q(pattern=r"^\d{8}$", description="YYYYMMDD")] = None,
+                       jyo_cd: Annotated[str | None, Q(pattern=r"^\d{2}$", description="racecourse code, e.g. 05 Tokyo")] = None,
+                       format: Format = None) -> Response:
+        if from_date and to_date and to_date < from_date:
+            raise InvalidParameter(f"to_date {to_date} is before from_date {from_date}", details={"jvlink_code": -113})
+        params = {"from_date": from_date, "to_date": to_date, "jyo_cd": jyo_cd}
+        return await serve(request, Query(dataset_name("YSCH"), SCHEDULE, params))
+
+    @router.get("/status", summary="Upstream client, prefetch and batch-job status")
+    async def status() -> dict[str, Any]:
+        return await domain.status()
+
+    @router.post("/api/v1/batch/download", status_code=202, summary="Start a background download of dataspecs",
+                 responses={202: {"description": "`{job_id, status, ...}`"}, 400: _RESPONSES[400]})
+    async def download(body: Annotated[DownloadRequest, Body()]) -> dict[str, Any]:
+        job = domain.jobs.submit(body.dataspecs, body.from_date, body.to_date, body.option)
+        return job.to_dict()
+
+    @router.get("/api/v1/batch/status/{job_id}", summary="A batch job's progress")
+    async def job_status(job_id: Annotated[str, Path(max_length=32)]) -> dict[str, Any]:
+        return domain.jobs.get(job_id).to_dict()
+
+    @router.get("/api/v1/batch/result/{job_id}/{dataspec}", summary="One dataspec of a job, paged, any wire format",
+                responses=_RESPONSES)
+    async def job_result(request: Request, job_id: Annotated[str, Path(max_length=32)],
+                         dataspec: Annotated[str, Path(max_length=8)], limit: Limit = DEFAULT_LIMIT,
+                         offset: Offset = 0, raw: Raw = False, format: Format = None) -> Response:
+        job = domain.jobs.get(job_id)
+        params = job.fetches.get(dataspec)
+        if params is None:
+            raise InvalidParameter(f"job {job_id} did not fetch {dataspec}", details={"dataspecs": list(job.fetches)})
+        return await serve(request, page_query(dataspec, limit=limit, offset=offset, raw=raw, **fetch_params(**params)))
+
+    return router
