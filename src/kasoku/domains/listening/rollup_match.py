@@ -168,17 +168,17 @@ _GENRES_COMBINED = """
     GROUP BY genre ORDER BY play_count DESC, sum(total_ms) DESC, genre LIMIT {limit}"""
 
 _DAYS = """
-    SELECT strftime(day, '%Y-%m-%d') AS period, CAST(total_ms AS HUGEINT) AS total_ms, plays AS track_count,
+    SELECT strftime(day, '%Y-%m-%d') AS period, total_ms, plays AS track_count,
            unique_tracks
     FROM {{rel}} WHERE user_id = ?{days} ORDER BY period"""
 
 _MONTHS = """
-    SELECT printf('%04d-%02d', year, month) AS period, CAST(total_ms AS HUGEINT) AS total_ms, plays AS track_count,
+    SELECT printf('%04d-%02d', year, month) AS period, total_ms, plays AS track_count,
            unique_tracks
     FROM {rel} WHERE user_id = ? ORDER BY period"""
 
 _PERIODS = """
-    SELECT strftime(day, '{fmt}') AS period, sum(total_ms) AS total_ms, CAST(sum(plays) AS BIGINT) AS track_count,
+    SELECT strftime(day, '{fmt}') AS period, CAST(sum(total_ms) AS BIGINT) AS total_ms, CAST(sum(plays) AS BIGINT) AS track_count,
            count(DISTINCT (track_name, artist_name)) AS unique_tracks
     FROM {{rel}} WHERE user_id = ?{days} GROUP BY period ORDER BY period"""
 
