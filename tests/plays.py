@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pyarrow as pa
 
+from kasoku.domains.listening.formats import ARTISTS_SCHEMA
 from kasoku.domains.listening.schema import PLAYS_SCHEMA, play_id
 
 ARTISTS = ["Aimer", "YOASOBI", "Perfume", "Ado", "King Gnu"]
@@ -37,3 +38,50 @@ def make_plays(month: str, n: int, *, seed: int = 0, user: str = "u1", source: s
         rows["skipped"].append(False)
         rows["source"].append(source)
     return pa.table(rows, schema=PLAYS_SCHEMA)
+
+
+# Few names, some differing only in case, so ties and case-folding happen in property tests.
+TIE_ARTISTS = ["Aimer", "YOASOBI", "Ado", "aimer"]
+TIE_TRACKS = ["Idol", "Usseewa", "Yoru", "idol", "Zankyo"]
+EPOCH = datetime(2023, 11, 1, tzinfo=timezone.utc)
+
+
+def plays_table(rows: list[tuple[str, int, int, int, int]]) -> pa.Table:
+    """rows: (user_id, seconds after EPOCH, ms_played, artist index, track index)."""
+    cols: dict[str, list[object]] = {f.name: [] for f in PLAYS_SCHEMA}
+    for i, (user, offset, ms, a, t) in enumerate(rows):
+        artist, track = TIE_ARTISTS[a % len(TIE_ARTISTS)], TIE_TRACKS[t % len(TIE_TRACKS)]
+        at = EPOCH + timedelta(seconds=offset)
+        cols["play_id"].append(f"{play_id(user, artist, track, at)}-{i}")
+        cols["user_id"].append(user)
+        cols["played_at"].append(at)
+        cols["ms_played"].append(ms)
+        cols["track_id"].append(f"spotify:track:{track}:{artist}")
+        cols["track_name"].append(track)
+        cols["artist_name"].append(artist)
+        for name in ("album_name", "platform", "country", "reason_start", "reason_end", "shuffle", "skipped"):
+            cols[name].append(None)
+        cols["source"].append("extended")
+    return pa.table(cols, schema=PLAYS_SCHEMA)
+
+
+def random_plays(n: int, *, seed: int, users: tuple[str, ...] = ("u1", "u2"), days: int = 425) -> pa.Table:
+    rng = random.Random(seed)
+    return plays_table([(rng.choice(users), rng.randrange(days * 86400), rng.randrange(1, 300_000),
+                         rng.randrange(len(TIE_ARTISTS)), rng.randrange(len(TIE_TRACKS))) for _ in range(n)])
+
+
+def by_month(plays: pa.Table) -> dict[str, pa.Table]:
+    """Split into 'YYYY-MM' partitions (what ingest hands the lake)."""
+    import pyarrow.compute as pc
+
+    keys = pc.strftime(plays["played_at"], format="%Y-%m")
+    return {m: plays.filter(pc.equal(keys, m)) for m in sorted(set(keys.to_pylist()))}
+
+
+def artists_table(genres: dict[str, list[str]]) -> pa.Table:
+    """Saved Web API artist objects reduced to the lake's artists table."""
+    names = sorted(genres)
+    return pa.table({"artist_id": [f"id-{n}" for n in names], "artist_name": names,
+                     "genres": [genres[n] for n in names]},
+                    schema=ARTISTS_SCHEMA)

@@ -25,7 +25,7 @@ from kasoku.domains.listening.source import ListeningSource
 from kasoku.domains.listening.tools import validate
 from kasoku.lake.duckdb_pool import DuckDBPool
 from kasoku.lake.storage import Lake
-from tests.integration.listening.plays import ARTISTS, EPOCH, TRACKS, artists_table, by_month, plays_table
+from tests.plays import EPOCH, TIE_ARTISTS, TIE_TRACKS, artists_table, by_month, plays_table
 
 DAYS = 425  # 2023-11-01 .. 2024-12-29
 FIRST = EPOCH.date()
@@ -33,7 +33,7 @@ FIRST = EPOCH.date()
 plays_rows = st.lists(
     st.tuples(st.sampled_from(["u1", "u2"]), st.integers(0, DAYS * 86400 - 1),
               st.one_of(st.sampled_from([1_000, 60_000, 180_000]), st.integers(1, 300_000)),
-              st.integers(0, len(ARTISTS) - 1), st.integers(0, len(TRACKS) - 1)),
+              st.integers(0, len(TIE_ARTISTS) - 1), st.integers(0, len(TIE_TRACKS) - 1)),
     min_size=1, max_size=150)
 
 

@@ -26,7 +26,7 @@ from kasoku.lake.duckdb_pool import DuckDBPool
 from kasoku.lake.storage import Lake
 from kasoku.service import build_app
 from tests.conftest import S3Lake
-from tests.integration.listening.plays import by_month, random_plays
+from tests.plays import by_month, random_plays
 
 NAMES = [("Aimer", "Zankyosanka"), ("Ado", "Usseewa"), ("YOASOBI", "Idol"), ("Aimer", "Brave Shine")]
 
