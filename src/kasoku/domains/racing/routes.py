@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 import pyarrow as pa
-from fastapi import APIRouter, Body, Path, Query as Q, Request
+from fastapi import APIRouter, Body, Path, Query as Q, Request, WebSocket
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response, StreamingResponse
 
 from kasoku.api.respond import serve_query
 from kasoku.domains.racing import catalogue
+from kasoku.domains.racing.push import POLICY_VIOLATION, close_reason, parse_interval
 from kasoku.domains.racing.source import (
     DEFAULT_LIMIT,
     EPOCH,
@@ -63,6 +64,18 @@ def _instant(value: str, *, end: bool) -> str:
     if len(value) == 8 and value.isdigit():
         return value + ("235959" if end else "000000")
     return value
+
+
+OddsType = Literal["win", "place", "bracket_quinella", "quinella", "wide", "exacta", "trio", "trifecta", "all"]
+
+
+def odds_query(race_id: str, odds_type: str) -> Query:
+    """The Query of a race's odds, shared by the GET route, the WebSocket push and the prefetcher's
+    page (same defaults): 400 for a bad race key or bet type."""
+    spec = ODDS_FEEDS.get(odds_type)
+    if spec is None:
+        raise InvalidParameter(f"unknown odds type {odds_type!r}", details={"types": list(ODDS_FEEDS)})
+    return page_query(spec, **fetch_args(spec, None, None, 1, race_id))
 
 
 def stored_fromtime(spec: catalogue.DataSpec, from_time: str | None, to_time: str | None) -> str:
@@ -152,11 +165,24 @@ def build_router(domain: "RacingDomain") -> APIRouter:
     @router.get("/api/v1/realtime/odds/{race_id}", summary="Realtime odds of a race (0B31/0B32/0B30...)",
                 responses=_RESPONSES)
     async def odds(request: Request, race_id: Annotated[str, Path(description="YYYYMMDDJJKKHHRR")],
-                   type: Annotated[Literal["win", "place", "bracket_quinella", "quinella", "wide", "exacta", "trio",
-                                           "trifecta", "all"], Q(description="bet type; win/place/bracket share O1")] = "win",
+                   type: Annotated[OddsType, Q(description="bet type; win/place/bracket share O1")] = "win",
                    format: Format = None) -> Response:
-        spec = ODDS_FEEDS[type]
-        return await serve(request, page_query(spec, **fetch_args(spec, None, None, 1, race_id)))
+        return await serve(request, odds_query(race_id, type))
+
+    @router.websocket("/api/v1/realtime/ws/odds/{race_id}")
+    async def odds_push(websocket: WebSocket, race_id: str) -> None:
+        """The odds now, then each change (see push.py). Query: ``type`` (as the GET), ``interval``
+        (seconds between polls, default 1, clamped to [0.5, 60]). Bad input: close 1008 + reason."""
+        await websocket.accept()  # accept first: a close before accept is an HTTP 403 without a reason
+        odds_type = websocket.query_params.get("type", "win")
+        try:
+            query = odds_query(race_id, odds_type)
+            interval = parse_interval(websocket.query_params.get("interval"), domain.push.min_interval)
+        except (InvalidParameter, ValueError) as exc:
+            message = exc.message if isinstance(exc, InvalidParameter) else f"bad interval: {exc}"
+            await websocket.close(code=POLICY_VIOLATION, reason=close_reason(message))
+            return
+        await domain.push.serve(websocket, race_id, odds_type, query, interval)
 
     @router.get("/api/v1/realtime/weight/{race_id}", summary="Horse weights (0B11, WH)", responses=_RESPONSES)
     async def weight(request: Request, race_id: Annotated[str, Path(description="race key or YYYYMMDD")],
