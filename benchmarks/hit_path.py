@@ -64,13 +64,35 @@ async def best_rps(url: str, args: argparse.Namespace, headers: dict[str, str]) 
     return s["requests_per_s"], s["p50_ms"]
 
 
+def wrk_rps(url: str, args: argparse.Namespace, headers: dict[str, str]) -> tuple[float, float]:
+    """wrk (a C load generator, Debian package ``wrk``) takes far less CPU than a Python client,
+    so on a 2-core machine the servers, not the client, set the pace."""
+    cmd = ["wrk", "-t1", f"-c{args.concurrency}", f"-d{args.seconds}s", "--latency"]
+    for name, value in headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    rps = float(next(line.split()[1] for line in out.splitlines() if line.startswith("Requests/sec")))
+    p50_text = next(line.split()[1] for line in out.splitlines() if line.strip().startswith("50%"))
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    unit = next(u for u in ("us", "ms", "s") if p50_text.endswith(u))
+    if "Non-2xx" in out:
+        raise SystemExit(f"{url}: non-2xx answers under wrk")
+    return rps, float(p50_text[: -len(unit)]) * scale[unit]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=100)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5, help="seconds per round with wrk")
+    parser.add_argument("--driver", choices=["auto", "wrk", "python"], default="auto",
+                        help="load generator: wrk if installed (auto), or kasoku's Python bench client")
     args = parser.parse_args()
+    import shutil
+
+    use_wrk = args.driver == "wrk" or (args.driver == "auto" and shutil.which("wrk") is not None)
     path = f"/v1/synthetic/plays?n={args.rows}&start=2020-01-01"
     headers = {"Accept-Encoding": "identity"}
     with server("benchmarks.synthetic:build_app") as fast, \
@@ -86,9 +108,13 @@ def main() -> None:
             results: dict[str, list[tuple[float, float]]] = {"bare": [], "fast": [], "slow": []}
             for _ in range(args.rounds):
                 for name, base in (("bare", bare), ("fast", fast), ("slow", slow)):
-                    results[name].append(asyncio.run(best_rps(base + path, args, headers)))
+                    if use_wrk:
+                        results[name].append(wrk_rps(base + path, args, headers))
+                    else:
+                        results[name].append(asyncio.run(best_rps(base + path, args, headers)))
         os.unlink(f.name)
-    print(f"hit path: {args.rows} rows, {len(body):,} B JSON body, {args.requests} requests x {args.rounds} rounds, "
+    load = f"wrk, {args.seconds} s" if use_wrk else f"Python client, {args.requests} requests"
+    print(f"hit path: {args.rows} rows, {len(body):,} B JSON body, {load} x {args.rounds} rounds, "
           f"concurrency {args.concurrency}, CPUs {os.cpu_count()} (client and servers share them)")
     print(f"{'server':<42}{'best req/s':>12}{'p50 ms':>9}{'vs bare':>9}")
     bare_best = max(r for r, _ in results["bare"])

@@ -20,6 +20,8 @@ from kasoku.errors import KasokuError
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="kasoku: fast answers over slow data.")
 ingest_app = typer.Typer(no_args_is_help=True, help="Import data into the lake.")
 app.add_typer(ingest_app, name="ingest")
+rollup_app = typer.Typer(no_args_is_help=True, help="Pre-aggregated roll-ups of the listening lake.")
+app.add_typer(rollup_app, name="rollup")
 racing_app = typer.Typer(no_args_is_help=True, help="JRA-VAN racing data: JV-Data archives.")
 app.add_typer(racing_app, name="racing")
 console = Console(stderr=True)
@@ -116,7 +118,11 @@ def do_ingest(settings: Settings, paths: list[Path], user_id: str) -> Any:
 
 
 def _rollup_builder(settings: Settings) -> Any:
-    return None
+    """Roll-ups rebuilt with every ingest; switched off, the touched months' roll-ups are dropped
+    (never left disagreeing with the new plays)."""
+    from kasoku.domains.listening.rollup_build import RollupBuilder
+
+    return RollupBuilder(drop_only=not settings.rollups)
 
 
 def print_summary(summary: Any) -> None:
@@ -145,6 +151,58 @@ def notify_server(url: str, token: str | None, tags: list[str]) -> None:
     if response.status_code >= 400:
         raise KasokuError(f"notify {url} answered {response.status_code}: {response.text[:200]}")
     console.print(f"notified {url}: {response.json().get('invalidated')}")
+
+
+@rollup_app.command("rebuild")
+def rollup_rebuild(from_month: Annotated[str | None, typer.Option("--from", help="first month YYYY-MM (default: first in the lake)")] = None,
+                   to_month: Annotated[str | None, typer.Option("--to", help="last month YYYY-MM (default: last in the lake)")] = None,
+                   lake: LakeOpt = None) -> None:
+    """Re-aggregate past data: rebuild the roll-ups of a range of months in one atomic commit."""
+    settings = settings_from(lake=lake)
+    tables, version, months = run_clean(lambda: do_rollup_rebuild(settings, from_month, to_month))
+    Console().print(f"rebuilt {len(months)} month(s) {months[0] + ' .. ' + months[-1] if months else ''}: "
+                    f"{', '.join(tables) or 'nothing to do'} (lake version {version})")
+
+
+def do_rollup_rebuild(settings: Settings, from_month: str | None, to_month: str | None) -> tuple[list[str], int, list[str]]:
+    from kasoku.domains.listening.domain import lake_from_settings
+    from kasoku.domains.listening.rollup_build import rebuild
+    from kasoku.lake.manifest import check_month
+
+    for value in (from_month, to_month):
+        if value is not None:
+            check_month(value)
+    if from_month and to_month and from_month > to_month:
+        raise KasokuError(f"--from {from_month} is after --to {to_month}")
+    lake = lake_from_settings(settings)
+    months = [m for m in lake.months("plays") if (from_month or "0000-00") <= m <= (to_month or "9999-99")]
+    with progress_bar() as bar:
+        task = bar.add_task("re-aggregating months", total=len(months))
+        tables, version = rebuild(lake, months, progress=lambda _m: bar.advance(task, 1))
+    return tables, version, months
+
+
+@rollup_app.command("status")
+def rollup_status_cmd(lake: LakeOpt = None) -> None:
+    """Show which roll-ups exist, their size, and whether they agree with the plays."""
+    from kasoku.domains.listening.domain import lake_from_settings
+    from kasoku.domains.listening.rollup_status import rollup_status
+
+    settings = settings_from(lake=lake)
+    status = run_clean(lambda: rollup_status(lake_from_settings(settings)))
+    table = Table(title=f"roll-ups (lake version {status.manifest_version}, committed {status.updated_at or 'never'})")
+    for column in ("table", "months", "span", "files", "rows", "bytes", "missing months"):
+        table.add_column(column, justify="right" if column in ("months", "files", "rows", "bytes") else "left")
+    for t in [status.plays, *status.tables]:
+        missing = status.missing.get(t.table, [])
+        table.add_row(t.table, str(len(t.months)), t.span, str(t.files), f"{t.rows:,}", f"{t.bytes:,}",
+                      ", ".join(missing[:6]) + (" ..." if len(missing) > 6 else ""))
+    Console().print(table)
+    if status.fresh:
+        Console().print("fresh: every plays month has its roll-ups and the counts agree")
+    else:
+        Console().print(f"NOT fresh: stale months {', '.join(status.stale) or 'none'}; "
+                        "run `kasoku rollup rebuild` to fix")
 
 
 @app.command()

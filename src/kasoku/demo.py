@@ -63,4 +63,6 @@ def _racing_demo(directory: Path, console: Console) -> Path:
 
 
 def _rollups(settings: Settings) -> Any:
-    return None
+    from kasoku.domains.listening.rollup_build import RollupBuilder
+
+    return RollupBuilder(drop_only=not settings.rollups)

@@ -115,3 +115,8 @@ def test_bad_record_index_is_reported(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         read_sources([write(tmp_path / "x.json", records)], user_id="me")
     assert info.value.record == 3 and "(record 3)" in info.value.message
+
+
+def test_zero_ms_streams_are_skipped_and_counted(tmp_path: Path) -> None:
+    parsed = read_sources([write(tmp_path / "x.json", [dict(EXTENDED[0], ms_played=0), EXTENDED[2]])], user_id="me")
+    assert parsed.plays.num_rows == 1 and parsed.skipped["zero_ms_played"] == 1

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from kasoku.config import Settings
 from kasoku.domains.listening import routes
+from kasoku.domains.listening.rollup_match import LakeRollups
 from kasoku.domains.listening.source import ListeningSource
 from kasoku.engine.engine import Engine
 from kasoku.engine.types import Dataset, Policy
@@ -45,7 +46,8 @@ class ListeningDomain:
     def register(self, app: FastAPI, engine: Engine, settings: Settings) -> None:
         self.pool = DuckDBPool(self.lake, workers=settings.duckdb_workers, query_timeout=settings.query_timeout,
                                threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit)
-        self.source = ListeningSource(self.lake, self.pool)
+        matcher = LakeRollups(self.lake, self.pool) if settings.rollups else None
+        self.source = ListeningSource(self.lake, self.pool, rollups=matcher)
         engine.register(Dataset(routes.DATASET, LISTENING_POLICY, self.source))
         app.include_router(routes.router)
         routes.register_batch_routes(app, settings.user_id)

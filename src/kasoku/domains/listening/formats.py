@@ -157,7 +157,9 @@ class _Reader:
             at = _ts(rec.get("ts"), name, i, "ts")
             ms = _int(rec.get("ms_played"), name, i, "ms_played")
             uri, track, artist = rec.get("spotify_track_uri"), rec.get("master_metadata_track_name"), rec.get("master_metadata_album_artist_name")
-            if uri and track and artist:
+            if ms == 0:
+                self.skipped["zero_ms_played"] += 1  # nothing was heard: not a play
+            elif uri and track and artist:
                 self._play(at=at, ms=ms, artist=artist, track=track, track_id=str(uri).rsplit(":", 1)[-1], source="extended",
                            album_name=rec.get("master_metadata_album_album_name"), platform=rec.get("platform"),
                            country=rec.get("conn_country"), reason_start=rec.get("reason_start"), reason_end=rec.get("reason_end"),

@@ -137,7 +137,7 @@ def ingest(lake: Lake, paths: Sequence[Path], *, user_id: str, progress: Progres
     if parsed.artists.num_rows:
         changes.update(_artist_changes(lake, parsed.artists))
     summary.months_rewritten = sorted(plays_changes)
-    if rollups is not None and plays_changes:
+    if rollups is not None and (plays_changes or "artists" in changes):  # new genres re-key genre roll-ups
         summary.rollup_tables = rollups(lake, changes, set(plays_changes))
     if changes:
         commit = lake.commit(changes, progress=(lambda n: progress("write", n, None)) if progress else None)

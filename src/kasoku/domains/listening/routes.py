@@ -71,6 +71,12 @@ async def top_artists(request: Request, params: Annotated[TopQuery, Q()]) -> Res
     return await _serve(request, "top_artists", params)
 
 
+@router.get("/top-genres", summary="Most played genres (needs imported Web API artist objects)",
+            responses={**_RESPONSES, 404: {"description": "No artist genres imported (error envelope)"}})
+async def top_genres(request: Request, params: Annotated[TopQuery, Q()]) -> Response:  # type: ignore[valid-type]
+    return await _serve(request, "top_genres", params)
+
+
 @router.get("/stats", summary="Listening per day, ISO week or month", responses=_RESPONSES)
 async def stats(request: Request, params: Annotated[StatsQuery, Q()]) -> Response:  # type: ignore[valid-type]
     return await _serve(request, "listening_stats", params)
@@ -111,6 +117,7 @@ async def plays_stream(request: Request, start: Annotated[date | None, Q(descrip
 
 # Route path → tool: what /v1/batch may name (the builders build the same Query as the routes).
 ROUTE_TOOLS = {"/v1/listening/top-tracks": "top_tracks", "/v1/listening/top-artists": "top_artists",
+               "/v1/listening/top-genres": "top_genres",
                "/v1/listening/stats": "listening_stats", "/v1/listening/hours": "hourly_pattern",
                "/v1/listening/search": "search_tracks", "/v1/listening/plays": "plays"}
 

@@ -14,13 +14,15 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from kasoku.domains.listening.tools import TOOLS, RangeParams, plays_stream_sql, validate
+from kasoku.domains.listening.tools import GENRES_RELATION, TOOLS, RangeParams, plays_stream_sql, validate
 from kasoku.engine.types import Query, Result
+from kasoku.errors import NotFound
 from kasoku.lake.duckdb_pool import DuckDBPool
 from kasoku.lake.storage import Lake
 from kasoku.lake.streaming import stream_batches
 
 PLAYS = "plays"
+ARTISTS = "artists"
 OPEN_RANGE_TAG = "listening:open-range"
 
 
@@ -71,6 +73,8 @@ class ListeningSource:
         files = self.lake.files(PLAYS, touched_months(self.lake, params))
         tool = TOOLS[tool_name]
         sql, args = tool.sql(plays_relation(files), params)
+        if tool.needs_artists:
+            sql = f"WITH {GENRES_RELATION} AS ({artist_genres_sql(self.lake)}) {sql}"
         return await self.pool.arrow(sql, [user_id, *args])
 
     async def stream(self, params: RangeParams, user_id: str, *, batch_size: int = 65_536,
@@ -86,6 +90,25 @@ class ListeningSource:
             sql, args = plays_stream_sql(plays_relation(self.lake.files(PLAYS, [month])), params)
             async for batch in stream_batches(run, sql, [user_id, *args], batch_size=batch_size):
                 yield batch
+
+
+NO_GENRES = "no artist genres imported; import saved Web API artist objects"
+
+
+def artist_genres_sql(lake: Lake) -> str:
+    """(artist_name, genre) pairs of the imported artist objects; NotFound when there are none.
+
+    DISTINCT: two artist objects may share a name, and a play must count once per genre.
+    """
+    files = lake.files(ARTISTS)
+    if not files:
+        raise NotFound(NO_GENRES, details={"table": ARTISTS})
+    return f"SELECT DISTINCT artist_name, unnest(genres) AS genre FROM {parquet_list(files)}"
+
+
+def parquet_list(files: list[str]) -> str:
+    quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    return f"read_parquet([{quoted}], hive_partitioning=false)"
 
 
 def plays_relation(files: list[str]) -> str:

@@ -55,6 +55,8 @@ class Tool:
     params: type[RangeParams]
     sql: Callable[[str, RangeParams], tuple[str, list[Any]]]
     description: str
+    # Reads the ``artist_genres`` relation (artist_name, genre) besides plays (see source.py).
+    needs_artists: bool = False
 
 
 def range_bounds(params: RangeParams) -> tuple[datetime | None, datetime | None]:
@@ -98,6 +100,22 @@ def _top_artists(src: str, p: RangeParams) -> tuple[str, list[Any]]:
         FROM (SELECT artist_name, track_name, ms_played FROM {src} WHERE {where})
         GROUP BY artist_name
         ORDER BY play_count DESC, sum(ms_played) DESC, artist_name
+        LIMIT {int(p.limit)}""", args)
+
+
+GENRES_RELATION = "artist_genres"
+
+
+def _top_genres(src: str, p: RangeParams) -> tuple[str, list[Any]]:
+    """A play counts once in each genre of its artist (artists carry several genres)."""
+    assert isinstance(p, TopParams)
+    where, args = _where(p)
+    return (f"""
+        SELECT g.genre, count(*) AS play_count, round(sum(ms_played) / 60000.0, 2) AS total_minutes,
+               count(DISTINCT artist_name) AS artists
+        FROM (SELECT artist_name, ms_played FROM {src} WHERE {where}) JOIN {GENRES_RELATION} g USING (artist_name)
+        GROUP BY g.genre
+        ORDER BY play_count DESC, sum(ms_played) DESC, g.genre
         LIMIT {int(p.limit)}""", args)
 
 
@@ -161,6 +179,8 @@ TOOLS: dict[str, Tool] = {
     for t in [
         Tool("top_tracks", TopParams, _top_tracks, "Most played tracks: play_count and total minutes"),
         Tool("top_artists", TopParams, _top_artists, "Most played artists: play_count, total minutes, unique tracks"),
+        Tool("top_genres", TopParams, _top_genres, "Most played genres (needs imported Web API artist objects)",
+             needs_artists=True),
         Tool("listening_stats", StatsParams, _stats, "Listening per day, ISO week or month"),
         Tool("hourly_pattern", RangeParams, _hours, "Plays by ISO weekday (1=Mon) x hour of day (UTC)"),
         Tool("search_tracks", SearchParams, _search, "Tracks whose name or artist contains a substring"),

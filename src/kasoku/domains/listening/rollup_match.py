@@ -1,0 +1,188 @@
+"""Aggregate awareness: answer a tool from a roll-up when, and only when, the answer is identical.
+
+Rules (docs/rollups.md has the argument):
+
+- Month roll-ups (tracks, artists, genres, month stats) answer *whole-month* ranges: start
+  omitted or the 1st of a month, end omitted or the last day of a month. Day roll-ups
+  (days, day_tracks, hours) answer any day range: a range is whole days by construction.
+- Every plays month the range touches must have the roll-up partition; otherwise raw. (Ingest
+  commits roll-ups with plays, or drops them, so a present partition is never stale.)
+- One calendar month → read that month's ranked rows (``rank <= limit``): no GROUP BY.
+  Exactly 3, 6 or 12 calendar months → the materialised window ending there, ranked, no GROUP
+  BY (windows keep ranks 1..TOP_N, enough for any limit up to TOP_N). Any other whole-month range → sum the months' full counts (a GROUP BY over roll-up rows).
+- Sums are of integer milliseconds, rounded last, and ties are ordered as the raw SQL orders
+  them, so the rows, their order and their types equal the raw answer.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from kasoku.domains.listening import rollup_build as rb
+from kasoku.domains.listening.source import parquet_list, touched_months
+from kasoku.domains.listening.tools import PERIOD_FORMATS, RangeParams, StatsParams, TopParams
+from kasoku.lake.duckdb_pool import DuckDBPool
+from kasoku.lake.storage import Lake
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The roll-up query chosen for a tool call: which table, its SQL and arguments."""
+
+    table: str
+    sql: str
+    args: list[Any]
+
+
+def whole_months(params: RangeParams) -> bool:
+    """Does the range cover whole calendar months only (open ends count as whole)?"""
+    if params.start is not None and params.start.day != 1:
+        return False
+    if params.end is not None and params.end.day != calendar.monthrange(params.end.year, params.end.month)[1]:
+        return False
+    return True
+
+
+def calendar_months(params: RangeParams) -> int | None:
+    """How many calendar months a closed range spans; None for open ranges."""
+    if params.start is None or params.end is None:
+        return None
+    return (params.end.year - params.start.year) * 12 + params.end.month - params.start.month + 1
+
+
+def _day_filter(params: RangeParams) -> tuple[str, list[Any]]:
+    clauses, args = "", []
+    if params.start is not None:
+        clauses += " AND day >= ?"
+        args.append(params.start)
+    if params.end is not None:
+        clauses += " AND day <= ?"
+        args.append(params.end)
+    return clauses, args
+
+
+class LakeRollups:
+    """The ``RollupMatcher`` of :class:`~kasoku.domains.listening.source.ListeningSource`.
+
+    ``windows=False`` answers 3/6/12-month ranges by summing months instead of reading the
+    materialised window (the benchmark compares the two).
+    """
+
+    def __init__(self, lake: Lake, pool: DuckDBPool, *, windows: bool = True) -> None:
+        self.lake = lake
+        self.pool = pool
+        self.windows = windows
+
+    async def answer(self, tool: str, params: RangeParams, user_id: str) -> pa.Table | None:
+        plan = self.plan(tool, params, user_id)
+        if plan is None:
+            return None
+        return await self.pool.arrow(plan.sql, plan.args)
+
+    # ------------------------------------------------------------ choosing
+    def plan(self, tool: str, params: RangeParams, user_id: str) -> Plan | None:
+        """The roll-up query that answers ``tool(params)`` exactly, or None (use raw plays)."""
+        months = touched_months(self.lake, params)
+        if not months:
+            return None  # nothing to read either way; raw returns the typed empty answer
+        if tool == "top_tracks" and isinstance(params, TopParams):
+            return self._top(params, user_id, months, rb.TRACKS_MONTHLY, rb.TRACKS_WINDOW, _TRACKS_COMBINED, _TRACKS_RANKED)
+        if tool == "top_artists" and isinstance(params, TopParams):
+            return self._top(params, user_id, months, rb.ARTISTS_MONTHLY, rb.ARTISTS_WINDOW, _ARTISTS_COMBINED,
+                             _ARTISTS_RANKED)
+        if tool == "top_genres" and isinstance(params, TopParams):
+            if not whole_months(params):
+                return None
+            return self._read(rb.GENRES_MONTHLY, months, _GENRES_COMBINED.format(limit=int(params.limit)), [user_id])
+        if tool == "listening_stats" and isinstance(params, StatsParams):
+            return self._stats(params, user_id, months)
+        if tool == "hourly_pattern":
+            where, args = _day_filter(params)
+            return self._read(rb.HOURS, months, _HOURS.format(days=where), [user_id, *args])
+        return None
+
+    def _top(self, params: TopParams, user_id: str, months: list[str], monthly: str, window: str,
+             combined: str, ranked: str) -> Plan | None:
+        if not whole_months(params):
+            return None
+        span = calendar_months(params)
+        if span == 1:
+            return self._read(monthly, months, ranked.format(window=""), [user_id, params.limit])
+        if self.windows and span in rb.WINDOWS and params.end is not None and params.limit <= rb.TOP_N:
+            end = f"{params.end.year:04d}-{params.end.month:02d}"
+            if end in self.lake.months(window) and set(months) <= set(self.lake.months(monthly)):
+                return self._read(window, [end], ranked.format(window=" AND window_months = ?"),
+                                  [user_id, span, params.limit])
+        # The combination reads the full per-track counts (tracks table for artists too:
+        # unique_tracks is a distinct count and does not add across months).
+        return self._read(rb.TRACKS_MONTHLY, months, combined.format(limit=int(params.limit)), [user_id])
+
+    def _stats(self, params: StatsParams, user_id: str, months: list[str]) -> Plan | None:
+        if params.granularity == "day":
+            where, args = _day_filter(params)
+            return self._read(rb.DAYS, months, _DAYS.format(days=where), [user_id, *args])
+        if params.granularity == "month" and whole_months(params):
+            return self._read(rb.MONTHS, months, _MONTHS, [user_id])
+        where, args = _day_filter(params)
+        fmt = PERIOD_FORMATS[params.granularity]
+        return self._read(rb.DAY_TRACKS, months, _PERIODS.format(fmt=fmt, days=where), [user_id, *args])
+
+    def _read(self, table: str, months: list[str], sql: str, args: list[Any]) -> Plan | None:
+        """``sql`` over ``table``'s partitions of ``months``, if every one of them exists."""
+        if not set(months) <= set(self.lake.months(table)):
+            return None
+        return Plan(table, sql.replace("{rel}", parquet_list(self.lake.files(table, months))), args)
+
+
+# {rel} is substituted last (file paths may contain braces); the rest are str.format fields.
+_TRACKS_RANKED = """
+    SELECT track_name, artist_name AS artist, play_count, round(total_play_time_ms / 60000.0, 2) AS total_minutes
+    FROM {{rel}} WHERE user_id = ?{window} AND rank <= ? ORDER BY rank"""
+
+_ARTISTS_RANKED = """
+    SELECT artist_name AS artist, play_count, round(total_play_time_ms / 60000.0, 2) AS total_minutes, unique_tracks
+    FROM {{rel}} WHERE user_id = ?{window} AND rank <= ? ORDER BY rank"""
+
+_TRACKS_COMBINED = """
+    SELECT track_name, artist_name AS artist, CAST(sum(play_count) AS BIGINT) AS play_count,
+           round(sum(total_play_time_ms) / 60000.0, 2) AS total_minutes
+    FROM {{rel}} WHERE user_id = ?
+    GROUP BY track_name, artist_name
+    ORDER BY play_count DESC, sum(total_play_time_ms) DESC, track_name, artist_name LIMIT {limit}"""
+
+_ARTISTS_COMBINED = """
+    SELECT artist_name AS artist, CAST(sum(play_count) AS BIGINT) AS play_count,
+           round(sum(total_play_time_ms) / 60000.0, 2) AS total_minutes, count(DISTINCT track_name) AS unique_tracks
+    FROM {{rel}} WHERE user_id = ?
+    GROUP BY artist_name
+    ORDER BY play_count DESC, sum(total_play_time_ms) DESC, artist_name LIMIT {limit}"""
+
+_GENRES_COMBINED = """
+    SELECT genre, CAST(sum(plays) AS BIGINT) AS play_count, round(sum(total_ms) / 60000.0, 2) AS total_minutes,
+           count(DISTINCT artist_name) AS artists
+    FROM {{rel}} WHERE user_id = ?
+    GROUP BY genre ORDER BY play_count DESC, sum(total_ms) DESC, genre LIMIT {limit}"""
+
+_DAYS = """
+    SELECT strftime(day, '%Y-%m-%d') AS period, total_ms, plays AS track_count,
+           unique_tracks
+    FROM {{rel}} WHERE user_id = ?{days} ORDER BY period"""
+
+_MONTHS = """
+    SELECT printf('%04d-%02d', year, month) AS period, total_ms, plays AS track_count,
+           unique_tracks
+    FROM {rel} WHERE user_id = ? ORDER BY period"""
+
+_PERIODS = """
+    SELECT strftime(day, '{fmt}') AS period, CAST(sum(total_ms) AS BIGINT) AS total_ms, CAST(sum(plays) AS BIGINT) AS track_count,
+           count(DISTINCT (track_name, artist_name)) AS unique_tracks
+    FROM {{rel}} WHERE user_id = ?{days} GROUP BY period ORDER BY period"""
+
+_HOURS = """
+    SELECT CAST(isodow(day) AS INTEGER) AS weekday, hour, CAST(sum(plays) AS BIGINT) AS play_count,
+           round(sum(total_ms) / 60000.0, 2) AS total_minutes
+    FROM {{rel}} WHERE user_id = ?{days} GROUP BY weekday, hour ORDER BY weekday, hour"""
