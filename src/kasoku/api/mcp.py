@@ -60,10 +60,16 @@ class RpcError(Exception):
         return error
 
 
-def tool_name(path: str) -> str:
-    """``/v1/listening/top-tracks`` → ``listening_top_tracks``: no version, no ``api``, no braces."""
-    parts = [p.strip("{}") for p in path.strip("/").split("/") if p and p != "api" and not _VERSION_SEGMENT.match(p)]
-    return re.sub(r"[^A-Za-z0-9_]", "_", "_".join(parts)) or "root"
+def tool_name(path: str, tag: str | None = None) -> str:
+    """``/v1/listening/top-tracks`` → ``listening_top_tracks``: no version, no ``api``, no ``{param}``
+    segments, prefixed with the route's OpenAPI tag (its domain) when the path does not say it:
+    ``/api/v1/realtime/odds/{race_id}`` tagged ``racing`` → ``racing_realtime_odds``."""
+    parts = [p for p in path.strip("/").split("/")
+             if p and p != "api" and not _VERSION_SEGMENT.match(p) and not p.startswith("{")]
+    name = re.sub(r"[^A-Za-z0-9_]", "_", "_".join(parts))
+    if tag and not name.startswith(tag):
+        name = f"{tag}_{name}" if name else tag
+    return re.sub(r"[^A-Za-z0-9_]", "_", name) or "root"
 
 
 def _resolve(schema: Any, components: dict[str, Any], depth: int = 0) -> Any:
@@ -81,7 +87,8 @@ def _resolve(schema: Any, components: dict[str, Any], depth: int = 0) -> Any:
 
 
 def input_schema(operation: dict[str, Any] | None, components: dict[str, Any]) -> dict[str, Any]:
-    """JSON Schema of a GET's path and query parameters (minus wire-only ones like ``format``)."""
+    """JSON Schema of a GET's path and query parameters (minus wire-only ones like ``format``).
+    Path parameters become required arguments: the route's builder takes them with the rest."""
     if operation is None:  # registered without a GET route: say nothing rather than guess
         return {"type": "object", "additionalProperties": True}
     properties: dict[str, Any] = {}
@@ -112,7 +119,7 @@ def tools_of(app: FastAPI) -> dict[str, dict[str, Any]]:
     tools: dict[str, dict[str, Any]] = {}
     for path in sorted(query_routes(app)):
         operation = spec.get("paths", {}).get(path, {}).get("get")
-        name = tool_name(path)
+        name = tool_name(path, ((operation or {}).get("tags") or [None])[0])
         if name in tools:
             raise ValueError(f"query routes {tools[name]['route']!r} and {path!r} make one MCP tool name {name!r}")
         summary = (operation or {}).get("summary") or f"GET {path}"

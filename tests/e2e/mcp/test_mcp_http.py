@@ -47,7 +47,9 @@ async def rpc(client: httpx.AsyncClient, method: str, params: dict[str, Any] | N
 
 def test_tool_names_come_from_paths() -> None:
     assert tool_name("/v1/listening/top-tracks") == "listening_top_tracks"
-    assert tool_name("/api/v1/realtime/odds/{race_id}") == "realtime_odds_race_id"
+    assert tool_name("/v1/listening/top-tracks", "listening") == "listening_top_tracks"
+    assert tool_name("/api/v1/realtime/odds/{race_id}", "racing") == "racing_realtime_odds"
+    assert tool_name("/api/v1/master/{kind}/{entity_id}", "racing") == "racing_master"
 
 
 async def test_handshake(client: httpx.AsyncClient) -> None:

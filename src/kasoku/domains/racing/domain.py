@@ -21,7 +21,7 @@ from kasoku.domains.racing.clients.base import UpstreamClient
 from kasoku.domains.racing.jobs import JobRunner
 from kasoku.domains.racing.prefetch import Prefetcher
 from kasoku.domains.racing.push import MIN_INTERVAL, OddsHub
-from kasoku.domains.racing.routes import build_router
+from kasoku.domains.racing.routes import build_router, register_query_routes
 from kasoku.domains.racing.source import RacingSource, dataset_name
 from kasoku.engine.engine import Engine
 from kasoku.engine.types import Dataset, Policy
@@ -110,6 +110,7 @@ class RacingDomain:
         self._push = OddsHub(engine, min_interval=self._push_min_interval,
                              compress_min_bytes=settings.compress_min_bytes)
         app.include_router(build_router(self))
+        register_query_routes(app)
 
     async def startup(self) -> None:
         log.info("racing domain serving from the %s client", self.client.name)
