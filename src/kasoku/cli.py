@@ -94,8 +94,11 @@ def ingest_listening(paths: Annotated[list[Path], typer.Argument(help="export fi
     summary = run_clean(lambda: do_ingest(settings, paths, user or settings.user_id))
     print_summary(summary)
     if notify:
-        tags = [f"month:{m}" for m in summary.months_rewritten]
-        run_clean(lambda: notify_server(notify, settings.admin_token, tags))
+        if summary.months_rewritten:
+            tags = [f"month:{m}" for m in summary.months_rewritten] + ["listening:open-range"]
+            run_clean(lambda: notify_server(notify, settings.admin_token, tags))
+        else:
+            console.print("nothing changed: no invalidation needed")
 
 
 def do_ingest(settings: Settings, paths: list[Path], user_id: str) -> Any:
@@ -140,10 +143,11 @@ def print_summary(summary: Any) -> None:
 
 
 def notify_server(url: str, token: str | None, tags: list[str]) -> None:
+    """POST /admin/invalidate on a running server: the given tags, or everything when none."""
     import httpx
 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    body = {"tags": tags + ["listening:open-range"]} if tags else {"everything": True}
+    body: dict[str, Any] = {"tags": tags} if tags else {"everything": True}
     try:
         response = httpx.post(url.rstrip("/") + "/admin/invalidate", json=body, headers=headers, timeout=10)
     except httpx.HTTPError as exc:
@@ -306,9 +310,13 @@ def advise(url: Annotated[str, typer.Option(help="server base URL")] = "http://1
 def racing_import(files: Annotated[list[Path], typer.Argument(help="JV-Data files (raw cp932 records, CRLF)")],
                   archive: Annotated[Path, typer.Option("--archive", help="archive directory (created if missing)")],
                   dataspec: Annotated[str | None, typer.Option("--dataspec", help="file every record under this "
-                                      "dataspec (e.g. 0B15); default: by record type")] = None) -> None:
+                                      "dataspec (e.g. 0B15); default: by record type")] = None,
+                  notify: Annotated[str | None, typer.Option(help="server URL whose cache to invalidate when done")] = None) -> None:
     """Import JV-Data files into an archive: validated first, all-or-nothing, idempotent."""
     summary = run_clean(lambda: do_racing_import(files, archive, dataspec))
+    if notify and summary.records:
+        tags = [f"racing:{name}" for name in sorted(summary.by_dataspec)]
+        run_clean(lambda: notify_server(notify, settings_from().admin_token, tags))
     table = Table(title="racing import summary", show_header=False)
     table.add_row("files", str(summary.files))
     table.add_row("new records", f"{summary.records:,}")

@@ -55,8 +55,9 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             name = getattr(route, "path", None) or "unmatched"
-            self.metrics.requests.labels(name, str(status)).inc()
-            self.metrics.latency.labels(name).observe(time.perf_counter() - started)
+            metrics = self.metrics
+            metrics.child(metrics.requests, name, str(status)).inc()
+            metrics.child(metrics.latency, name).observe(time.perf_counter() - started)
 
 
 def shared_tier(url: str, settings: Settings, engine: Engine) -> SharedTier:
@@ -66,6 +67,19 @@ def shared_tier(url: str, settings: Settings, engine: Engine) -> SharedTier:
     return RedisTier.from_url(url, metrics=engine.metrics, timeout=settings.redis_timeout,
                               lease=settings.lock_lease, failures=settings.breaker_failures,
                               reset=settings.breaker_reset, clock=engine.clock, queue_size=settings.redis_write_queue)
+
+
+class KasokuApp(FastAPI):
+    """FastAPI with the cache-hit fast path in front: a repeated GET that is a fresh L1 hit
+    is answered with stored bytes before FastAPI's own request handling runs."""
+
+    fast_path: HitFastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.fast_path
+        if fast is not None and scope["type"] == "http" and await fast.answer(scope, send):
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings, domains: list[Domain], *, engine: Engine | None = None,
@@ -95,7 +109,7 @@ def create_app(settings: Settings, domains: list[Domain], *, engine: Engine | No
                 await domain.shutdown()
             await engine.close()
 
-    app = FastAPI(title="kasoku", version=__version__, lifespan=lifespan,
+    app = KasokuApp(title="kasoku", version=__version__, lifespan=lifespan,
                   description="Fast answers over a Parquet lake and slow upstream APIs.")
     app.state.settings = settings
     app.state.engine = engine
@@ -119,7 +133,6 @@ def create_app(settings: Settings, domains: list[Domain], *, engine: Engine | No
 
     for domain in domains:
         domain.register(app, engine, settings)
-    # Inner first: the hit fast path sits inside the metrics layer, so hits are still counted.
-    app.add_middleware(HitFastPath, engine=engine, memo=memo)
+    app.fast_path = HitFastPath(engine=engine, memo=memo)
     app.add_middleware(MetricsMiddleware, metrics=engine.metrics)
     return app
