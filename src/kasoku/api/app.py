@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kasoku import __version__
-from kasoku.api import admin, batch, errors
+from kasoku.api import admin, batch, errors, mcp
 from kasoku.api.fastpath import HitFastPath, HitMemo
 from kasoku.config import Settings
 from kasoku.engine.engine import Engine
@@ -121,6 +121,7 @@ def create_app(settings: Settings, domains: list[Domain], *, engine: Engine | No
     errors.install(app)
     app.include_router(admin.router)
     app.include_router(batch.router)
+    app.include_router(mcp.router)
 
     @app.get("/health", tags=["health"], summary="Liveness and the health of every domain's sources")
     async def health() -> dict[str, Any]:

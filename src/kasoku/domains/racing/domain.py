@@ -20,7 +20,8 @@ from kasoku.domains.racing.catalogue import DATASPECS, DataSpec
 from kasoku.domains.racing.clients.base import UpstreamClient
 from kasoku.domains.racing.jobs import JobRunner
 from kasoku.domains.racing.prefetch import Prefetcher
-from kasoku.domains.racing.routes import build_router
+from kasoku.domains.racing.push import MIN_INTERVAL, OddsHub
+from kasoku.domains.racing.routes import build_router, register_query_routes
 from kasoku.domains.racing.source import RacingSource, dataset_name
 from kasoku.engine.engine import Engine
 from kasoku.engine.types import Dataset, Policy
@@ -64,13 +65,16 @@ class RacingDomain:
     name = "racing"
 
     def __init__(self, settings: Settings, *, client: UpstreamClient | None = None,
-                 prefetch_concurrency: int = 2, prefetch_max_races: int = 12) -> None:
+                 prefetch_concurrency: int = 2, prefetch_max_races: int = 12,
+                 push_min_interval: float = MIN_INTERVAL) -> None:
         self.settings = settings
         self._client = client
         self._prefetch_args = {"concurrency": prefetch_concurrency, "max_races": prefetch_max_races}
         self.source: RacingSource | None = None
         self._prefetch: Prefetcher | None = None
         self._jobs: JobRunner | None = None
+        self._push_min_interval = push_min_interval
+        self._push: OddsHub | None = None
 
     @property
     def client(self) -> UpstreamClient:
@@ -90,6 +94,12 @@ class RacingDomain:
             raise ConfigError("racing domain used before register()")
         return self._jobs
 
+    @property
+    def push(self) -> OddsHub:
+        if self._push is None:
+            raise ConfigError("racing domain used before register()")
+        return self._push
+
     def register(self, app: FastAPI, engine: Engine, settings: Settings) -> None:
         self.source = RacingSource(self.client, engine)
         for spec in DATASPECS.values():
@@ -97,12 +107,17 @@ class RacingDomain:
         self._prefetch = Prefetcher(engine, **self._prefetch_args)
         engine.on_result.append(self._prefetch.on_result)
         self._jobs = JobRunner(engine)
+        self._push = OddsHub(engine, min_interval=self._push_min_interval,
+                             compress_min_bytes=settings.compress_min_bytes)
         app.include_router(build_router(self))
+        register_query_routes(app)
 
     async def startup(self) -> None:
         log.info("racing domain serving from the %s client", self.client.name)
 
     async def shutdown(self) -> None:
+        if self._push is not None:
+            await self._push.close()
         if self._client is not None:
             await asyncio.to_thread(self._client.close)
 
@@ -113,4 +128,4 @@ class RacingDomain:
     async def status(self) -> dict[str, Any]:
         return {"client": await asyncio.to_thread(self.client.status), "dataspecs": len(DATASPECS),
                 "upstream_calls": self.source.upstream_calls if self.source else 0,
-                "prefetch": self.prefetch.stats(), "jobs": self.jobs.stats()}
+                "prefetch": self.prefetch.stats(), "jobs": self.jobs.stats(), "push": self.push.stats()}

@@ -8,17 +8,19 @@ parameters are rejected here, before the engine, with JV-Link's own codes in ``d
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import orjson
 import pyarrow as pa
-from fastapi import APIRouter, Body, Path, Query as Q, Request
+from fastapi import APIRouter, Body, FastAPI, Path, Query as Q, Request, WebSocket
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response, StreamingResponse
 
+from kasoku.api.queries import register_query_route
 from kasoku.api.respond import serve_query
 from kasoku.domains.racing import catalogue
+from kasoku.domains.racing.push import POLICY_VIOLATION, close_reason, parse_interval
 from kasoku.domains.racing.source import (
     DEFAULT_LIMIT,
     EPOCH,
@@ -63,6 +65,28 @@ def _instant(value: str, *, end: bool) -> str:
     if len(value) == 8 and value.isdigit():
         return value + ("235959" if end else "000000")
     return value
+
+
+OddsType = Literal["win", "place", "bracket_quinella", "quinella", "wide", "exacta", "trio", "trifecta", "all"]
+
+
+def odds_query(race_id: str, odds_type: str) -> Query:
+    """The Query of a race's odds, shared by the GET route, the WebSocket push and the prefetcher's
+    page (same defaults): 400 for a bad race key or bet type."""
+    spec = ODDS_FEEDS.get(odds_type)
+    if spec is None:
+        raise InvalidParameter(f"unknown odds type {odds_type!r}", details={"types": list(ODDS_FEEDS)})
+    return page_query(spec, **fetch_args(spec, None, None, 1, race_id))
+
+
+def schedule_query(from_date: str | None, to_date: str | None, jyo_cd: str | None) -> Query:
+    if from_date and to_date and to_date < from_date:
+        raise InvalidParameter(f"to_date {to_date} is before from_date {from_date}", details={"jvlink_code": -113})
+    return Query(dataset_name("YSCH"), SCHEDULE, {"from_date": from_date, "to_date": to_date, "jyo_cd": jyo_cd})
+
+
+def master_query(kind: str, entity_id: str, raw: bool) -> Query:
+    return Query(dataset_name("DIFF"), MASTER, {"kind": kind, "id": entity_id, "raw": raw})
 
 
 def stored_fromtime(spec: catalogue.DataSpec, from_time: str | None, to_time: str | None) -> str:
@@ -152,11 +176,24 @@ def build_router(domain: "RacingDomain") -> APIRouter:
     @router.get("/api/v1/realtime/odds/{race_id}", summary="Realtime odds of a race (0B31/0B32/0B30...)",
                 responses=_RESPONSES)
     async def odds(request: Request, race_id: Annotated[str, Path(description="YYYYMMDDJJKKHHRR")],
-                   type: Annotated[Literal["win", "place", "bracket_quinella", "quinella", "wide", "exacta", "trio",
-                                           "trifecta", "all"], Q(description="bet type; win/place/bracket share O1")] = "win",
+                   type: Annotated[OddsType, Q(description="bet type; win/place/bracket share O1")] = "win",
                    format: Format = None) -> Response:
-        spec = ODDS_FEEDS[type]
-        return await serve(request, page_query(spec, **fetch_args(spec, None, None, 1, race_id)))
+        return await serve(request, odds_query(race_id, type))
+
+    @router.websocket("/api/v1/realtime/ws/odds/{race_id}")
+    async def odds_push(websocket: WebSocket, race_id: str) -> None:
+        """The odds now, then each change (see push.py). Query: ``type`` (as the GET), ``interval``
+        (seconds between polls, default 1, clamped to [0.5, 60]). Bad input: close 1008 + reason."""
+        await websocket.accept()  # accept first: a close before accept is an HTTP 403 without a reason
+        odds_type = websocket.query_params.get("type", "win")
+        try:
+            query = odds_query(race_id, odds_type)
+            interval = parse_interval(websocket.query_params.get("interval"), domain.push.min_interval)
+        except (InvalidParameter, ValueError) as exc:
+            message = exc.message if isinstance(exc, InvalidParameter) else f"bad interval: {exc}"
+            await websocket.close(code=POLICY_VIOLATION, reason=close_reason(message))
+            return
+        await domain.push.serve(websocket, race_id, odds_type, query, interval)
 
     @router.get("/api/v1/realtime/weight/{race_id}", summary="Horse weights (0B11, WH)", responses=_RESPONSES)
     async def weight(request: Request, race_id: Annotated[str, Path(description="race key or YYYYMMDD")],
@@ -168,7 +205,7 @@ def build_router(domain: "RacingDomain") -> APIRouter:
     async def master(request: Request, kind: Literal["horse", "jockey", "trainer"],
                      entity_id: Annotated[str, Path(min_length=1, max_length=10, pattern=r"^[0-9A-Za-z]+$")],
                      raw: Raw = False, format: Format = None) -> Response:
-        return await serve(request, Query(dataset_name("DIFF"), MASTER, {"kind": kind, "id": entity_id, "raw": raw}))
+        return await serve(request, master_query(kind, entity_id, raw))
 
     @router.get("/api/v1/schedule", summary="Meeting schedule (YS from YSCH)", responses=_RESPONSES)
     async def schedule(request: Request,
@@ -176,10 +213,7 @@ def build_router(domain: "RacingDomain") -> APIRouter:
                        to_date: Annotated[str | None, Q(pattern=r"^\d{8}$", description="YYYYMMDD")] = None,
                        jyo_cd: Annotated[str | None, Q(pattern=r"^\d{2}$", description="racecourse code, e.g. 05 Tokyo")] = None,
                        format: Format = None) -> Response:
-        if from_date and to_date and to_date < from_date:
-            raise InvalidParameter(f"to_date {to_date} is before from_date {from_date}", details={"jvlink_code": -113})
-        params = {"from_date": from_date, "to_date": to_date, "jyo_cd": jyo_cd}
-        return await serve(request, Query(dataset_name("YSCH"), SCHEDULE, params))
+        return await serve(request, schedule_query(from_date, to_date, jyo_cd))
 
     @router.get("/status", summary="Upstream client, prefetch and batch-job status")
     async def status() -> dict[str, Any]:
@@ -207,3 +241,75 @@ def build_router(domain: "RacingDomain") -> APIRouter:
         return await serve(request, page_query(dataspec, limit=limit, offset=offset, raw=raw, **fetch_params(**params)))
 
     return router
+
+
+# -- the query registry (batch, MCP): the same Queries as the GET routes, from plain params --------
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataParams(_Strict):
+    dataspec: str = Field(..., max_length=8, description="dataspec, e.g. RACE, YSCH, 0B31")
+    from_time: str | None = Field(None, description="YYYYMMDD[hhmmss] (data-file time, not race date)")
+    to_time: str | None = Field(None, description="YYYYMMDD[hhmmss]: range end")
+    option: int = Field(1, description="1 normal, 2 this week, 3/4 setup")
+    key: str | None = Field(None, description="realtime dataspecs: YYYYMMDD or race key")
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="records per page")
+    offset: int = Field(0, ge=0, description="records to skip")
+    raw: bool = Field(False, description="also return each record's exact bytes as base64")
+
+
+class OddsParams(_Strict):
+    race_id: str = Field(..., max_length=16, description="YYYYMMDDJJKKHHRR")
+    type: OddsType = "win"
+
+
+class WeightParams(_Strict):
+    race_id: str = Field(..., max_length=16, description="race key or YYYYMMDD")
+
+
+class MasterParams(_Strict):
+    kind: Literal["horse", "jockey", "trainer"]
+    entity_id: str = Field(..., min_length=1, max_length=10, pattern=r"^[0-9A-Za-z]+$")
+    raw: bool = False
+
+
+class ScheduleParams(_Strict):
+    from_date: str | None = Field(None, pattern=r"^\d{8}$")
+    to_date: str | None = Field(None, pattern=r"^\d{8}$")
+    jyo_cd: str | None = Field(None, pattern=r"^\d{2}$")
+
+
+def _data(params: Mapping[str, Any]) -> Query:
+    p = DataParams.model_validate(params)
+    args = fetch_args(p.dataspec, p.from_time, p.to_time, p.option, p.key)
+    return page_query(p.dataspec, limit=p.limit, offset=p.offset, raw=p.raw, **args)
+
+
+def _odds(params: Mapping[str, Any]) -> Query:
+    p = OddsParams.model_validate(params)
+    return odds_query(p.race_id, p.type)
+
+
+def _weight(params: Mapping[str, Any]) -> Query:
+    p = WeightParams.model_validate(params)
+    return page_query("0B11", **fetch_args("0B11", None, None, 1, p.race_id))
+
+
+def _master(params: Mapping[str, Any]) -> Query:
+    p = MasterParams.model_validate(params)
+    return master_query(p.kind, p.entity_id, p.raw)
+
+
+def _schedule(params: Mapping[str, Any]) -> Query:
+    p = ScheduleParams.model_validate(params)
+    return schedule_query(p.from_date, p.to_date, p.jyo_cd)
+
+
+def register_query_routes(app: FastAPI) -> None:
+    """What /v1/batch items and MCP tools may name (the paths are the GET routes' own)."""
+    register_query_route(app, "/api/v1/data/{dataspec}", _data)
+    register_query_route(app, "/api/v1/realtime/odds/{race_id}", _odds)
+    register_query_route(app, "/api/v1/realtime/weight/{race_id}", _weight)
+    register_query_route(app, "/api/v1/master/{kind}/{entity_id}", _master)
+    register_query_route(app, "/api/v1/schedule", _schedule)
