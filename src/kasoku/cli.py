@@ -81,7 +81,8 @@ def run_server(settings: Settings, *, workers: int = 1) -> None:
     else:
         from kasoku.service import build_app
 
-        uvicorn.run(build_app(settings), host=settings.host, port=settings.port, log_level="warning")
+        app = run_clean(lambda: build_app(settings))
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 
 @ingest_app.command("listening")

@@ -43,8 +43,6 @@ async def invalidate(request: Request, body: InvalidateRequest | None = None) ->
         removed = await engine.invalidate()
     else:
         removed = await engine.invalidate(dataset=body.dataset, tags=body.tags)
-    for hook in request.app.state.on_invalidate:
-        await hook(body.tags or [])
     return {"invalidated": removed, "dataset": body.dataset, "tags": body.tags or []}
 
 

@@ -14,6 +14,7 @@ from kasoku import __version__
 from kasoku.api import admin, batch, errors, mcp
 from kasoku.api.fastpath import HitFastPath, HitMemo
 from kasoku.config import Settings
+from kasoku.errors import ConfigError
 from kasoku.engine.engine import Engine
 from kasoku.engine.metrics import Metrics
 from kasoku.engine.types import SharedTier
@@ -114,7 +115,6 @@ def create_app(settings: Settings, domains: list[Domain], *, engine: Engine | No
     app.state.settings = settings
     app.state.engine = engine
     app.state.domains = domains
-    app.state.on_invalidate = []
     app.state.query_routes = {}
     memo = HitMemo()
     app.state.remember_query = memo.remember
@@ -133,6 +133,10 @@ def create_app(settings: Settings, domains: list[Domain], *, engine: Engine | No
 
     for domain in domains:
         domain.register(app, engine, settings)
+    unknown = sorted(set(settings.policies) - set(engine.datasets))
+    if unknown:
+        raise ConfigError(f"policies given for unknown datasets: {', '.join(unknown)}",
+                          details={"datasets": sorted(engine.datasets)})
     app.fast_path = HitFastPath(engine=engine, memo=memo)
     app.add_middleware(MetricsMiddleware, metrics=engine.metrics)
     return app

@@ -83,7 +83,7 @@ async def _one(request: Request, engine: Engine, item: BatchItem, slots: asyncio
         else:
             async with slots:
                 served = await engine.get(query)
-        body = body_for(engine, served, fmt, "identity", min_compress)
+        body = await body_for(engine, served, fmt, "identity", min_compress)
         data: Any = orjson.Fragment(body.content) if fmt == "json" else msgpack.unpackb(body.content, raw=False)
         return {"route": item.route, "status": 200, "cache": served.outcome, "data": data}
     except KasokuError as exc:

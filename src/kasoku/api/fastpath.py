@@ -133,6 +133,8 @@ class HitFastPath:
         body = entry.bodies.get((fmt, encoding))
         if body is None:
             return None
+        if engine.dataset(found.query.dataset).policy.adaptive:
+            engine.adaptive.read(found.key)  # reads feed the adaptive TTL, on this path too
         metrics = engine.metrics
         metrics.lookup("l1", found.query.dataset, "hit")
         metrics.answered(found.query.dataset, found.key, "hit")

@@ -158,7 +158,7 @@ async def _call_tool(request: Request, params: dict[str, Any]) -> dict[str, Any]
         envelope = {"error": exc.to_dict()}
         return {"content": [{"type": "text", "text": f"{exc.code}: {exc.message}"}],
                 "structuredContent": envelope, "isError": True}
-    body = body_for(engine, served, "json", "identity", request.app.state.settings.compress_min_bytes)
+    body = await body_for(engine, served, "json", "identity", request.app.state.settings.compress_min_bytes)
     now = engine.clock()
     meta = {"route": route, "cache": served.outcome, "tier": served.tier, "etag": body.etag,
             "source": served.entry.source, "age": served.age(now), "max_age": served.remaining(now)}

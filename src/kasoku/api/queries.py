@@ -63,7 +63,10 @@ def _resolve(routes: dict[str, QueryBuilder], path: str) -> tuple[QueryBuilder, 
 def build_query(app: FastAPI, route: str, params: Mapping[str, Any]) -> Query:
     """The Query for ``route`` + ``params``: 404 for an unknown route, 400/422 for bad params."""
     routes: dict[str, QueryBuilder] = app.state.query_routes
-    resolved = _resolve(routes, route.split("?", 1)[0])
+    if "?" in route:
+        raise InvalidParameter(f"route {route!r} carries a query string: give parameters in 'params'",
+                               details={"route": route})
+    resolved = _resolve(routes, route)
     if resolved is None:
         raise NotFound(f"no query route {route!r}", details={"routes": sorted(routes)})
     build, from_path = resolved

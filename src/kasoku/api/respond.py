@@ -8,6 +8,8 @@ this Starlette path answer byte for byte alike.
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -40,16 +42,24 @@ async def serve_query(request: Request, query: Query, *, memo: bool = True) -> R
         remember = getattr(request.app.state, "remember_query", None)
         if remember is not None:
             remember(request.scope, query, served.key)
-    return respond(request, engine, served, fmt, encoding)
+    body = await body_for(engine, served, fmt, encoding, request.app.state.settings.compress_min_bytes)
+    return respond(request, engine, served, body, fmt)
 
 
-def body_for(engine: Engine, served: Served, fmt: str, encoding: str, min_compress: int) -> Body:
+# Encoding and compressing a large answer takes tens of milliseconds: do it off the event loop.
+OFFLOAD_BYTES = 256 * 1024
+
+
+async def body_for(engine: Engine, served: Served, fmt: str, encoding: str, min_compress: int) -> Body:
     """The stored body; made (once) and charged to L1 only when this pair was never asked for."""
     entry = served.entry
     found = entry.bodies.get((fmt, encoding))
     if found is not None:
         return found
-    body = entry.body(fmt, encoding, min_compress=min_compress)
+    if len(entry.payload) > OFFLOAD_BYTES:
+        body = await asyncio.to_thread(entry.body, fmt, encoding, min_compress=min_compress)
+    else:
+        body = entry.body(fmt, encoding, min_compress=min_compress)
     engine.charge(served)
     return body
 
@@ -66,8 +76,7 @@ def wire_headers(served: Served, body: Body, now: float, private: bool) -> dict[
     }
 
 
-def respond(request: Request, engine: Engine, served: Served, fmt: str, encoding: str) -> Response:
-    body = body_for(engine, served, fmt, encoding, request.app.state.settings.compress_min_bytes)
+def respond(request: Request, engine: Engine, served: Served, body: Body, fmt: str) -> Response:
     private = "authorization" in request.headers or "cookie" in request.headers
     headers = wire_headers(served, body, engine.clock(), private)
     if_none_match = request.headers.get("if-none-match")

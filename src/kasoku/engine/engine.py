@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -60,6 +60,11 @@ class Engine:
         self._background: set[asyncio.Task[Any]] = set()
         self.adaptive = AdaptiveTTL()
         self.on_result: list[Callable[[Query, Result], None]] = []  # e.g. prefetch rules
+        # Run before an invalidation drops anything (e.g. re-read the lake manifest), so that
+        # no answer computed afterwards can come from the data the invalidation retired.
+        self.invalidation_hooks: list[Callable[[], Awaitable[None]]] = []
+        # Bumped by every invalidation: a source run that began before one is not cached.
+        self.epoch = 0
 
     # -- registry -------------------------------------------------------------------------
     def register(self, dataset: Dataset) -> None:
@@ -164,6 +169,7 @@ class Engine:
     async def _run_source(self, dataset: Dataset, query: Query, key: str) -> tuple[Entry, Lifetime | None]:
         """Run the source, keep the answer in L1; returns it with its L2 lifetime (None: too big to cache)."""
         started = time.perf_counter()
+        epoch = self.epoch
         try:
             result = await dataset.source.run(query)
         except QueryTimeout:
@@ -182,7 +188,9 @@ class Engine:
         entry.fresh_until = entry.created_at + policy.ttl_l1 * factor
         entry.hard_until = entry.fresh_until + policy.stale_ttl
         life: Lifetime | None = None
-        if len(entry.payload) <= policy.max_entry_bytes:
+        if epoch != self.epoch:
+            log.info("not caching %s: invalidated while it ran", key)
+        elif len(entry.payload) <= policy.max_entry_bytes:
             self.l1.set(key, entry)
             life = Lifetime(policy.ttl_l2 * factor, policy.stale_ttl)
             self._gauge()
@@ -202,26 +210,39 @@ class Engine:
 
     # -- invalidation -------------------------------------------------------------------------
     async def invalidate(self, *, dataset: str | None = None, tags: Iterable[str] | None = None) -> dict[str, int]:
-        """Drop entries of a dataset, of tags, or (neither given) everything. Returns counts per tier."""
+        """Drop entries of a dataset, of tags, or (neither given) everything. Returns counts per tier.
+
+        L2 goes first: a miss between the two would otherwise copy the retired L2 entry back to L1.
+        """
         wanted = list(tags or [])
         if dataset is not None:
             self.dataset(dataset)
             wanted.append(f"dataset:{dataset}")
         everything = not wanted
-        removed_l1 = self.l1.clear() if everything else self.l1.invalidate_tags(wanted)
+        await self._before_invalidation()
         removed_l2 = 0
         if self.l2 is not None:
             removed_l2 = await self.l2.invalidate(tags=wanted, everything=everything)
+        removed_l1 = self.l1.clear() if everything else self.l1.invalidate_tags(wanted)
         self.metrics.invalidations.labels("l1").inc(removed_l1)
         self.metrics.invalidations.labels("l2").inc(removed_l2)
         self._gauge()
         return {"l1": removed_l1, "l2": removed_l2}
 
-    def invalidate_local(self, *, tags: Iterable[str] | None, everything: bool) -> int:
+    async def invalidate_local(self, *, tags: Iterable[str] | None, everything: bool) -> int:
         """Apply an invalidation broadcast by another worker to this process's L1 only."""
+        await self._before_invalidation()
         removed = self.l1.clear() if everything else self.l1.invalidate_tags(tags or [])
         self._gauge()
         return removed
+
+    async def _before_invalidation(self) -> None:
+        for hook in self.invalidation_hooks:
+            try:
+                await hook()
+            except Exception:  # a failing hook must not stop the invalidation itself
+                log.exception("invalidation hook failed")
+        self.epoch += 1
 
     # -- housekeeping ---------------------------------------------------------------------------
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
@@ -259,7 +280,7 @@ class Engine:
         }
 
     async def close(self) -> None:
-        for task in list(self._background):
+        for task in [*self._background, *self.flight.tasks()]:
             task.cancel()
         if self.l2 is not None:
             await self.l2.close()

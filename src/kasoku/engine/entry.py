@@ -52,7 +52,9 @@ class Entry:
     @property
     def nbytes(self) -> int:
         """What the memory tier charges for this entry: payload plus every body kept."""
-        return 256 + len(self.payload) + sum(len(b.content) + 64 for b in self.bodies.values())
+        # A small body is stored under its compressed keys too (same object): count it once.
+        unique = {id(b): b for b in self.bodies.values()}
+        return 256 + len(self.payload) + sum(len(b.content) + 64 for b in unique.values())
 
     def table(self) -> pa.Table:
         if self._table is None:
@@ -69,6 +71,9 @@ class Entry:
             raw = encoders.encode(self.table(), self.meta, self.rows_key, fmt)
             plain = Body(raw, _etag(raw, fmt, "identity"), fmt, "identity")
             self.bodies[(fmt, "identity")] = plain
+            # The decoded table is not charged to L1 (nbytes): keep only bytes; another
+            # format later decodes the IPC payload again, which is cheap next to encoding.
+            self._table = None
         if encoding == "identity" or len(plain.content) < min_compress:
             if encoding != "identity":
                 self.bodies[(fmt, encoding)] = plain  # remember: too small to be worth compressing
@@ -77,10 +82,6 @@ class Entry:
         body = Body(packed, _etag(packed, fmt, encoding), fmt, encoding)
         self.bodies[(fmt, encoding)] = body
         return body
-
-    def drop_decoded(self) -> None:
-        """Forget the decoded table once bodies exist (it is the largest object we hold)."""
-        self._table = None
 
 
 def _etag(content: bytes, fmt: str, encoding: str) -> str:

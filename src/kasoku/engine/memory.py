@@ -24,6 +24,7 @@ class MemoryTier:
             maxsize=max_bytes, ttu=lambda _k, entry, _now: entry.hard_until, timer=clock, getsizeof=lambda e: e.nbytes
         )
         self._by_tag: dict[str, set[str]] = defaultdict(set)
+        self._indexed = 0  # (tag, key) pairs added since the last rebuild: evictions leave stale ones
 
     def get(self, key: str) -> Entry | None:
         return self._cache.get(key)
@@ -36,12 +37,10 @@ class MemoryTier:
         self._cache[key] = entry
         for tag in entry.tags:
             self._by_tag[tag].add(key)
-        if len(self._by_tag) > 4 * max(len(self._cache), 64):
+        self._indexed += len(entry.tags)
+        if self._indexed > 4 * len(self._cache) + 1024:
             self._rebuild_index()
         return True
-
-    def delete(self, key: str) -> None:
-        self._cache.pop(key, None)
 
     def invalidate_tags(self, tags: Iterable[str]) -> int:
         removed = 0
@@ -55,6 +54,7 @@ class MemoryTier:
         n = len(self._cache)
         self._cache.clear()
         self._by_tag.clear()
+        self._indexed = 0
         return n
 
     def keys(self) -> list[str]:
@@ -80,3 +80,4 @@ class MemoryTier:
             for tag in entry.tags:
                 index[tag].add(key)
         self._by_tag = index
+        self._indexed = sum(len(keys) for keys in index.values())

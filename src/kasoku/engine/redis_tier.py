@@ -39,7 +39,7 @@ from kasoku.engine.types import Lifetime
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-OnInvalidate = Callable[..., Any]  # engine.invalidate_local(tags=..., everything=...)
+OnInvalidate = Callable[..., Awaitable[Any]]  # engine.invalidate_local(tags=..., everything=...)
 Compute = Callable[[], Awaitable[tuple[Entry, Lifetime | None]]]
 
 _GET = """
@@ -239,14 +239,14 @@ class RedisTier:
                 if lost:
                     # Broadcasts sent while we were deaf are gone: drop this worker's L1 to be safe.
                     self.metrics.broadcasts.labels("missed").inc()
-                    on_invalidate(tags=None, everything=True)
+                    await on_invalidate(tags=None, everything=True)
                     log.info("invalidation channel re-subscribed; local cache dropped")
                 lost, backoff = False, 0.05
                 self.subscribed.set()
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None and message.get("type") == "message":
-                        self._received(message["data"], on_invalidate)
+                        await self._received(message["data"], on_invalidate)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # connection lost or refused: retry with backoff
@@ -260,7 +260,7 @@ class RedisTier:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
 
-    def _received(self, data: bytes, on_invalidate: OnInvalidate) -> None:
+    async def _received(self, data: bytes, on_invalidate: OnInvalidate) -> None:
         try:
             message = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -269,7 +269,7 @@ class RedisTier:
         if message.get("origin") == self.origin:
             return  # our own broadcast: already applied locally
         self.metrics.broadcasts.labels("received").inc()
-        on_invalidate(tags=list(message.get("tags") or []), everything=bool(message.get("everything")))
+        await on_invalidate(tags=list(message.get("tags") or []), everything=bool(message.get("everything")))
 
     # -- cross-worker single-flight ---------------------------------------------------------------
     async def run_once(self, key: str, compute: Compute, wait_for: Callable[[], Awaitable[Entry | None]]) -> Entry:

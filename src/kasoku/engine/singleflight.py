@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+import logging
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class SingleFlight(Generic[T]):
@@ -18,8 +20,9 @@ class SingleFlight(Generic[T]):
         self._running: dict[str, asyncio.Task[T]] = {}
         self.coalesced = 0  # callers that waited on someone else's run
 
-    def running(self, key: str) -> bool:
-        return key in self._running
+    def tasks(self) -> list[asyncio.Task[T]]:
+        """Runs in flight (the engine cancels them at shutdown)."""
+        return list(self._running.values())
 
     async def do(self, key: str, fn: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
         """Run ``fn`` once per key at a time; returns (value, True if this caller ran it)."""
@@ -40,4 +43,11 @@ class SingleFlight(Generic[T]):
         task = asyncio.ensure_future(fn())
         self._running[key] = task
         task.add_done_callback(lambda _t: self._running.pop(key, None))
+        task.add_done_callback(_log_failure)
         return task
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    """Nobody awaits a background refresh: log its failure (the stale entry keeps being served)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("background refresh failed: %r", task.exception())

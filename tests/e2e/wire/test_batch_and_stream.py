@@ -37,6 +37,12 @@ async def test_batch_answers_each_item_on_its_own(client: httpx.AsyncClient, dom
     assert (await client.get("/v1/mem/rows?n=7")).headers["x-cache"] == "hit"
 
 
+async def test_a_query_string_in_a_batch_route_is_refused_not_dropped(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/batch", json=[{"route": "/v1/mem/rows?n=2", "params": {}}])
+    result = response.json()["results"][0]
+    assert result["status"] == 400 and "query string" in result["error"]["message"]
+
+
 async def test_batch_in_msgpack(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/batch", json=[{"route": "/v1/mem/rows", "params": {"n": 2}}],
                                  headers={"accept": "application/msgpack"})

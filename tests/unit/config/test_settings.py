@@ -37,3 +37,11 @@ def test_unknown_key_in_toml_is_an_error(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("KASOKU_CONFIG", str(toml))
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_a_policy_for_an_unknown_dataset_is_a_config_error(tmp_path: Path) -> None:
+    from kasoku.errors import ConfigError
+    from kasoku.service import build_app
+
+    with pytest.raises(ConfigError, match="listenin"):
+        build_app(Settings(lake=str(tmp_path), policies={"listenin": {"ttl_l1": 5}}))

@@ -94,3 +94,48 @@ async def test_policy_overrides_from_settings(clock) -> None:
     engine = Engine(l1_bytes=10**6, clock=clock, overrides={"d": {"ttl_l1": 5.0, "ttl_l2": None}})
     engine.register(Dataset("d", Policy(ttl_l1=60, ttl_l2=70), CountingSource()))
     assert engine.dataset("d").policy.ttl_l1 == 5.0 and engine.dataset("d").policy.ttl_l2 == 70
+
+
+async def test_an_answer_computed_across_an_invalidation_is_not_cached(clock) -> None:
+    source = CountingSource(delay=0.05)
+    engine = make_engine(clock, source)
+    running = asyncio.ensure_future(engine.get(Query("d", "t", {})))
+    await asyncio.sleep(0.01)  # the source is running on the old data
+    await engine.invalidate()
+    assert (await running).outcome == "miss"  # its caller still gets an answer...
+    fresh = await engine.get(Query("d", "t", {}))
+    assert fresh.outcome == "miss" and source.runs == 2  # ...but it was not cached
+
+
+async def test_invalidation_hooks_run_before_entries_are_dropped(clock) -> None:
+    engine = make_engine(clock, CountingSource())
+    await engine.get(Query("d", "t", {}))
+    seen: list[int] = []
+
+    async def hook() -> None:
+        seen.append(engine.l1.entries)  # still cached while the hook runs (e.g. manifest refresh)
+
+    engine.invalidation_hooks.append(hook)
+    await engine.invalidate()
+    await engine.invalidate_local(tags=["dataset:d"], everything=False)
+    assert seen == [1, 0] and engine.l1.entries == 0
+
+
+async def test_the_decoded_table_is_not_kept_once_a_body_exists(clock) -> None:
+    engine = make_engine(clock, CountingSource())
+    served = await engine.get(Query("d", "t", {"n": 100}))
+    served.entry.body("json", "identity")
+    assert served.entry._table is None
+    assert served.entry.body("csv", "identity").content.startswith(b'"i"')  # decoded again when needed
+
+
+async def test_background_refresh_failure_is_logged_and_stale_keeps_serving(clock, caplog) -> None:
+    source = CountingSource()
+    engine = make_engine(clock, source, Policy(ttl_l1=10, ttl_l2=10, stale_ttl=100))
+    await engine.get(Query("d", "t", {}))
+    clock.tick(11)
+    source.fail = RuntimeError("upstream down")
+    assert (await engine.get(Query("d", "t", {}))).outcome == "stale"
+    await asyncio.sleep(0.01)
+    assert "background refresh failed" in caplog.text
+    assert (await engine.get(Query("d", "t", {}))).outcome == "stale"

@@ -53,3 +53,14 @@ def test_new_bodies_are_charged(clock) -> None:
     entry.body("json", "identity")
     tier.set("k", entry)
     assert tier.bytes > before
+
+
+def test_tag_index_stays_bounded_under_eviction(clock) -> None:
+    one = make_entry(clock, 100, tags={"dataset:x"})
+    tier = MemoryTier(one.nbytes * 5, clock=clock)
+    for i in range(5000):
+        tier.set(f"k{i}", make_entry(clock, 100, tags={"dataset:x"}))
+    indexed = sum(len(keys) for keys in tier._by_tag.values())
+    assert tier.entries <= 5 and indexed <= 4 * tier.entries + 1024
+    cached = tier.entries
+    assert tier.invalidate_tags(["dataset:x"]) == cached and tier.entries == 0

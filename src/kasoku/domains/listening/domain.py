@@ -51,9 +51,9 @@ class ListeningDomain:
         engine.register(Dataset(routes.DATASET, LISTENING_POLICY, self.source))
         app.include_router(routes.router)
         routes.register_batch_routes(app, settings.user_id)
-        app.state.on_invalidate.append(self._refresh_lake)
+        engine.invalidation_hooks.append(self._refresh_lake)
 
-    async def _refresh_lake(self, _tags: list[str]) -> None:
+    async def _refresh_lake(self) -> None:
         """An ingest committed new data: re-read the manifest before answering again."""
         await asyncio.to_thread(self.lake.refresh)
 
@@ -70,7 +70,7 @@ class ListeningDomain:
         if self._health_task is not None:
             self._health_task.cancel()
         if self.pool is not None:
-            self.pool.close()
+            await asyncio.to_thread(self.pool.close)  # waits for running queries: not on the loop
 
     async def health(self) -> dict[str, Any]:
         if self.pool is None:

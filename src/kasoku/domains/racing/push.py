@@ -119,7 +119,7 @@ class Poller:
         self.polls += 1
         try:
             served = await self.hub.engine.get(self.query)
-            body = body_for(self.hub.engine, served, "json", "identity", self.hub.compress_min_bytes)
+            body = await body_for(self.hub.engine, served, "json", "identity", self.hub.compress_min_bytes)
         except KasokuError as exc:
             log.warning("odds poll %s %s failed: %s", self.race_id, self.odds_type, exc.message)
             frame = orjson.dumps({"type": "error", "race_id": self.race_id, "odds_type": self.odds_type,
