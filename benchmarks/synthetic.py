@@ -92,7 +92,7 @@ class SyntheticDomain:
         @router.get("/plays/stream")
         async def plays_stream(request: Request, n: int = 1000, format: str | None = None) -> Response:
             fmt = choose_stream_format(request.headers.get("accept"), format)
-            return stream_response(stream_batches(run, PLAYS_SQL, [n], batch_size=8192), fmt)
+            return await stream_response(stream_batches(run, PLAYS_SQL, [n], batch_size=8192), fmt)
 
         def build(params: Mapping[str, Any]) -> Query:
             return Query("synthetic", "plays", PlaysParams.model_validate(dict(params)).model_dump(mode="json"), settings.user_id)

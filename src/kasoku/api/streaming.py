@@ -69,9 +69,8 @@ async def _ndjson(batches: AsyncIterator[pa.RecordBatch]) -> AsyncIterator[bytes
     try:
         async for batch in batches:
             yield b"".join(orjson.dumps(row, default=json_default, option=_OPTS | orjson.OPT_APPEND_NEWLINE) for row in _rows(batch))
-    except KasokuError as exc:
-        log.warning("stream failed after it started: %s", exc.message)
-        yield orjson.dumps({"error": exc.to_dict()}, option=orjson.OPT_APPEND_NEWLINE)
+    except Exception as exc:
+        yield orjson.dumps({"error": _mid_stream_error(exc)}, option=orjson.OPT_APPEND_NEWLINE)
 
 
 async def _json_array(batches: AsyncIterator[pa.RecordBatch]) -> AsyncIterator[bytes]:
@@ -96,19 +95,43 @@ async def _sse(batches: AsyncIterator[pa.RecordBatch]) -> AsyncIterator[bytes]:
                 continue
             total += len(rows)
             yield b"event: data\nid: " + str(total).encode() + b"\ndata: " + orjson.dumps(rows, default=json_default, option=_OPTS) + b"\n\n"
-    except KasokuError as exc:
-        log.warning("stream failed after it started: %s", exc.message)
-        yield b"event: error\ndata: " + orjson.dumps(exc.to_dict()) + b"\n\n"
+    except Exception as exc:
+        yield b"event: error\ndata: " + orjson.dumps(_mid_stream_error(exc)) + b"\n\n"
         return
     yield b"event: complete\ndata: " + orjson.dumps({"total": total}) + b"\n\n"
+
+
+def _mid_stream_error(exc: Exception) -> dict[str, Any]:
+    """The error envelope's body for a failure after the status was sent; never a traceback."""
+    if isinstance(exc, KasokuError):
+        log.warning("stream failed after it started: %s", exc.message)
+        return exc.to_dict()
+    log.exception("stream failed after it started", exc_info=exc)
+    return {"code": "INTERNAL_ERROR", "message": "the stream failed; see the server log", "details": {}}
 
 
 _WRITERS = {"ndjson": _ndjson, "json": _json_array, "sse": _sse}
 
 
-def stream_response(batches: AsyncIterator[pa.RecordBatch], fmt: str) -> StreamingResponse:
-    """A chunked response writing ``batches`` in ``fmt`` (one of STREAM_MEDIA)."""
+async def stream_response(batches: AsyncIterator[pa.RecordBatch], fmt: str) -> StreamingResponse:
+    """A chunked response writing ``batches`` in ``fmt`` (one of STREAM_MEDIA).
+
+    The first batch is awaited before the response starts, so an error that comes before any
+    row (bad range, query timeout, missing file) still gets its status and the error envelope.
+    """
+    iterator = batches.__aiter__()
+    try:
+        first: pa.RecordBatch | None = await iterator.__anext__()
+    except StopAsyncIteration:
+        first = None
+
+    async def chained() -> AsyncIterator[pa.RecordBatch]:
+        if first is not None:
+            yield first
+        async for batch in iterator:
+            yield batch
+
     headers = {"Cache-Control": "no-store", "Vary": "Accept", "X-Cache": "bypass"}
     if fmt == "sse":
         headers["X-Accel-Buffering"] = "no"  # nginx: pass events through as they come
-    return StreamingResponse(_WRITERS[fmt](batches), media_type=STREAM_MEDIA[fmt], headers=headers)
+    return StreamingResponse(_WRITERS[fmt](chained()), media_type=STREAM_MEDIA[fmt], headers=headers)

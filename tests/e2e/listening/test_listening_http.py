@@ -122,6 +122,7 @@ async def test_query_past_its_deadline_is_504_and_the_pool_stays_healthy(tmp_pat
             response = await c.get("/v1/listening/top-tracks")
             assert response.status_code == 504
             assert response.json()["error"]["code"] == "QUERY_TIMEOUT"
+
             health = (await c.get("/health")).json()
             assert health["domains"]["listening"]["duckdb"]["ok"] is True
             assert health["domains"]["listening"]["duckdb"]["timeouts"] >= 1
@@ -139,3 +140,20 @@ async def test_plays_stream_ndjson_and_sse_cover_every_play_in_order(client: htt
     events = [block for block in sse.text.split("\n\n") if block.strip()]
     assert events[-1].startswith("event: complete")
     assert orjson.loads(events[-1].split("data: ", 1)[1])["total"] == 300
+
+
+async def test_files_missing_under_the_server_get_clear_errors(app: FastAPI) -> None:
+    import os
+
+    lake = app.state.domains[0].lake
+    for path in lake.files("plays", ["2024-01"]):
+        os.remove(path)  # the data vanished under the server (e.g. a manual cleanup)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            answer = await c.get("/v1/listening/top-tracks?start=2024-01-01&end=2024-01-31")
+            assert answer.status_code == 503 and answer.json()["error"]["code"] == "UPSTREAM_UNAVAILABLE"
+            assert "missing" in answer.json()["error"]["message"] and answer.headers["retry-after"] == "5"
+            # A stream failing before its first row still gets a status and the envelope, not a 200.
+            streamed = await c.get("/v1/listening/plays/stream?start=2024-01-01&end=2024-01-31&format=ndjson")
+            assert streamed.status_code == 500 and streamed.json()["error"]["code"] == "INTERNAL_ERROR"

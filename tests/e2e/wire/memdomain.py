@@ -103,7 +103,7 @@ class MemDomain:
                               format: str | None = None) -> Response:
             fmt = choose_stream_format(request.headers.get("accept"), format)
             batches: AsyncIterator[pa.RecordBatch] = stream_batches(run, STREAM_SQL, [n], batch_size=batch)
-            return stream_response(batches, fmt)
+            return await stream_response(batches, fmt)
 
         app.include_router(router)
         register_query_route(app, "/v1/mem/rows", build)

@@ -112,7 +112,7 @@ async def plays_stream(request: Request, start: Annotated[date | None, Q(descrip
     if not isinstance(source, ListeningSource):
         raise TypeError("the listening dataset is not served by a ListeningSource")
     scope = user_id or request.app.state.settings.user_id
-    return stream_response(source.stream(RangeParams(start=start, end=end), scope), fmt)
+    return await stream_response(source.stream(RangeParams(start=start, end=end), scope), fmt)
 
 
 # Route path → tool: what /v1/batch may name (the builders build the same Query as the routes).
