@@ -8,7 +8,6 @@ data are simply absent) and which roll-up, if any, answers instead (see rollups)
 from __future__ import annotations
 
 import asyncio
-
 import functools
 from collections.abc import AsyncIterator
 from datetime import date
@@ -19,7 +18,6 @@ import pyarrow as pa
 
 from kasoku.domains.listening.tools import GENRES_RELATION, TOOLS, RangeParams, plays_stream_sql, validate
 from kasoku.engine.types import Query, Result
-
 from kasoku.errors import NotFound, UpstreamUnavailable
 from kasoku.lake.duckdb_pool import DuckDBPool
 from kasoku.lake.storage import Lake
