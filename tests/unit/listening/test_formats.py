@@ -120,3 +120,22 @@ def test_bad_record_index_is_reported(tmp_path: Path) -> None:
 def test_zero_ms_streams_are_skipped_and_counted(tmp_path: Path) -> None:
     parsed = read_sources([write(tmp_path / "x.json", [dict(EXTENDED[0], ms_played=0), EXTENDED[2]])], user_id="me")
     assert parsed.plays.num_rows == 1 and parsed.skipped["zero_ms_played"] == 1
+
+
+@pytest.mark.parametrize("record, message", [
+    (dict(EXTENDED[0], master_metadata_track_name=5), "master_metadata_track_name must be a string"),
+    (dict(EXTENDED[0], platform=3), "platform must be a string"),
+    (dict(EXTENDED[0], ms_played=1e20), "ms_played must be"),
+    (dict(EXTENDED[0], shuffle="yes"), "shuffle must be"),
+])
+def test_wrongly_typed_fields_are_input_errors_not_tracebacks(tmp_path: Path, record: dict, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        read_sources([write(tmp_path / "x.json", [EXTENDED[2], record])], user_id="me")
+
+
+def test_malformed_webapi_items_are_input_errors(tmp_path: Path) -> None:
+    bad_album = {"items": [dict(WEBAPI["items"][0], track=dict(WEBAPI["items"][0]["track"], album=[1]))]}
+    with pytest.raises(InputError, match="album"):
+        read_sources([write(tmp_path / "a.json", bad_album)], user_id="me")
+    with pytest.raises(InputError, match="unexpected JSON shape"):
+        read_sources([write(tmp_path / "StreamingHistory_music_0.json", {"items": [1]})], user_id="me")

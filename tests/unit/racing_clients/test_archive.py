@@ -136,3 +136,15 @@ def test_real_samples_import(tmp_path: Path) -> None:
     summary = import_files(paths, tmp_path / "arc")
     assert summary.records == len(paths)
     assert summary.by_dataspec["RACE"] == 13 and summary.by_dataspec["0B14"] == 5
+
+
+def test_a_record_whose_fields_do_not_parse_is_refused(tmp_path: Path) -> None:
+    """Header checks alone would archive it, and every later RACE read would fail on it."""
+    from kasoku.domains.racing.builder import build_race
+
+    good = build_race("2024060105030101", "テスト", 1600)
+    broken = good[:697] + b"AB12" + good[701:]  # distance (pos 698, 4 bytes) is not a number
+    arc = tmp_path / "arc"
+    with pytest.raises(InputError, match="RA.distance"):
+        import_files([write_jvd(tmp_path / "bad.jvd", [broken])], arc)
+    assert not (arc / "stored").exists()

@@ -96,3 +96,19 @@ def test_demo_is_deterministic() -> None:
     assert {"RACE", "YSCH", "DIFF", "0B11", "0B12", "0B15", "0B31", "0B32"} == set(a.files)
     assert len(a.race_ids) == 48 and len(set(a.race_ids)) == 48
     assert example_paths()[0].startswith("/api/v1/data/RACE")
+
+
+def test_prefetch_skips_races_older_than_the_upstream_keeps_realtime_data() -> None:
+    import pyarrow as pa
+
+    from kasoku.domains.racing.prefetch import Prefetcher
+    from kasoku.domains.racing.source import FETCH, dataset_name
+    from kasoku.engine.engine import Engine
+    from kasoku.engine.types import Query, Result
+
+    prefetcher = Prefetcher(Engine(l1_bytes=10**6), realtime_days=7, today=lambda: "20240610")
+    scheduled: list[Query] = []
+    prefetcher._schedule = scheduled.append  # type: ignore[method-assign]
+    table = pa.table({"race_id": ["2024060105030101", "2024060905030101"]})
+    prefetcher.on_result(Query(dataset_name("RACE"), FETCH, {}), Result(table=table))
+    assert {q.params["key"] for q in scheduled} == {"2024060905030101"}

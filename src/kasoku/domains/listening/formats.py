@@ -111,7 +111,8 @@ def _kind(doc: Any) -> str | None:
             return "account"
         return None
     if isinstance(doc, dict):
-        if isinstance(doc.get("items"), list) and (not doc["items"] or "played_at" in doc["items"][0]):
+        if isinstance(doc.get("items"), list) and (not doc["items"] or (isinstance(doc["items"][0], dict)
+                                                                          and "played_at" in doc["items"][0])):
             return "webapi"
         if isinstance(doc.get("artists"), list) or isinstance(doc.get("artists"), dict):
             return "artists"
@@ -132,9 +133,28 @@ def _ts(value: Any, name: str, index: int, what: str) -> datetime:
 
 
 def _int(value: Any, name: str, index: int, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 2**53:
         raise InputError(f"{what} must be a non-negative number, got {value!r}", path=name, record=index)
     return int(value)
+
+
+_EXTENDED_TEXT = ("platform", "conn_country", "master_metadata_track_name", "master_metadata_album_artist_name",
+                  "master_metadata_album_album_name", "spotify_track_uri", "episode_name", "episode_show_name",
+                  "spotify_episode_uri", "audiobook_title", "audiobook_uri", "audiobook_chapter_uri",
+                  "audiobook_chapter_title", "reason_start", "reason_end")
+_EXTENDED_FLAGS = ("shuffle", "skipped", "offline", "incognito_mode")
+
+
+def _check_fields(rec: dict[str, Any], name: str, index: int, text: Sequence[str], flags: Sequence[str] = ()) -> None:
+    """Fields we store must have the type the export format gives them (or be null)."""
+    for field_name in text:
+        value = rec.get(field_name)
+        if value is not None and not isinstance(value, str):
+            raise InputError(f"{field_name} must be a string, got {value!r}", path=name, record=index)
+    for field_name in flags:
+        value = rec.get(field_name)
+        if value is not None and not isinstance(value, bool):
+            raise InputError(f"{field_name} must be true, false or null, got {value!r}", path=name, record=index)
 
 
 class _Reader:
@@ -156,6 +176,7 @@ class _Reader:
                 raise InputError("record is not a JSON object", path=name, record=i)
             at = _ts(rec.get("ts"), name, i, "ts")
             ms = _int(rec.get("ms_played"), name, i, "ms_played")
+            _check_fields(rec, name, i, _EXTENDED_TEXT, _EXTENDED_FLAGS)
             uri, track, artist = rec.get("spotify_track_uri"), rec.get("master_metadata_track_name"), rec.get("master_metadata_album_artist_name")
             if ms == 0:
                 self.skipped["zero_ms_played"] += 1  # nothing was heard: not a play
@@ -184,6 +205,7 @@ class _Reader:
                 raise InputError("record is not a JSON object", path=name, record=i)
             at = _ts(rec.get("endTime"), name, i, "endTime")
             ms = _int(rec.get("msPlayed"), name, i, "msPlayed")
+            _check_fields(rec, name, i, ("artistName", "trackName", "podcastName", "episodeName"))
             if podcast:
                 self._episode(at, ms, "episode", None, rec.get("episodeName"), rec.get("podcastName"), None, "account")
                 continue
@@ -197,13 +219,17 @@ class _Reader:
             track = item.get("track") if isinstance(item, dict) else None
             if not isinstance(track, dict) or not track.get("name"):
                 raise InputError("item has no track object", path=name, record=i)
+            _check_fields(track, name, i, ("name", "id", "type"))
+            if track.get("album") is not None and not isinstance(track["album"], dict):
+                raise InputError(f"track.album must be an object, got {track['album']!r}", path=name, record=i)
             if track.get("type", "track") == "episode":
                 self.skipped["webapi_episode"] += 1
                 continue
             start = _ts(item.get("played_at"), name, i, "played_at")
             duration = _int(track.get("duration_ms"), name, i, "track.duration_ms")
             artists = track.get("artists") or []
-            if not artists or not isinstance(artists[0], dict) or not artists[0].get("name"):
+            if not isinstance(artists, list) or not artists or not isinstance(artists[0], dict) \
+                    or not isinstance(artists[0].get("name"), str) or not artists[0]["name"]:
                 raise InputError("track has no artists", path=name, record=i)
             at = (start + timedelta(milliseconds=duration)).replace(microsecond=0)
             self._play(at=at, ms=duration, artist=artists[0]["name"], track=track["name"], track_id=track.get("id"),
@@ -216,9 +242,11 @@ class _Reader:
         if isinstance(doc, dict) and doc.get("type") == "artist":
             items = [doc]
         for i, artist in enumerate(items):
-            if not isinstance(artist, dict) or not artist.get("id") or not artist.get("name"):
-                raise InputError("artist object needs id and name", path=name, record=i)
+            if not isinstance(artist, dict) or not isinstance(artist.get("id"), str) or not isinstance(artist.get("name"), str):
+                raise InputError("artist object needs id and name strings", path=name, record=i)
             genres = artist.get("genres") or []
+            if not isinstance(genres, list):
+                raise InputError(f"genres must be a list, got {genres!r}", path=name, record=i)
             self.artists.add(artist_id=artist["id"], artist_name=artist["name"], genres=[str(g) for g in genres])
 
 

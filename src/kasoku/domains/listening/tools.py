@@ -145,7 +145,7 @@ def _hours(src: str, p: RangeParams) -> tuple[str, list[Any]]:
 def _search(src: str, p: RangeParams) -> tuple[str, list[Any]]:
     assert isinstance(p, SearchParams)
     where, args = _where(p)
-    needle = p.q.casefold()
+    needle = p.q.lower()  # the same lower-casing as SQL lower() on the column (casefold would turn ß into ss)
     return (f"""
         SELECT track_name, artist_name AS artist, count(*) AS play_count, max(played_at) AS last_played
         FROM (SELECT track_name, artist_name, played_at FROM {src} WHERE {where})

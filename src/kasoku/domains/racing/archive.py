@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kasoku.domains.racing import catalogue
+from kasoku.domains.racing import catalogue, records
 from kasoku.errors import InputError, KasokuError
 
 __all__ = ["ImportSummary", "Span", "MANIFEST", "day_files", "import_files", "index_file",
@@ -194,12 +194,16 @@ def _check_record(rec: bytes, spec: catalogue.DataSpec | None) -> tuple[str, str
     elif rt not in spec.record_types:
         raise ValueError(f"dataspec {spec.name} never delivers {rt} records "
                          f"(it delivers {' '.join(spec.record_types)})")
+    if spec.kind == "realtime" and not _valid_date(_race_day(rec)):
+        raise ValueError(f"race day {_race_day(rec)!r} (bytes 12-19) is not a valid YYYYMMDD")
+    try:
+        # Every field, not only the header: a record that parses on import parses when served.
+        records.parse_record(rec)
+    except records.RecordError as exc:
+        raise ValueError(exc.message) from None
     if spec.kind == "stored":
         return "stored", spec.name, created
-    day = _race_day(rec)
-    if not _valid_date(day):
-        raise ValueError(f"race day {day!r} (bytes 12-19) is not a valid YYYYMMDD")
-    return "realtime", spec.name, day
+    return "realtime", spec.name, _race_day(rec)
 
 
 @contextlib.contextmanager

@@ -104,7 +104,9 @@ class RacingDomain:
         self.source = RacingSource(self.client, engine)
         for spec in DATASPECS.values():
             engine.register(Dataset(dataset_name(spec.name), policy_for(spec), self.source, rows_key="records"))
-        self._prefetch = Prefetcher(engine, **self._prefetch_args)
+        # JV-Link keeps realtime data one week; an archive keeps whatever was imported.
+        realtime_days = 7 if self.client.name == "com" else None
+        self._prefetch = Prefetcher(engine, **{"realtime_days": realtime_days, **self._prefetch_args})
         engine.on_result.append(self._prefetch.on_result)
         self._jobs = JobRunner(engine)
         self._push = OddsHub(engine, min_interval=self._push_min_interval,

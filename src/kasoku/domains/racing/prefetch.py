@@ -18,8 +18,10 @@ failed, and ``hit`` when a later request is served from a prefetched entry (coun
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pyarrow.compute as pc
@@ -33,14 +35,28 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+def _today_jst() -> str:
+    """JV-Link's calendar is Japan's (UTC+9)."""
+    return (_dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(hours=9)).strftime("%Y%m%d")
+
+
+def _days_before(day: str, days: int) -> str:
+    return (_dt.datetime.strptime(day, "%Y%m%d") - _dt.timedelta(days=days)).strftime("%Y%m%d")
+
+
 TRIGGER = "RACE"
 WARM_SPECS = ("0B12", "0B15", "0B31", "0B32")
 
 
 class Prefetcher:
     def __init__(self, engine: "Engine", *, concurrency: int = 2, max_races: int = 12,
-                 remember: int = 10_000, specs: tuple[str, ...] = WARM_SPECS) -> None:
+                 remember: int = 10_000, specs: tuple[str, ...] = WARM_SPECS,
+                 realtime_days: int | None = None, today: Callable[[], str] | None = None) -> None:
+        """``realtime_days``: how long the upstream keeps realtime data (JV-Link: one week);
+        races older than that are not warmed, since the upstream can only answer -1 for them."""
         self.engine = engine
+        self.realtime_days = realtime_days
+        self._today = today or _today_jst
         self.specs = specs
         self.max_races = max_races
         self.remember = remember
@@ -55,6 +71,9 @@ class Prefetcher:
         if query.dataset != dataset_name(TRIGGER) or query.name != FETCH or result.table.num_rows == 0:
             return
         keys = pc.unique(result.table.column("race_id").drop_null()).to_pylist()
+        if self.realtime_days is not None:
+            oldest = _days_before(self._today(), self.realtime_days)
+            keys = [k for k in keys if k[:8] >= oldest]
         for race_key in sorted(keys, reverse=True)[: self.max_races]:
             for spec in self.specs:
                 self._schedule(page_query(spec, key=race_key))

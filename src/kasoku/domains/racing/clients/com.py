@@ -350,9 +350,11 @@ class ComClient:
             ret, rec, fname = self._read_one(jv)
             if ret > 0:
                 out.append(rec)
+                deadline = None  # progress: the download deadline restarts at the next -3
             elif ret == 0:
                 return out
             elif ret == -1:  # end of one physical file
+                deadline = None
                 continue
             elif ret == -3:  # still downloading
                 if deadline is None:
