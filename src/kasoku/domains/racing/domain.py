@@ -120,6 +120,8 @@ class RacingDomain:
     async def shutdown(self) -> None:
         if self._push is not None:
             await self._push.close()
+        if self.source is not None:
+            self.source.close()
         if self._client is not None:
             await asyncio.to_thread(self._client.close)
 

@@ -22,6 +22,7 @@ and the parsing run in a thread, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import base64
 import logging
 from collections.abc import Mapping
@@ -126,10 +127,16 @@ def view_table(table: pa.Table, *, raw: bool) -> pa.Table:
 class RacingSource:
     """Answers every ``racing.*`` dataset. ``upstream_calls`` counts real JVOpen/JVRTOpen calls."""
 
-    def __init__(self, client: UpstreamClient, engine: "Engine") -> None:
+    def __init__(self, client: UpstreamClient, engine: "Engine", *, upstream_threads: int = 4) -> None:
         self.client = client
         self.engine = engine
         self.upstream_calls = 0
+        # Upstream calls block for up to their deadline (COM: queued behind one session); on
+        # threads of their own they cannot starve the default pool that parsing and the lake use.
+        self._upstream = ThreadPoolExecutor(max_workers=upstream_threads, thread_name_prefix="kasoku-upstream")
+
+    def close(self) -> None:
+        self._upstream.shutdown(wait=False, cancel_futures=True)
 
     async def run(self, query: Query) -> Result:
         dataspec = dataspec_of(query.dataset)
@@ -148,10 +155,12 @@ class RacingSource:
 
     async def _fetch(self, dataspec: str, params: Mapping[str, Any]) -> Result:
         self.upstream_calls += 1
+        loop = asyncio.get_running_loop()
         if "key" in params:
-            raws = await asyncio.to_thread(self.client.fetch_realtime, dataspec, params["key"])
+            raws = await loop.run_in_executor(self._upstream, self.client.fetch_realtime, dataspec, params["key"])
         else:
-            raws = await asyncio.to_thread(self.client.fetch_stored, dataspec, params["fromtime"], params["option"])
+            raws = await loop.run_in_executor(self._upstream, self.client.fetch_stored, dataspec,
+                                              params["fromtime"], params["option"])
         table = await asyncio.to_thread(records_table, raws)
         log.debug("fetched %s %s: %d records", dataspec, dict(params), table.num_rows)
         return Result(table=table, tags=data_tags(dataspec, table), source=self.client.name,
