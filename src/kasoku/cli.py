@@ -223,11 +223,13 @@ def demo(port: Annotated[int, typer.Option(help="port to serve on")] = 8000,
          host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
          data_dir: Annotated[Path, typer.Option("--dir", help="where the demo export and lake live")] = Path(".kasoku/demo"),
          plays: Annotated[int, typer.Option(help="plays in the generated history")] = 300_000,
+         lake: LakeOpt = None,
          no_serve: Annotated[bool, typer.Option("--no-serve", help="build the data, then exit")] = False) -> None:
     """Build a realistic demo history through the real importer, then serve it."""
     from kasoku.demo import prepare_demo
 
-    settings = run_clean(lambda: prepare_demo(data_dir, plays=plays, console=console, progress=progress_bar))
+    settings = run_clean(lambda: prepare_demo(data_dir, plays=plays, console=console, progress=progress_bar,
+                                              settings=settings_from(), lake=lake))
     settings = settings.with_overrides(host=host, port=port)
     base = f"http://{host}:{port}"
     console.print("\n[bold green]kasoku demo[/] — try:")

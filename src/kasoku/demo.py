@@ -19,17 +19,20 @@ READY = ".ready"
 
 
 def prepare_demo(data_dir: Path, *, plays: int, console: Console, progress: Callable[[], Progress],
-                 settings: Settings | None = None) -> Settings:
+                 settings: Settings | None = None, lake: str | None = None) -> Settings:
+    """Generate and import the demo data unless it is there; ``lake`` (a directory or s3:// URL)
+    overrides the default ``<data_dir>/lake``."""
     from kasoku.domains.listening.demo import write_demo_export
     from kasoku.domains.listening.domain import lake_from_settings
     from kasoku.domains.listening.ingest import ingest
 
     data_dir = data_dir.resolve()
     export_dir, lake_dir = data_dir / "export", data_dir / "lake"
-    settings = (settings or Settings()).with_overrides(lake=str(lake_dir))
+    lake_url = lake or str(lake_dir)
+    settings = (settings or Settings()).with_overrides(lake=lake_url)
     settings = settings.with_overrides(racing_archive=str(_racing_demo(data_dir / "racing", console)))
     marker = data_dir / READY
-    if marker.exists() and lake_dir.exists():
+    if marker.exists() and marker.read_text().split("\n")[-1] == lake_url and lake_from_settings(settings).months("plays"):
         console.print(f"demo data ready in {data_dir} (delete it to rebuild)")
         return settings
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -44,8 +47,8 @@ def prepare_demo(data_dir: Path, *, plays: int, console: Console, progress: Call
         summary = ingest(lake_from_settings(settings), files, user_id=settings.user_id, progress=on_progress,
                          rollups=_rollups(settings))
     console.print(f"imported {summary.new_plays:,} plays ({summary.duplicates:,} duplicates across overlapping "
-                  f"sources, {summary.episodes:,} podcast plays kept apart) into {lake_dir}")
-    marker.write_text(f"{summary.new_plays}\n")
+                  f"sources, {summary.episodes:,} podcast plays kept apart) into {lake_url}")
+    marker.write_text(f"{summary.new_plays}\n{lake_url}")
     return settings
 
 
