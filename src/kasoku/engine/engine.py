@@ -254,7 +254,7 @@ class Engine:
 
     def _gauge(self) -> None:
         self.metrics.l1_bytes.set(self.l1.bytes)
-        self.metrics.l1_entries.set(len(self.l1.keys()))
+        self.metrics.l1_entries.set(self.l1.count)
 
     def stats(self) -> dict[str, Any]:
         """The figures of /metrics as JSON, plus hit ratios and the share of repeated queries."""

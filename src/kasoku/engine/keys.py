@@ -1,6 +1,6 @@
 """Canonical query keys: the same question gives the same key in every process and machine.
 
-Python's ``hash()`` is salted per process, so keys are blake2b digests of canonical JSON
+Python's built-in string hashing is salted per process, so keys are blake2b digests of canonical JSON
 (sorted keys, no whitespace, dates as ISO strings).
 """
 

@@ -66,6 +66,11 @@ class MemoryTier:
         return len(self._cache)
 
     @property
+    def count(self) -> int:
+        """Entries held, expired ones included until they are next touched (cheap: for gauges)."""
+        return len(self._cache)
+
+    @property
     def bytes(self) -> int:
         return int(self._cache.currsize)
 
