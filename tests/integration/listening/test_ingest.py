@@ -109,3 +109,49 @@ def test_cli_ingest_prints_a_summary(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "new plays" in result.stdout and "duplicates" in result.stdout
     assert Lake(str(lake_dir)).months("plays") == ["2024-03"]
+
+
+def test_a_webapi_play_across_a_month_boundary_matches_its_extended_row(lake: Lake, tmp_path: Path) -> None:
+    """Web API first (the end it implies is in March), the full export months later (the play ended in February)."""
+    poll = {"items": [{"track": {"id": "t1", "name": "Idol", "duration_ms": 240000, "type": "track",
+                                 "artists": [{"id": "a", "name": "YOASOBI"}], "album": {"id": "b", "name": "Idol"}},
+                       "played_at": "2024-02-29T23:58:00.000Z"}]}
+    ingest(lake, [write(tmp_path / "poll.json", poll)], user_id="me")
+    assert lake.months("plays") == ["2024-03"]
+    # The user skipped after 90 s: the play ended in February.
+    played = dict(EXTENDED[0], ts="2024-02-29T23:59:30Z", ms_played=90000)
+    summary = ingest(lake, [write(tmp_path / "Streaming_History_Audio_2024_0.json", [played])], user_id="me")
+    plays = [row for m in lake.months("plays") for row in lake.read("plays", [m]).to_pylist()]
+    assert [(p["source"], p["played_at"].month) for p in plays] == [("extended", 2)]
+    assert summary.new_plays == 0  # one play before, one play after
+
+
+def test_boundary_match_with_rollups_keeps_rollups_equal_to_raw(tmp_path: Path) -> None:
+    import asyncio
+
+    from kasoku.domains.listening.rollup_build import RollupBuilder
+    from kasoku.domains.listening.rollup_match import LakeRollups
+    from kasoku.domains.listening.source import ListeningSource
+    from kasoku.domains.listening.tools import validate
+    from kasoku.lake.duckdb_pool import DuckDBPool
+
+    lake = Lake(str(tmp_path / "lake"), grace_seconds=0)
+    poll = {"items": [{"track": {"id": "t1", "name": "Idol", "duration_ms": 240000, "type": "track",
+                                 "artists": [{"id": "a", "name": "YOASOBI"}], "album": {"id": "b", "name": "Idol"}},
+                       "played_at": "2024-02-29T23:58:00.000Z"}]}
+    ingest(lake, [write(tmp_path / "poll.json", poll), write(tmp_path / "e1.json", EXTENDED)], user_id="me",
+           rollups=RollupBuilder())
+    played = dict(EXTENDED[0], ts="2024-02-29T23:59:30Z", ms_played=90000)
+    ingest(lake, [write(tmp_path / "Streaming_History_Audio_2024_0.json", [played])], user_id="me", rollups=RollupBuilder())
+
+    async def both() -> tuple[object, object]:
+        pool = DuckDBPool(lake, workers=1)
+        try:
+            source = ListeningSource(lake, pool, LakeRollups(lake, pool))
+            params = validate("top_tracks", {"start": "2024-02-01", "end": "2024-03-31", "limit": 10})
+            return await source.rollups.answer("top_tracks", params, "me"), await source.raw("top_tracks", params, "me")  # type: ignore[union-attr]
+        finally:
+            pool.close()
+
+    from_rollup, raw = asyncio.run(both())
+    assert from_rollup is not None and from_rollup.equals(raw)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -42,7 +43,7 @@ class IngestSummary:
 
 
 def _merge(con: duckdb.DuckDBPyConnection, existing: pa.Table | None, incoming: pa.Table, schema: pa.Schema,
-           ranked_by_source: bool) -> tuple[pa.Table, int]:
+           ranked_by_source: bool, earlier: pa.Table | None = None) -> tuple[pa.Table, int]:
     """Union of what the lake has and what came in, one row per play. Returns (merged, net new rows).
 
     Exact duplicates share a play_id. Across sources the same play is recognised more loosely,
@@ -51,11 +52,14 @@ def _merge(con: duckdb.DuckDBPyConnection, existing: pa.Table | None, incoming: 
     and track ending in the same minute; a Web API row (start time + track length) is the play
     of an extended-history row of the same track that *started* within 5 s of it.
     The richer source wins (extended > webapi > account); on a tie the lake's row stays, so a
-    re-import changes no byte.
+    re-import changes no byte. ``earlier``: extended rows of the previous month — a Web API
+    row's end (start + track length) can fall in this month while the play it repeats ended
+    in the last one.
     """
     base = existing if existing is not None else schema.empty_table()
     con.register("old_rows", base.cast(schema))
     con.register("new_rows", incoming.cast(schema))
+    con.register("earlier_rows", (earlier if earlier is not None else schema.empty_table()).cast(schema))
     cols = ", ".join(schema.names)
     if ranked_by_source:
         prio = "CASE source " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in SOURCE_PRIORITY.items()) + " ELSE 9 END"
@@ -63,8 +67,11 @@ def _merge(con: duckdb.DuckDBPyConnection, existing: pa.Table | None, incoming: 
             WITH u AS (SELECT {cols}, {prio} AS prio, 0 AS origin FROM old_rows
                        UNION ALL SELECT {cols}, {prio} AS prio, 1 AS origin FROM new_rows),
             exact AS (SELECT * FROM u QUALIFY row_number() OVER (PARTITION BY play_id ORDER BY prio, origin) = 1),
+            candidates AS (SELECT user_id, artist_name, track_name, played_at, ms_played, source, prio FROM exact
+                           UNION ALL SELECT user_id, artist_name, track_name, played_at, ms_played, source, {prio}
+                           FROM earlier_rows WHERE source = 'extended'),
             shadowed AS (
-                SELECT DISTINCT lo.play_id FROM exact lo JOIN exact hi
+                SELECT DISTINCT lo.play_id FROM exact lo JOIN candidates hi
                   ON lo.user_id = hi.user_id AND hi.prio < lo.prio
                  AND lower(lo.artist_name) = lower(hi.artist_name) AND lower(lo.track_name) = lower(hi.track_name)
                  AND ((lo.source = 'account' AND date_trunc('minute', lo.played_at) = date_trunc('minute', hi.played_at))
@@ -77,8 +84,8 @@ def _merge(con: duckdb.DuckDBPyConnection, existing: pa.Table | None, incoming: 
             SELECT {cols} FROM (SELECT {cols}, 0 AS origin FROM old_rows UNION ALL SELECT {cols}, 1 AS origin FROM new_rows)
             QUALIFY row_number() OVER (PARTITION BY play_id ORDER BY origin) = 1
             ORDER BY played_at, play_id""").to_arrow_table()
-    con.unregister("old_rows")
-    con.unregister("new_rows")
+    for name in ("old_rows", "new_rows", "earlier_rows"):
+        con.unregister(name)
     return merged.cast(schema), merged.num_rows - base.num_rows
 
 
@@ -96,16 +103,62 @@ def _split_by_month(table: pa.Table) -> dict[str, pa.Table]:
 
 def _changed_months(con: duckdb.DuckDBPyConnection, lake: Lake, table_name: str, incoming: pa.Table,
                     schema: pa.Schema, ranked: bool) -> tuple[dict[str, pa.Table], int]:
-    """Merged content of each month the import touches, only where it differs from the lake."""
+    """Merged content of each month the import touches, only where it differs from the lake.
+
+    For plays, the month after each touched month is looked at again when it holds Web API rows
+    that started in the touched month: the new extended rows may be the plays they repeat.
+    """
     changes: dict[str, pa.Table] = {}
     new_total = 0
-    for month, rows in _split_by_month(incoming).items():
+    by_month = _split_by_month(incoming)
+    months = set(by_month)
+    if ranked:
+        present = set(lake.months(table_name))
+        months |= {_next_month(m) for m in by_month if _next_month(m) in present}
+    for month in sorted(months):
         existing = lake.read(table_name, [month])
-        merged, new = _merge(con, existing, rows, schema, ranked)
+        rows = by_month.get(month, schema.empty_table())
+        earlier = _earlier_extended(lake, table_name, month, by_month, existing, rows) if ranked else None
+        merged, new = _merge(con, existing, rows, schema, ranked, earlier)
         if not _same(existing, merged):
             changes[month] = merged
         new_total += new
     return changes, new_total
+
+
+def _next_month(month: str) -> str:
+    year, mon = int(month[:4]), int(month[5:])
+    return f"{year + 1:04d}-01" if mon == 12 else f"{year:04d}-{mon + 1:02d}"
+
+
+def _previous_month(month: str) -> str:
+    year, mon = int(month[:4]), int(month[5:])
+    return f"{year - 1:04d}-12" if mon == 1 else f"{year:04d}-{mon - 1:02d}"
+
+
+def _earlier_extended(lake: Lake, table_name: str, month: str, by_month: dict[str, pa.Table],
+                      *tables: pa.Table | None) -> pa.Table | None:
+    """Extended rows of the previous month, read only when a Web API row here started before this month."""
+    import pyarrow.compute as pc
+
+    month_start = pa.scalar(_month_start(month), pa.timestamp("us", tz="UTC"))
+    straddling = False
+    for table in tables:
+        if table is None or table.num_rows == 0:
+            continue
+        web = table.filter(pc.equal(table["source"], "webapi"))
+        if web.num_rows:
+            starts = pc.subtract(pc.cast(web["played_at"], pa.int64()), pc.multiply(web["ms_played"], 1000))
+            straddling |= pc.any(pc.less(starts, month_start.cast(pa.int64()))).as_py() or False
+    if not straddling:
+        return None
+    previous = _previous_month(month)
+    parts = [t for t in (lake.read(table_name, [previous]), by_month.get(previous)) if t is not None]
+    return pa.concat_tables([t.cast(PLAYS_SCHEMA) for t in parts]) if parts else None
+
+
+def _month_start(month: str) -> datetime:
+    return datetime(int(month[:4]), int(month[5:]), 1, tzinfo=timezone.utc)
 
 
 def _same(a: pa.Table | None, b: pa.Table) -> bool:
