@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     racing_archive: str | None = Field(None, description="directory of a JV-Data archive served by the racing domain")
     racing_client: Literal["files", "com"] = Field("files", description="racing upstream: JV-Data files, or JV-Link COM (Windows)")
     racing_sid: str = Field("kasoku", description="JV-Link software id given to JVInit")
+    racing_max_fetch_bytes: int = Field(256 * 1024 * 1024, description="largest racing fetch (bytes of records) held in memory; past it 413 asks for a narrower range")
     racing_upstream_delay_ms: tuple[float, float] | None = Field(None, description="artificial upstream delay range (ms) for the files client, to mimic COM")
 
     host: str = Field("127.0.0.1", description="address the server binds")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -59,3 +60,16 @@ async def test_batch_names_concrete_racing_paths(client: httpx.AsyncClient, demo
     assert {r["record_type"] for r in results[2]["data"]["records"]} == {"YS"}
     get = await client.get(f"/api/v1/realtime/odds/{race}?type=win")
     assert get.headers["x-cache"] == "hit"  # the batch item filled the GET's entry
+
+
+async def test_a_fetch_too_large_for_memory_is_413_with_a_hint(tmp_path: Path, demo_archive: Any, clock: Any) -> None:
+    from kasoku.domains.racing.clients.files import FileClient
+    from tests.e2e.racing.conftest import make_app
+
+    app, _ = make_app(tmp_path, FileClient(demo_archive.archive, max_fetch_bytes=10_000), clock)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as c:
+            response = await c.get("/api/v1/data/RACE?limit=5")
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert error["code"] == "FETCH_TOO_LARGE" and "from_time" in error["message"]

@@ -285,3 +285,13 @@ def test_close_fails_queued_requests_and_releases(h: Harness) -> None:
     assert h.released == 1 and not c.status()["thread_alive"]
     with pytest.raises(UpstreamUnavailable):
         c.fetch_realtime("0B15", "20240106")
+
+
+def test_a_fetch_past_the_byte_limit_stops_reading_and_closes(h: Harness) -> None:
+    from kasoku.domains.racing.clients.base import FetchTooLarge
+
+    c = h.client(Session(reads=[A, B, C]), max_fetch_bytes=len(A) + 1)
+    with pytest.raises(FetchTooLarge) as e:
+        c.fetch_stored("RACE", "20240101000000")
+    assert e.value.status == 413
+    assert h.jv.call_names == ["JVInit", "JVOpen", "JVGets", "JVGets", "JVClose"]  # no read of C

@@ -105,3 +105,20 @@ def test_concurrent_reads_agree(arc: Path) -> None:
         t.join()
     assert len(results) == 160 and all(r == expected for r in results)
     assert c2.status()["calls"] == 160
+
+
+def test_a_fetch_larger_than_the_limit_is_413_before_reading(tmp_path: Path) -> None:
+    from kasoku.domains.racing.archive import import_files
+    from kasoku.domains.racing.clients.base import FetchTooLarge
+    from kasoku.domains.racing.clients.files import FileClient
+    from tests.unit.racing_clients._jvdata import make_record
+
+    arc = tmp_path / "arc"
+    src = tmp_path / "race.jvd"
+    src.write_bytes(b"".join(make_record("RA", created=f"202401{d:02d}", body=f"{d:03d}") for d in range(1, 11)))
+    import_files([src], arc)
+    small = FileClient(arc, max_fetch_bytes=3 * 1272)
+    with pytest.raises(FetchTooLarge) as info:
+        small.fetch_stored("RACE", "20240101000000")
+    assert info.value.status == 413 and "narrow" in info.value.message
+    assert len(small.fetch_stored("RACE", "20240108000000")) == 3  # a later from_time fits

@@ -52,13 +52,14 @@ def client_from_settings(settings: Settings) -> UpstreamClient:
     if settings.racing_client == "com":
         from kasoku.domains.racing.clients.com import ComClient, JVLinkDispatch
 
-        return ComClient(JVLinkDispatch(), sid=settings.racing_sid)
+        return ComClient(JVLinkDispatch(), sid=settings.racing_sid, max_fetch_bytes=settings.racing_max_fetch_bytes)
     if not settings.racing_archive:
         raise ConfigError("racing needs racing_archive (a JV-Data archive directory) or racing_client='com'")
     from kasoku.domains.racing.clients.files import FileClient
 
     delay = settings.racing_upstream_delay_ms
-    return FileClient(settings.racing_archive, delay=(delay[0] / 1000, delay[1] / 1000) if delay else None)
+    return FileClient(settings.racing_archive, delay=(delay[0] / 1000, delay[1] / 1000) if delay else None,
+                      max_fetch_bytes=settings.racing_max_fetch_bytes)
 
 
 class RacingDomain:

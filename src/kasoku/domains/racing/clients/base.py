@@ -53,6 +53,25 @@ _BUSY_CODES = frozenset({-202})
 _MAINTENANCE_CODES = frozenset({-504})
 
 
+DEFAULT_MAX_FETCH_BYTES = 256 * 1024 * 1024
+
+
+class FetchTooLarge(KasokuError):
+    """One fetch would hold more records than a server should keep in memory at once (413).
+
+    JV-Link answers ``fromtime`` with *everything since*; over years of RACE data that is
+    gigabytes (H6 alone is 100 KB a race). The caller narrows the range instead.
+    """
+
+    status = 413
+    code = "FETCH_TOO_LARGE"
+
+    def __init__(self, dataspec: str, size: int, limit: int) -> None:
+        super().__init__(f"{dataspec}: the fetch holds more than {limit:,} bytes of records ({size:,} so far); "
+                         "give a later from_time or a to_time to narrow it",
+                         details={"data_spec": dataspec, "bytes": size, "limit": limit})
+
+
 class JVLinkError(KasokuError):
     """A JV-Link return code that is an error, with its HTTP mapping (jvlink.md).
 

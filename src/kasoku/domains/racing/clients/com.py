@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kasoku.domains.racing import catalogue
-from kasoku.domains.racing.clients.base import BUSY_RETRY_AFTER, JVLinkError
+from kasoku.domains.racing.clients.base import BUSY_RETRY_AFTER, DEFAULT_MAX_FETCH_BYTES, FetchTooLarge, JVLinkError
 from kasoku.errors import KasokuError, UpstreamError, UpstreamUnavailable
 
 __all__ = ["ComClient", "JVLinkDispatch"]
@@ -125,8 +125,9 @@ class ComClient:
     def __init__(self, factory: Callable[[], Any], *, sid: str, queue_size: int = 16,
                  call_timeout: float = 30.0, poll_interval: float = 0.1, max_reopens: int = 2,
                  work_timeout: float | None = None, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, max_fetch_bytes: int = DEFAULT_MAX_FETCH_BYTES) -> None:
         self._factory = factory
+        self._max_fetch_bytes = max_fetch_bytes
         self._sid = sid
         self._call_timeout = call_timeout
         self._poll = poll_interval
@@ -307,7 +308,7 @@ class ComClient:
         while True:
             try:
                 try:
-                    return self._read_all(jv) if open_() else []
+                    return self._read_all(jv, label) if open_() else []
                 finally:
                     jv.JVClose()
             except _Corrupt as c:
@@ -343,13 +344,17 @@ class ComClient:
         # JVRead hands back text; re-encode to the bytes JV-Link meant (never strip)
         return ret, text.encode("cp932")[:ret] if ret > 0 else b"", fname
 
-    def _read_all(self, jv: Any) -> list[bytes]:
+    def _read_all(self, jv: Any, label: str) -> list[bytes]:
         out: list[bytes] = []
+        size = 0
         deadline: float | None = None
         while True:
             ret, rec, fname = self._read_one(jv)
             if ret > 0:
                 out.append(rec)
+                size += len(rec)
+                if size > self._max_fetch_bytes:  # stop reading; the caller's finally closes JV-Link
+                    raise FetchTooLarge(label, size, self._max_fetch_bytes)
                 deadline = None  # progress: the download deadline restarts at the next -3
             elif ret == 0:
                 return out

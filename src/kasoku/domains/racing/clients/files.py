@@ -24,7 +24,7 @@ from typing import Any
 
 from kasoku.domains.racing import archive as _archive
 from kasoku.domains.racing import catalogue
-from kasoku.domains.racing.clients.base import ArtificialDelay
+from kasoku.domains.racing.clients.base import DEFAULT_MAX_FETCH_BYTES, ArtificialDelay, FetchTooLarge
 from kasoku.errors import ConfigError, UpstreamUnavailable
 
 __all__ = ["FileClient"]
@@ -56,8 +56,10 @@ class FileClient:
     name = "files"
 
     def __init__(self, archive_dir: Path | str, *, delay: tuple[float, float] | None = None,
-                 rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
+                 rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep,
+                 max_fetch_bytes: int = DEFAULT_MAX_FETCH_BYTES) -> None:
         self._dir = Path(archive_dir)
+        self._max_fetch_bytes = max_fetch_bytes
         if not self._dir.is_dir():
             raise ConfigError(f"JV-Data archive {self._dir} does not exist",
                               details={"archive": str(self._dir)})
@@ -79,10 +81,12 @@ class FileClient:
         catalogue.validate_option(spec, option)
         lo, hi = start[:8], (end[:8] if end is not None else None)
         index = self._index(spec)
+        days = [day for day in sorted(index.days) if day >= lo and (hi is None or day <= hi)]
+        size = sum(index.days[day].end for day in days)
+        if size > self._max_fetch_bytes:  # known from the index before reading a byte
+            raise FetchTooLarge(dataspec, size, self._max_fetch_bytes)
         out: list[bytes] = []
-        for day in sorted(index.days):
-            if day < lo or (hi is not None and day > hi):
-                continue
+        for day in days:
             entry = index.days[day]
             # read only the indexed prefix: a concurrent import may have appended since
             with open(entry.path, "rb") as f:
