@@ -1,6 +1,6 @@
 """Roll-ups (seed 000, C2) vs full scan + GROUP BY, at 1 M and 10 M plays.
 
-    /work/main/.venv/bin/python -m benchmarks.rollups [--sizes 1000000 10000000] [--repeat 5]
+    python -m benchmarks.rollups [--sizes 1000000 10000000] [--repeat 5]
 
 Plays are generated straight into Parquet month partitions by DuckDB (one user, 12 months of
 2024, Zipf-like popularity over 50 000 tracks / 5 000 artists), one month at a time so 10 M
