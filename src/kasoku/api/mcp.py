@@ -234,6 +234,10 @@ async def mcp(request: Request) -> Response:
     if isinstance(payload, list):
         if not payload:
             return _json(_error(None, RpcError(INVALID_REQUEST, "empty batch")), status=400)
+        limit = request.app.state.settings.batch_max_items  # the same bound as POST /v1/batch
+        if len(payload) > limit:
+            return _json(_error(None, RpcError(INVALID_REQUEST, f"batch of {len(payload)} messages; at most {limit}",
+                                               {"max_items": limit})), status=413)
         answers = [a for a in [await _answer(request, m) for m in payload] if a is not None]
         return _json(answers) if answers else Response(status_code=202)
     answer = await _answer(request, payload)

@@ -151,3 +151,9 @@ async def test_batch_of_messages(client: httpx.AsyncClient) -> None:
     assert len(answers["b"]["result"]["structuredContent"]["data"]) == 2
     only_notes = await client.post("/mcp", headers=HEADERS, json=[{"jsonrpc": "2.0", "method": "notifications/initialized"}])
     assert only_notes.status_code == 202
+
+
+async def test_a_batch_past_the_limit_is_refused(client: httpx.AsyncClient) -> None:
+    many = [{"jsonrpc": "2.0", "id": i, "method": "ping"} for i in range(51)]  # batch_max_items defaults to 50
+    response = await client.post("/mcp", headers=HEADERS, json=many)
+    assert response.status_code == 413 and response.json()["error"]["data"]["max_items"] == 50
