@@ -103,7 +103,7 @@ def ingest_listening(paths: Annotated[list[Path], typer.Argument(help="export fi
 
 
 def do_ingest(settings: Settings, paths: list[Path], user_id: str) -> Any:
-    from kasoku.domains.listening.domain import lake_from_settings
+    from kasoku.domains.listening.domain import lake_from_settings, rollup_hook
     from kasoku.domains.listening.ingest import ingest
 
     missing = [str(p) for p in paths if not p.exists()]
@@ -118,15 +118,7 @@ def do_ingest(settings: Settings, paths: list[Path], user_id: str) -> Any:
                 tasks[stage] = bar.add_task({"read": "reading records", "write": "writing partitions"}.get(stage, stage), total=total)
             bar.advance(tasks[stage], advance)
 
-        return ingest(lake, paths, user_id=user_id, progress=progress, rollups=_rollup_builder(settings))
-
-
-def _rollup_builder(settings: Settings) -> Any:
-    """Roll-ups rebuilt with every ingest; switched off, the touched months' roll-ups are dropped
-    (never left disagreeing with the new plays)."""
-    from kasoku.domains.listening.rollup_build import RollupBuilder
-
-    return RollupBuilder(drop_only=not settings.rollups)
+        return ingest(lake, paths, user_id=user_id, progress=progress, rollups=rollup_hook(settings))
 
 
 def print_summary(summary: Any) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.progress import Progress
@@ -23,7 +22,7 @@ def prepare_demo(data_dir: Path, *, plays: int, console: Console, progress: Call
     """Generate and import the demo data unless it is there; ``lake`` (a directory or s3:// URL)
     overrides the default ``<data_dir>/lake``."""
     from kasoku.domains.listening.demo import write_demo_export
-    from kasoku.domains.listening.domain import lake_from_settings
+    from kasoku.domains.listening.domain import lake_from_settings, rollup_hook
     from kasoku.domains.listening.ingest import ingest
 
     data_dir = data_dir.resolve()
@@ -45,7 +44,7 @@ def prepare_demo(data_dir: Path, *, plays: int, console: Console, progress: Call
             bar.advance(read_task, advance)
 
         summary = ingest(lake_from_settings(settings), files, user_id=settings.user_id, progress=on_progress,
-                         rollups=_rollups(settings))
+                         rollups=rollup_hook(settings))
     console.print(f"imported {summary.new_plays:,} plays ({summary.duplicates:,} duplicates across overlapping "
                   f"sources, {summary.episodes:,} podcast plays kept apart) into {lake_url}")
     marker.write_text(f"{summary.new_plays}\n{lake_url}")
@@ -63,9 +62,3 @@ def _racing_demo(directory: Path, console: Console) -> Path:
         records = demo.summary.records if demo.summary else 0
         console.print(f"built the racing demo archive: {records:,} JV-Data records in {archive}")
     return archive
-
-
-def _rollups(settings: Settings) -> Any:
-    from kasoku.domains.listening.rollup_build import RollupBuilder
-
-    return RollupBuilder(drop_only=not settings.rollups)

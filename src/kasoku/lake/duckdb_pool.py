@@ -70,6 +70,11 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def sql_file_list(files: list[str]) -> str:
+    """``['a', 'b']`` as a SQL list literal of file paths, quotes escaped."""
+    return "[" + ", ".join(_quote(f) for f in files) + "]"
+
+
 def open_connection(lake: Lake, *, threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB set up to read ``lake``: httpfs + S3 secret when the lake is on S3."""
     # TimeZone pinned: TIMESTAMPTZ results come back in the session zone, which otherwise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
@@ -17,6 +17,9 @@ from kasoku.engine.engine import Engine
 from kasoku.engine.types import Dataset, Policy
 from kasoku.lake.duckdb_pool import DuckDBPool
 from kasoku.lake.storage import Lake
+
+if TYPE_CHECKING:
+    from kasoku.domains.listening.rollup_build import RollupBuilder
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,14 @@ def lake_from_settings(settings: Settings, url: str | None = None) -> Lake:
     return Lake(url or settings.lake, S3Options(endpoint=s3.endpoint, access_key_id=s3.access_key_id,
                                                 secret_access_key=s3.secret_access_key, session_token=s3.session_token,
                                                 region=s3.region, url_style=s3.url_style, use_ssl=s3.use_ssl))
+
+
+def rollup_hook(settings: Settings) -> "RollupBuilder":
+    """The ingest's roll-up step: rebuilt with every ingest; switched off, the touched months'
+    roll-ups are dropped (never left disagreeing with the new plays)."""
+    from kasoku.domains.listening.rollup_build import RollupBuilder
+
+    return RollupBuilder(drop_only=not settings.rollups)
 
 
 class ListeningDomain:

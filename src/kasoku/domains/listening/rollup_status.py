@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from kasoku.domains.listening import rollup_build as rb
 from kasoku.domains.listening.source import parquet_list
-from kasoku.lake.duckdb_pool import open_connection
+from kasoku.lake.duckdb_pool import open_connection, sql_file_list
 from kasoku.lake.storage import Lake
 
 
@@ -53,8 +53,7 @@ def _table(con: object, lake: Lake, table: str) -> TableStatus:
         return TableStatus(table, months, 0, 0, 0)
     rel = parquet_list(files)
     rows = con.execute(f"SELECT count(*) FROM {rel}").fetchone()
-    quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    size = con.execute(f"SELECT sum(total_compressed_size) FROM parquet_metadata([{quoted}])").fetchone()
+    size = con.execute(f"SELECT sum(total_compressed_size) FROM parquet_metadata({sql_file_list(files)})").fetchone()
     return TableStatus(table, months, len(files), int(rows[0]) if rows else 0, int(size[0] or 0) if size else 0)
 
 

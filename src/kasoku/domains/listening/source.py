@@ -19,7 +19,7 @@ import pyarrow as pa
 from kasoku.domains.listening.tools import GENRES_RELATION, TOOLS, RangeParams, plays_stream_sql, validate
 from kasoku.engine.types import Query, Result
 from kasoku.errors import NotFound, UpstreamUnavailable
-from kasoku.lake.duckdb_pool import DuckDBPool
+from kasoku.lake.duckdb_pool import DuckDBPool, sql_file_list
 from kasoku.lake.storage import Lake
 from kasoku.lake.streaming import stream_batches
 
@@ -112,9 +112,10 @@ def artist_genres_sql(lake: Lake) -> str:
         raise NotFound(NO_GENRES, details={"table": ARTISTS})
     return f"SELECT DISTINCT artist_name, unnest(genres) AS genre FROM {parquet_list(files)}"
 
+
 def parquet_list(files: list[str]) -> str:
-    quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    return f"read_parquet([{quoted}], hive_partitioning=false)"
+    return f"read_parquet({sql_file_list(files)}, hive_partitioning=false)"
+
 
 def plays_relation(files: list[str]) -> str:
     """A FROM-clause for the given Parquet files; an empty, typed relation when there are none."""
@@ -124,5 +125,4 @@ def plays_relation(files: list[str]) -> str:
                 "NULL::VARCHAR, NULL::BOOLEAN, NULL::BOOLEAN, NULL::VARCHAR)) AS t(play_id, user_id, played_at, "
                 "ms_played, track_id, track_name, artist_name, album_name, platform, country, reason_start, "
                 "reason_end, shuffle, skipped, source) WHERE false)")
-    quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    return f"read_parquet([{quoted}])"
+    return f"read_parquet({sql_file_list(files)})"
