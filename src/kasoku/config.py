@@ -14,6 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from kasoku.state import default_state_dir
+
 
 class S3Settings(BaseModel):
     """Object storage for an ``s3://`` lake (AWS S3, Cloudflare R2, MinIO, moto)."""
@@ -46,6 +48,7 @@ class Settings(BaseSettings):
 
     lake: str = Field("./.kasoku/lake", description="lake location: a directory or s3://bucket/prefix")
     s3: S3Settings = Field(default_factory=S3Settings, description="S3 endpoint and credentials for s3:// lakes")
+    state: Path = Field(default_factory=default_state_dir, description="directory for secrets and bookkeeping (tokens, API keys), files 0600; default $XDG_STATE_HOME/kasoku")
     user_id: str = Field("me", description="default user of the listening domain")
     racing_archive: str | None = Field(None, description="directory of a JV-Data archive served by the racing domain")
     racing_client: Literal["files", "com"] = Field("files", description="racing upstream: JV-Data files, or JV-Link COM (Windows)")
