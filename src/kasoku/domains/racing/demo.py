@@ -96,7 +96,7 @@ def _race(rng: random.Random, race_id: str, race_no: int, jockeys: list[tuple[st
     post = f"{9 + (race_no * 35 + 50) // 60:02d}:{(race_no * 35 + 50) % 60:02d}"
     name = rng.choice(_RACE_NAMES)
     final = build_race(race_id, name, distance, post_time=post, num_entries=runners, track_code="11")
-    entries_final: list[bytes] = []
+    runner_fields: dict[int, tuple[str, dict[str, object]]] = {}
     entries_early: list[bytes] = []
     for number in range(1, runners + 1):
         reg = f"20{rng.randint(19, 21)}{rng.randint(100000, 999999)}"
@@ -107,7 +107,7 @@ def _race(rng: random.Random, race_id: str, race_no: int, jockeys: list[tuple[st
         common = {"jockey_code": jockey[0], "jockey_name": jockey[1][:4], "trainer_code": trainer[0],
                   "trainer_name": trainer[1][:4], "pedigree_reg_num": reg,
                   "bracket_number": min(8, (number + 1) // 2)}
-        entries_final.append(build_entry(race_id, number, horse_name, **common))
+        runner_fields[number] = (horse_name, common)
         entries_early.append(build_entry(race_id, number, horse_name, data_code="2", **common))
     strength = {n: rng.uniform(0.5, 3.0) for n in range(1, runners + 1)}
     total = sum(strength.values())
@@ -122,8 +122,17 @@ def _race(rng: random.Random, race_id: str, race_no: int, jockeys: list[tuple[st
                           quinella={tuple(sorted((first, second))): int(pairs[tuple(sorted((first, second)))] * 100)})
     o1 = build_win_odds(race_id, win)
     o2 = build_quinella_odds(race_id, pairs)
-    weights = build_weights(race_id, {n: rng.randint(420, 540) for n in range(1, runners + 1)},
-                            changes={n: rng.randint(-8, 8) for n in range(1, runners + 1)})
+    body_kg = {n: rng.randint(420, 540) for n in range(1, runners + 1)}
+    weights = build_weights(race_id, body_kg, changes={n: rng.randint(-8, 8) for n in range(1, runners + 1)})
+    # The final entries carry the result (a race card shows it); drawn from a generator of the
+    # race's own so the shared sequence, and every other generated record, stays as it was.
+    extra = random.Random(race_id)
+    popularity = {n: rank for rank, n in enumerate(sorted(win, key=lambda h: (win[h], h)), start=1)}
+    entries_final = [build_entry(race_id, n, horse_name, carrying_weight=extra.choice((54.0, 55.0, 56.0, 57.0, 58.0)),
+                                 horse_weight=body_kg[n], finish_order=order.index(n) + 1,
+                                 confirmed_placing=order.index(n) + 1, win_odds=win[n],
+                                 win_popularity_rank=popularity[n], **common)
+                     for n, (horse_name, common) in runner_fields.items()]
     files["RACE"] += [final, *entries_final, payout, o1, o2]
     files["0B11"].append(weights)
     files["0B12"] += [final, *entries_final, payout]
