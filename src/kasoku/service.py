@@ -20,5 +20,9 @@ def build_domains(settings: Settings) -> list[Domain]:
 
 
 def build_app(settings: Settings | None = None) -> FastAPI:
+    from kasoku import web
+
     settings = settings or Settings()
-    return create_app(settings, build_domains(settings))
+    app = create_app(settings, build_domains(settings))
+    web.install(app)  # the dashboard and /docs (its assets ship in the package)
+    return app

@@ -63,3 +63,11 @@ async def advise(request: Request) -> dict[str, Any]:
 
     require_admin(request)
     return walk(engine_of(request).metrics)
+
+
+@router.get("/admin/routes", summary="Requests, p50 and p95 latency per route (from the latency histogram)")
+async def routes(request: Request) -> dict[str, Any]:
+    from kasoku.engine.metrics import route_latency
+
+    require_admin(request)
+    return {"routes": route_latency(engine_of(request).metrics)}

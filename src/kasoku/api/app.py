@@ -110,7 +110,9 @@ def create_app(settings: Settings, domains: list[Domain], *, engine: Engine | No
                 await domain.shutdown()
             await engine.close()
 
-    app = KasokuApp(title="kasoku", version=__version__, lifespan=lifespan,
+    # No /docs or /redoc here: FastAPI's pages load Swagger UI from a CDN. kasoku.web serves
+    # /docs from assets in the package (kasoku.service installs it).
+    app = KasokuApp(title="kasoku", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Fast answers over a Parquet lake and slow upstream APIs.")
     app.state.settings = settings
     app.state.engine = engine

@@ -60,6 +60,11 @@ def _resolve(routes: dict[str, QueryBuilder], path: str) -> tuple[QueryBuilder, 
     return None
 
 
+def resolves(app: FastAPI, route: str) -> bool:
+    """Whether ``route`` (a template or a concrete path) names a registered query route."""
+    return _resolve(app.state.query_routes, route) is not None
+
+
 def build_query(app: FastAPI, route: str, params: Mapping[str, Any]) -> Query:
     """The Query for ``route`` + ``params``: 404 for an unknown route, 400/422 for bad params."""
     routes: dict[str, QueryBuilder] = app.state.query_routes

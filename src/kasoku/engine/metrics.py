@@ -83,3 +83,34 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def route_latency(metrics: Metrics) -> dict[str, dict[str, float]]:
+    """Requests, p50 and p95 (seconds) per route, read from the latency histogram's buckets
+    (linear inside a bucket, as Prometheus' ``histogram_quantile`` does)."""
+    buckets: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for family in metrics.latency.collect():
+        for sample in family.samples:
+            if sample.name.endswith("_bucket"):
+                buckets[sample.labels["route"]].append((float(sample.labels["le"]), sample.value))
+    out: dict[str, dict[str, float]] = {}
+    for route, pairs in buckets.items():
+        pairs.sort()
+        total = pairs[-1][1] if pairs else 0.0
+        if total:
+            out[route] = {"requests": total, "p50_s": _quantile(pairs, 0.5), "p95_s": _quantile(pairs, 0.95)}
+    return dict(sorted(out.items()))
+
+
+def _quantile(pairs: list[tuple[float, float]], q: float) -> float:
+    rank = q * pairs[-1][1]
+    lower_bound, lower_count = 0.0, 0.0
+    for bound, count in pairs:
+        if count >= rank:
+            if bound == float("inf"):
+                return lower_bound  # beyond the last finite bucket: its bound is all we know
+            inside = count - lower_count
+            share = (rank - lower_count) / inside if inside else 0.0
+            return round(lower_bound + (bound - lower_bound) * share, 6)
+        lower_bound, lower_count = bound, count
+    return lower_bound

@@ -1,0 +1,174 @@
+"""The dashboard's routes: listener's home, year in review (page + SVG image), artist and
+track pages, search, the racing day, admin, and /docs served from the package.
+
+Pages are server-rendered (readable with JavaScript off) and then enhanced by
+``static/dash.js``, which fetches the JSON routes each chart names and draws it.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from datetime import date, datetime, timezone
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Query as Q, Request
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from starlette.responses import HTMLResponse, Response
+
+from kasoku.errors import KasokuError
+from kasoku.web import auth
+from kasoku.web.admin import figures, flowchart_svg
+from kasoku.web.assets import Assets
+from kasoku.web.assets import router as assets_router
+from kasoku.web.listening import ListeningViews
+from kasoku.web.periods import KINDS, LABELS, resolve, today_in, zone, zone_names
+from kasoku.web.racing import RacingViews
+from kasoku.web.reader import ApiReader
+from kasoku.web.render import Pages
+from kasoku.web.yearcard import year_card_svg
+
+DateQ = Annotated[date | None, Q(description="ISO date")]
+TzQ = Annotated[str | None, Q(max_length=64, description="IANA time zone")]
+
+
+def _reader(request: Request) -> ApiReader:
+    return ApiReader(request.app, user_id=auth.viewer(request))
+
+
+def build_router(pages: Pages) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    zones = zone_names()
+
+    def common(request: Request, tz: str, **context: Any) -> dict[str, Any]:
+        return {"tz": tz, "zones": zones, "racing": RacingViews(_reader(request)).available(),
+                "this_year": today_in(tz).year, **context}
+
+    @router.get("/", response_class=HTMLResponse)
+    async def home(request: Request, period: Annotated[str | None, Q(max_length=16)] = None, start: DateQ = None,
+                   end: DateQ = None, tz: TzQ = None) -> Response:
+        try:
+            chosen = resolve(period, start, end, tz)
+            views = ListeningViews(_reader(request))
+            view = await views.home(chosen)
+        except KasokuError as exc:
+            return pages.error(request, exc)
+        return pages.render(request, "home.html", **common(request, chosen.tz, title="Listening", view=view,
+                            kinds=KINDS, labels=LABELS))
+
+    @router.get("/years/{year}.svg")
+    async def year_image(request: Request, year: int, tz: TzQ = None) -> Response:
+        try:
+            review = await ListeningViews(_reader(request)).year(year, zone(tz))
+        except KasokuError as exc:
+            return pages.error(request, exc)
+        return Response(year_card_svg(review), media_type="image/svg+xml",
+                        headers={"Cache-Control": "no-cache", "Content-Disposition": f'inline; filename="kasoku-{year}.svg"'})
+
+    @router.get("/years/{year}", response_class=HTMLResponse)
+    async def year_page(request: Request, year: int, tz: TzQ = None) -> Response:
+        try:
+            review = await ListeningViews(_reader(request)).year(year, zone(tz))
+        except KasokuError as exc:
+            return pages.error(request, exc)
+        return pages.render(request, "year.html", **common(request, review["period"].tz, title=f"{year} in review",
+                            review=review, year=year))
+
+    @router.get("/artists/{ident}", response_class=HTMLResponse)
+    async def artist_page(request: Request, ident: str, name: Annotated[str | None, Q(max_length=300)] = None,
+                          tz: TzQ = None) -> Response:
+        try:
+            data = await ListeningViews(_reader(request)).artist(ident, name, zone(tz))
+        except KasokuError as exc:
+            return pages.error(request, exc)
+        return pages.render(request, "artist.html", **common(request, zone(tz), title=data["artist"]["artist"], data=data))
+
+    @router.get("/tracks/by-name", response_class=HTMLResponse)
+    async def track_by_name(request: Request, track: Annotated[str, Q(min_length=1, max_length=300)],
+                            artist: Annotated[str | None, Q(max_length=300)] = None, tz: TzQ = None) -> Response:
+        return await _track(request, None, track, artist, tz)
+
+    @router.get("/tracks/{ident}", response_class=HTMLResponse)
+    async def track_page(request: Request, ident: str, track: Annotated[str | None, Q(max_length=300)] = None,
+                         artist: Annotated[str | None, Q(max_length=300)] = None, tz: TzQ = None) -> Response:
+        return await _track(request, ident, track, artist, tz)
+
+    async def _track(request: Request, ident: str | None, track: str | None, artist: str | None, tz: str | None) -> Response:
+        try:
+            data = await ListeningViews(_reader(request)).track(ident, track, artist, zone(tz))
+        except KasokuError as exc:
+            return pages.error(request, exc)
+        return pages.render(request, "track.html", **common(request, zone(tz), title=data["track"]["track_name"], data=data))
+
+    @router.get("/search", response_class=HTMLResponse)
+    async def search(request: Request, q: Annotated[str, Q(max_length=200)] = "", tz: TzQ = None) -> Response:
+        rows, src = [], None
+        try:
+            if q.strip():
+                rows, src = await ListeningViews(_reader(request)).search(q.strip(), zone(tz))
+        except KasokuError as exc:
+            return pages.error(request, exc)
+        return pages.render(request, "search.html", **common(request, zone(tz), title="Search", q=q, rows=rows, src=src))
+
+    @router.get("/racing", response_class=HTMLResponse)
+    async def racing(request: Request, date: DateQ = None,
+                     race: Annotated[str | None, Q(pattern=r"^\d{16}$")] = None) -> Response:
+        views = RacingViews(_reader(request))
+        if not views.available():
+            return pages.render(request, "racing.html", **common(request, "UTC", title="Racing", day=None))
+        try:
+            day = await views.day(date, race, datetime.now(timezone.utc).date())
+        except KasokuError as exc:
+            return pages.error(request, exc)
+        return pages.render(request, "racing.html", **common(request, "UTC", title="Racing", day=day))
+
+    @router.get("/admin", response_class=HTMLResponse)
+    async def admin_form(request: Request) -> Response:
+        return pages.render(request, "admin.html", **common(request, "UTC", title="Admin", enabled=auth.admin_enabled(request),
+                            figures=None, flow=None, denied=None))
+
+    @router.post("/admin", response_class=HTMLResponse)
+    async def admin_page(request: Request) -> Response:
+        # The form body is parsed here (urlencoded, small): no multipart dependency for one field.
+        body = (await request.body())[:4096].decode("utf-8", "replace")
+        token = (urllib.parse.parse_qs(body).get("token") or [""])[-1]
+        try:
+            auth.admin_allowed(request, token)
+        except KasokuError as exc:
+            return pages.render(request, "admin.html", status=exc.status, **common(
+                request, "UTC", title="Admin", enabled=auth.admin_enabled(request), figures=None, flow=None,
+                denied=exc.message))
+        found = figures(request.app.state.engine)
+        return pages.render(request, "admin.html", **common(request, "UTC", title="Admin", enabled=True, figures=found,
+                            flow=flowchart_svg(found["advice"]["path"]), denied=None))
+
+    return router
+
+
+def docs_router(assets: Assets, openapi_url: str) -> APIRouter:
+    """Swagger UI from the vendored swagger-ui-dist: /docs works with no internet."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/docs", response_class=HTMLResponse)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=openapi_url, title="kasoku — API",
+                                   swagger_js_url=assets.url("vendor/swagger-ui/swagger-ui-bundle.js"),
+                                   swagger_css_url=assets.url("vendor/swagger-ui/swagger-ui.css"),
+                                   swagger_favicon_url=assets.url("vendor/swagger-ui/favicon-32x32.png"),
+                                   oauth2_redirect_url="/docs/oauth2-redirect",
+                                   swagger_ui_parameters={"validatorUrl": None})
+
+    @router.get("/docs/oauth2-redirect", response_class=HTMLResponse)
+    async def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    return router
+
+
+def install(app: FastAPI) -> None:
+    """Register the dashboard on an app built by ``api.app.create_app`` (after its domains)."""
+    assets = Assets()
+    pages = Pages(assets)
+    app.state.web_assets = assets
+    app.include_router(assets_router(assets))
+    app.include_router(docs_router(assets, app.openapi_url or "/openapi.json"))
+    app.include_router(build_router(pages))

@@ -1,0 +1,108 @@
+"""HTML out: the template environment (autoescaped), number formats and links, and one
+response helper that compresses a page with the engine's compressors."""
+
+from __future__ import annotations
+
+import hashlib
+import urllib.parse
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from fastapi import Request
+from starlette.responses import Response
+
+from kasoku import __version__
+from kasoku.api.negotiation import choose_encoding
+from kasoku.engine.compression import compress
+from kasoku.errors import KasokuError
+from kasoku.web.assets import Assets
+
+TEMPLATES = Path(__file__).parent / "templates"
+_MIN_COMPRESS = 1024
+
+
+def artist_id(name: str) -> str:
+    """The listening domain's stable artist id: ``artist:`` + 16 hex of md5(name as exported)."""
+    return "artist:" + hashlib.md5(name.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
+
+
+def artist_href(name: str | None, ident: str | None = None) -> str:
+    if not name and not ident:
+        return "#"
+    ident = ident or artist_id(name or "")
+    query = f"?{urllib.parse.urlencode({'name': name})}" if name else ""
+    return f"/artists/{urllib.parse.quote(ident, safe=':')}{query}"
+
+
+def track_href(track: str | None, artist: str | None, ident: str | None = None) -> str:
+    """A track's page: by id when the answer carries one, else by its names."""
+    names = urllib.parse.urlencode({"track": track or "", "artist": artist or ""})
+    if ident:  # the names ride along: a server without the track route finds the track by them
+        return f"/tracks/{urllib.parse.quote(ident, safe=':')}?{names}"
+    return f"/tracks/by-name?{names}"
+
+
+def num(value: Any, digits: int = 0) -> str:
+    """Thousands separated; ``digits`` decimals (the API's own rounding is kept when None)."""
+    if value is None:
+        return "–"
+    if isinstance(value, float) and digits:
+        return f"{value:,.{digits}f}"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,}"
+    return f"{int(value):,}"
+
+
+def hours(minutes: float | None) -> str:
+    return "–" if minutes is None else f"{minutes / 60:,.1f}"
+
+
+def local_time(value: str | None, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An API instant (ISO, UTC) shown in the page's zone."""
+    if not value:
+        return "–"
+    at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return at.astimezone(ZoneInfo(tz)).strftime(fmt)
+
+
+def change(now: float | None, before: float | None) -> str:
+    """'+12 %' against the previous period ('new' when there was nothing)."""
+    if now is None or before is None:
+        return ""
+    if before == 0:
+        return "new" if now else "±0 %"
+    pct = (now - before) / before * 100
+    return f"{pct:+.0f} %"
+
+
+def environment(assets: Assets) -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.globals.update(asset=assets.url, artist_href=artist_href, track_href=track_href, version=__version__)
+    env.filters.update(num=num, hours=hours, local_time=local_time, change=change)
+    return env
+
+
+class Pages:
+    """Renders templates into compressed HTML responses (pages are not cached: they are
+    a few cache hits and a template, and they depend on today's date)."""
+
+    def __init__(self, assets: Assets) -> None:
+        self.env = environment(assets)
+
+    def render(self, request: Request, template: str, *, status: int = 200, **context: Any) -> Response:
+        html = self.env.get_template(template).render(request=request, path=request.url.path, **context).encode()
+        headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding",
+                   "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+        encoding = choose_encoding(request.headers.get("accept-encoding")) if len(html) >= _MIN_COMPRESS else "identity"
+        if encoding != "identity":
+            html = compress(html, encoding)
+            headers["Content-Encoding"] = encoding
+        return Response(html, status_code=status, media_type="text/html; charset=utf-8", headers=headers)
+
+    def error(self, request: Request, exc: KasokuError) -> Response:
+        """A page's bad input: the envelope's code and message, as a page with the same status."""
+        return self.render(request, "error.html", status=exc.status, error=exc.to_dict(), title="Error")

@@ -1,0 +1,95 @@
+"""Browser fixtures: demo-like data built once, one real server and one Chromium per session.
+
+The listening history is the demo's (Spotify export files through the real importer, with
+roll-ups and artist genres), a year ending today so "this week/month/year" have plays; the
+racing data is the demo JV-Data archive.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.server import KasokuServer, launch_chromium
+
+ADMIN_TOKEN = "browser-test-token"
+PLAYS = 12_000
+
+
+def build_data(root: Path) -> dict[str, str]:
+    from kasoku.domains.listening.demo import write_demo_export
+    from kasoku.domains.listening.ingest import ingest
+    from kasoku.domains.listening.rollup_build import RollupBuilder
+    from kasoku.domains.racing.demo import build_demo_archive
+    from kasoku.lake.storage import Lake
+
+    files = write_demo_export(root / "export", plays=PLAYS, years=1, end=datetime.now(timezone.utc).date())
+    ingest(Lake(str(root / "lake")), files, user_id="me", rollups=RollupBuilder())
+    archive = build_demo_archive(root / "racing").archive
+    return {"KASOKU_LAKE": str(root / "lake"), "KASOKU_RACING_ARCHIVE": str(archive),
+            "KASOKU_ADMIN_TOKEN": ADMIN_TOKEN, "KASOKU_USER_ID": "me"}
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KasokuServer]:
+    root = tmp_path_factory.mktemp("dashboard")
+    srv = KasokuServer(build_data(root), log=root / "server.log")
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = launch_chromium(p)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("screenshots")
+
+
+class Watched:
+    """A page with its console errors and every URL it requested."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("request", lambda r: self.requests.append(r.url))
+
+    def goto(self, url: str, *, ready: bool = True) -> None:
+        self.page.goto(url)
+        if ready:
+            self.page.wait_for_selector("html[data-ready='1']", timeout=15_000)
+
+
+@pytest.fixture
+def watched(browser: Any) -> Iterator[Watched]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        yield Watched(context.new_page())
+    finally:
+        context.close()
+
+
+def api_json(server: KasokuServer, path: str) -> Any:
+    with urllib.request.urlopen(server.url + path, timeout=10) as r:
+        return json.loads(r.read())
