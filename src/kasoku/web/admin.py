@@ -100,8 +100,9 @@ def flowchart_svg(path: list[dict[str, Any]]) -> str:
             x1, y1, x2, y2 = s.x + W // 2, s.y + H, t.x + W // 2, t.y
         cls = "edge on" if (a, b) in edges else "edge"
         parts.append(f'<line class="{cls}" x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" marker-end="url(#arrow)"/>')
-        if label:
-            parts.append(f'<text class="edge-label" x="{(x1 + x2) // 2 + 6}" y="{(y1 + y2) // 2 - 4}">{label}</text>')
+        if label:  # beside the arrow's tail: right edges above the line, down edges right of it
+            lx, ly = (x1 + 6, y1 - 6) if s.y == t.y else (x1 + 6, y1 + 16)
+            parts.append(f'<text class="edge-label" x="{lx}" y="{ly}">{label}</text>')
     for n in NODES:
         cls = ("node decision" if n.question else "node") + (" on" if n.id in nodes else "")
         parts.append(f'<g class="{cls}"><rect x="{n.x}" y="{n.y}" width="{W}" height="{H}" rx="{4 if n.question else 12}"/>'

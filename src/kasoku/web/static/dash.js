@@ -51,19 +51,20 @@
 
   function drawBars(box, rows, tableId) {
     var links = tableLinks(tableId);
-    var rowH = 26, width = 640, labelW = 300;
+    var rowH = 26, width = Math.max(360, box.clientWidth || 640), labelW = Math.round(width * 0.45);
     var svg = el("svg", { viewBox: "0 0 " + width + " " + Math.max(rowH, rows.length * rowH), role: "img",
                           "aria-label": box.getAttribute("aria-label") });
     var max = Math.max.apply(null, rows.map(function (r) { return r.play_count; }).concat([1]));
     rows.forEach(function (r, i) {
       var y = i * rowH;
       var label = (i + 1) + ". " + labelOf(r);
-      if (label.length > 44) { label = label.slice(0, 43) + "…"; }
+      var room = Math.floor(labelW / 7.2);
+      if (label.length > room) { label = label.slice(0, room - 1) + "…"; }
       var parent = svg;
       if (links[i]) { parent = el("a", { href: links[i] }, svg); }
       var text = el("text", { x: 0, y: y + 17 }, parent);
       text.textContent = label;
-      var w = Math.max(2, (width - labelW - 120) * r.play_count / max);
+      var w = Math.max(2, (width - labelW - 130) * r.play_count / max);
       var bar = el("rect", { x: labelW, y: y + 5, width: w, height: rowH - 10, rx: 3, "class": "bar" }, svg);
       el("title", {}, bar).textContent = labelOf(r) + ": " + fmt(r.play_count) + " plays, " + fmt(r.total_minutes) + " min";
       var value = el("text", { x: labelW + w + 6, y: y + 17, "class": "bar-label" }, svg);
@@ -111,11 +112,12 @@
     var axis = { stroke: fg, grid: { stroke: line, width: 1 }, ticks: { stroke: line } };
     var opts = {
       width: Math.max(280, box.clientWidth || 600), height: 240,
-      scales: { x: { time: true } },
+      scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(1, max) * 1.05]; } } },
       legend: { show: true },
       axes: [axis, Object.assign({}, axis, { label: "minutes", size: 60 })],
-      series: [{ label: "period", value: function (u, v, i, idx) { return idx == null ? "–" : rows[idx].period; } },
+      series: [{ label: "period", value: function (u, v) { return v == null ? "–" : rows[xs.indexOf(v)].period; } },
                { label: "minutes", stroke: accent, fill: accent + "55", width: 1,
+                 value: function (u, v) { return v == null ? "–" : fmt(v); },
                  paths: uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.8, 40] }) : undefined,
                  points: { show: false } }]
     };
