@@ -53,6 +53,10 @@ class View:
     recent: list[dict[str, Any]]
     src: dict[str, str] = field(default_factory=dict)  # chart name → API URL its script fetches
 
+    @property
+    def hours_grid(self) -> list[list[int]]:
+        return hours_grid(self.hours)
+
 
 class ListeningViews:
     def __init__(self, api: ApiReader) -> None:
@@ -94,7 +98,7 @@ class ListeningViews:
             totals, prev = _from_overview(got["overview"])
         elif previous is not None:
             prev = _totals(got["prev"], gran, previous)
-        recent = await self.recent(rng, totals.plays)
+        recent = await self.recent(period)
         view = View(period, self.tz_supported(), totals, prev, got["stats"], gran, got["tracks"], got["artists"],
                     got["albums"], got["genres"], got["hours"], recent)
         view.src = {"timeline": self.src(f"{L}/stats", stats_p), "tracks": self.src(f"{L}/top-tracks", top_p),
@@ -105,12 +109,16 @@ class ListeningViews:
             view.src["genres"] = self.src(f"{L}/top-genres", top_p)
         return view
 
-    async def recent(self, rng: dict[str, Any], total: int) -> list[dict[str, Any]]:
-        """The last plays of the range, newest first: ``plays`` is in time order, so the last
-        page is at offset total - n (the total is the stats' own count)."""
+    async def recent(self, period: Period) -> list[dict[str, Any]]:
+        """The last plays of the period, newest first. ``plays`` is in time order, so the last
+        page of the period's last week is at offset count - n, the count being that week's
+        own ``stats`` (answered from day roll-ups); a week keeps the sort small."""
+        window = self.range_params(period.last_days(7))
+        days = await self.api.rows(f"{L}/stats", {**window, "granularity": "day"})
+        total = sum(int(r["track_count"]) for r in days)
         if total <= 0:
             return []
-        rows = await self.api.rows(f"{L}/plays", {**rng, "limit": RECENT, "offset": max(0, total - RECENT)})
+        rows = await self.api.rows(f"{L}/plays", {**window, "limit": RECENT, "offset": max(0, total - RECENT)})
         return list(reversed(rows))
 
     async def year(self, year: int, tz: str) -> dict[str, Any]:
@@ -175,6 +183,14 @@ class ListeningViews:
         params = {"tz": tz} if self.tz_supported() else {}
         p = {**params, "q": q, "limit": 50}
         return await self.api.rows(f"{L}/search", p), self.src(f"{L}/search", p)
+
+
+def hours_grid(rows: list[dict[str, Any]]) -> list[list[int]]:
+    """weekday (1-7) x hour (0-23) → plays, zeros where the answer has no row."""
+    grid = [[0] * 24 for _ in range(7)]
+    for r in rows:
+        grid[int(r["weekday"]) - 1][int(r["hour"])] = int(r["play_count"])
+    return grid
 
 
 def _iso(day: date | None) -> str | None:

@@ -21,7 +21,7 @@ from kasoku.web.admin import figures, flowchart_svg
 from kasoku.web.assets import Assets
 from kasoku.web.assets import router as assets_router
 from kasoku.web.listening import ListeningViews
-from kasoku.web.periods import KINDS, LABELS, resolve, today_in, zone, zone_names
+from kasoku.web.periods import KINDS, LABELS, resolve, today_in, zone
 from kasoku.web.racing import RacingViews
 from kasoku.web.reader import ApiReader
 from kasoku.web.render import Pages
@@ -37,11 +37,9 @@ def _reader(request: Request) -> ApiReader:
 
 def build_router(pages: Pages) -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    zones = zone_names()
 
     def common(request: Request, tz: str, **context: Any) -> dict[str, Any]:
-        return {"tz": tz, "zones": zones, "racing": RacingViews(_reader(request)).available(),
-                "this_year": today_in(tz).year, **context}
+        return {"tz": tz, "this_year": today_in(tz).year, **context}
 
     @router.get("/", response_class=HTMLResponse)
     async def home(request: Request, period: Annotated[str | None, Q(max_length=16)] = None, start: DateQ = None,

@@ -1,10 +1,13 @@
 """The period picker: this week / month / year / all time / a custom range, in a time zone.
 
 A period is a pair of local calendar days, inclusive (what every listening route takes as
-``start``/``end``). The previous period is the one just before it, for the comparison
-beside each total: the previous week, month or year *up to the same day* (this month so far
-against last month so far), or for a custom range the equal-length range ending the day
-before it (the same rule as ``/v1/listening/overview``).
+``start``/``end``). "This month" and "this year" are the *whole* calendar month or year
+(days after today hold no plays, so the answer is the same as "so far"): whole months are
+what roll-ups answer (docs/rollups.md), and the URL stays the same all month long, so the
+cache keeps answering it. The previous period, for the comparison beside each total, is the
+previous week, month or year *up to the same day* (this month so far against last month so
+far), or for a custom range the equal-length range ending the day before it (the rule of
+``/v1/listening/overview``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class Period:
     start: date | None
     end: date | None
     tz: str
+    today: date | None = None  # for week/month/year: how far the period has come
 
     @property
     def label(self) -> str:
@@ -49,21 +53,35 @@ class Period:
         return "day" if days <= 62 else "week"
 
     def previous(self) -> "Period | None":
+        """The period before, up to the same point (a week, month or year so far)."""
         if self.start is None or self.end is None:
             return None
+        upto = min(self.end, self.today) if self.today is not None and self.today >= self.start else self.end
         if self.kind == "week":
-            return Period(self.kind, self.start - timedelta(days=7), self.end - timedelta(days=7), self.tz)
+            return Period("custom", self.start - timedelta(days=7), upto - timedelta(days=7), self.tz)
         if self.kind == "month":
             first = (self.start - timedelta(days=1)).replace(day=1)
             last_day = calendar.monthrange(first.year, first.month)[1]
-            return Period(self.kind, first, first.replace(day=min(self.end.day, last_day)), self.tz)
+            return Period("custom", first, first.replace(day=min(upto.day, last_day)), self.tz)
         if self.kind == "year":
-            end = self.end.replace(year=self.end.year - 1, day=28) if (self.end.month, self.end.day) == (2, 29) \
-                else self.end.replace(year=self.end.year - 1)
-            return Period(self.kind, self.start.replace(year=self.start.year - 1), end, self.tz)
+            end = upto.replace(year=upto.year - 1, day=28) if (upto.month, upto.day) == (2, 29) \
+                else upto.replace(year=upto.year - 1)
+            return Period("custom", self.start.replace(year=self.start.year - 1), end, self.tz)
         length = (self.end - self.start).days + 1
         end = self.start - timedelta(days=1)
         return Period(self.kind, end - timedelta(days=length - 1), end, self.tz)
+
+    def last_days(self, n: int) -> "Period":
+        """The last ``n`` days of the period that have come (for recent plays)."""
+        end = self.end if self.end is not None else self.today
+        if end is None:
+            raise ValueError("an open period needs today")
+        if self.today is not None and self.today < end:
+            end = self.today
+        start = end - timedelta(days=n - 1)
+        if self.start is not None and start < self.start:
+            start = self.start
+        return Period("custom", start, end, self.tz)
 
 
 def zone(name: str | None) -> str:
@@ -91,26 +109,28 @@ def resolve(kind: str | None, start: date | None, end: date | None, tz: str | No
         raise InvalidParameter(f"unknown period {kind!r}", details={"period": kind, "valid": list(KINDS)})
     today = today_in(zone_name, now)
     if kind == "week":
-        return Period("week", today - timedelta(days=today.weekday()), today, zone_name)
+        monday = today - timedelta(days=today.weekday())
+        return Period("week", monday, monday + timedelta(days=6), zone_name, today)
     if kind == "month":
-        return Period("month", today.replace(day=1), today, zone_name)
+        last = calendar.monthrange(today.year, today.month)[1]
+        return Period("month", today.replace(day=1), today.replace(day=last), zone_name, today)
     if kind == "year":
-        return Period("year", today.replace(month=1, day=1), today, zone_name)
+        return Period("year", date(today.year, 1, 1), date(today.year, 12, 31), zone_name, today)
     if kind == "all":
-        return Period("all", None, None, zone_name)
+        return Period("all", None, None, zone_name, today)
     if start is None or end is None:
         raise InvalidParameter("a custom period needs both start and end (ISO dates)",
                                details={"start": str(start), "end": str(end)})
     if start > end:
         raise InvalidParameter(f"date range is backwards: start {start} is after end {end}",
                                details={"start": str(start), "end": str(end)})
-    return Period("custom", start, end, zone_name)
+    return Period("custom", start, end, zone_name, today)
 
 
 def year_period(year: int, tz: str) -> Period:
     if not 1900 <= year <= 9999:
         raise InvalidParameter(f"year {year} is out of range", details={"year": year})
-    return Period("custom", date(year, 1, 1), date(year, 12, 31), tz)
+    return Period("custom", date(year, 1, 1), date(year, 12, 31), tz, today_in(tz))
 
 
 def zone_names() -> list[str]:

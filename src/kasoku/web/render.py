@@ -11,14 +11,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+import markupsafe
 from fastapi import Request
 from starlette.responses import Response
 
 from kasoku import __version__
 from kasoku.api.negotiation import choose_encoding
+from kasoku.api.queries import resolves
 from kasoku.engine.compression import compress
 from kasoku.errors import KasokuError
 from kasoku.web.assets import Assets
+from kasoku.web.periods import zone_names
 
 TEMPLATES = Path(__file__).parent / "templates"
 _MIN_COMPRESS = 1024
@@ -81,7 +84,10 @@ def change(now: float | None, before: float | None) -> str:
 def environment(assets: Assets) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(asset=assets.url, artist_href=artist_href, track_href=track_href, version=__version__)
+    # 600 zone names: escaped once here, not on every page
+    zones = markupsafe.Markup("".join(f'<option value="{markupsafe.escape(z)}">' for z in zone_names()))
+    env.globals.update(asset=assets.url, artist_href=artist_href, track_href=track_href, version=__version__,
+                       zone_options=zones)
     env.filters.update(num=num, hours=hours, local_time=local_time, change=change)
     return env
 
@@ -94,6 +100,9 @@ class Pages:
         self.env = environment(assets)
 
     def render(self, request: Request, template: str, *, status: int = 200, **context: Any) -> Response:
+        context.setdefault("tz", "UTC")
+        context.setdefault("this_year", datetime.now(ZoneInfo(context["tz"])).year)
+        context.setdefault("racing", resolves(request.app, "/api/v1/schedule"))
         html = self.env.get_template(template).render(request=request, path=request.url.path, **context).encode()
         headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding",
                    "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}

@@ -1,0 +1,167 @@
+"""The listener's home (``/``) in a real browser: fully loaded cold and warm, and its transfer size.
+
+    PYTHONPATH=src:. python -m benchmarks.dashboard [--plays 1000000] [--runs 5]
+
+A lake of ``--plays`` plays over this year (DuckDB-generated, benchmarks/lakes.py) with
+roll-ups, served by a real server (uvicorn subprocess) and loaded in headless Chromium
+(Debian's, as in tests/browser). "Fully loaded" = navigation start until the page's script
+has every chart's data and has drawn it (``window.kasokuReadyAt``: DOM ready and all data
+requests done). Cold: nothing cached on the server (the first load on a fresh process,
+then after ``POST /admin/invalidate``) and a new browser profile. Warm server: a new browser
+profile (assets downloaded again), answers cached. Warm: a reload (assets from the browser's
+cache, answers cached). Transfer: every byte the page received (compressed, headers
+included), from the browser's resource timing.
+
+Baseline, same run: the same view's data (every query the page's tables and charts read,
+``ListeningViews.home``) computed raw — roll-ups off, the cache emptied before each run —
+in-process, so it is the data alone, without HTTP, HTML or a browser.
+Goals (issue 12): warm ≤ 150 ms, cold ≤ 600 ms, ≤ 400 KB compressed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress
+
+from benchmarks.lakes import generate_plays, write_lake
+from kasoku.config import Settings
+from kasoku.lake.storage import Lake
+from tests.browser.server import KasokuServer, launch_chromium
+
+TOKEN = "bench-token"
+LOADED = """() => {
+  const nav = performance.getEntriesByType('navigation')[0];
+  const res = performance.getEntriesByType('resource');
+  return {ready: window.kasokuReadyAt, dom: nav.domContentLoadedEventEnd, html: nav.responseEnd - nav.requestStart,
+          bytes: nav.transferSize + res.reduce((a, r) => a + r.transferSize, 0),
+          body: nav.encodedBodySize + res.reduce((a, r) => a + r.encodedBodySize, 0),
+          decoded: nav.decodedBodySize + res.reduce((a, r) => a + r.decodedBodySize, 0),
+          requests: 1 + res.length};
+}"""
+
+
+def build_lake(path: Path, plays: int, console: Console) -> None:
+    from datetime import date
+
+    from kasoku.domains.listening.rollup_build import rebuild
+
+    today = date.today()
+    with Progress(console=console, transient=True) as progress:
+        lake = Lake(str(path))
+        write_lake(lake, generate_plays(plays, months=today.month - 1, start_year=today.year) if today.month > 1 else generate_plays(plays, months=1, start_year=today.year - 1), progress,
+                   label=f"writing {plays:,} plays")
+        task = progress.add_task("building roll-ups", total=None)
+        rebuild(lake, lake.months("plays"))
+        progress.update(task, completed=1)
+
+
+def invalidate(url: str) -> None:
+    request = urllib.request.Request(f"{url}/admin/invalidate", data=b"{}", method="POST",
+                                     headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=30).read()
+
+
+def load(page: Any, url: str, *, reload: bool = False) -> dict[str, float]:
+    if reload:
+        page.reload()
+    else:
+        page.goto(url)
+    page.wait_for_selector("html[data-ready='1']", timeout=120_000)
+    return dict(page.evaluate(LOADED))
+
+
+def browser_runs(server_url: str, runs: int) -> dict[str, list[dict[str, float]]]:
+    from playwright.sync_api import sync_playwright
+
+    out: dict[str, list[dict[str, float]]] = {"cold": [], "warm server": [], "warm": []}
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            for i in range(runs):
+                if i:
+                    invalidate(server_url)
+                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                page = context.new_page()
+                out["cold"].append(load(page, server_url + "/"))
+                context.close()
+                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                page = context.new_page()
+                out["warm server"].append(load(page, server_url + "/"))
+                out["warm"].append(load(page, server_url + "/", reload=True))
+                context.close()
+        finally:
+            browser.close()
+    return out
+
+
+async def raw_runs(lake: str, runs: int) -> list[float]:
+    """The view's data, raw: roll-ups off, cache emptied before each run."""
+    from kasoku.service import build_app
+    from kasoku.web.listening import ListeningViews
+    from kasoku.web.periods import resolve
+    from kasoku.web.reader import ApiReader
+
+    app = build_app(Settings(lake=lake, rollups=False))
+    engine = app.state.engine
+    views = ListeningViews(ApiReader(app))
+    period = resolve("year", None, None, "UTC")
+    times = []
+    async with app.router.lifespan_context(app):
+        for _ in range(runs):
+            await engine.invalidate()
+            started = time.perf_counter()
+            await views.home(period)
+            times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plays", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="kasoku-dashboard-") as tmp:
+        root = Path(tmp)
+        build_lake(root / "lake", args.plays, console)
+        server = KasokuServer({"KASOKU_LAKE": str(root / "lake"), "KASOKU_ADMIN_TOKEN": TOKEN}, log=root / "server.log")
+        server.start()
+        try:
+            runs = browser_runs(server.url, args.runs)
+        finally:
+            server.stop()
+        raw = asyncio.run(raw_runs(str(root / "lake"), args.runs))
+    load = os.getloadavg()[0]
+    console.print(f"[bold]/ (this year) at {args.plays:,} plays[/] — {args.runs} runs, median (min–max); "
+                  f"load average {load:.1f} on {os.cpu_count()} CPUs")
+    for name, rows in runs.items():
+        ready = [r["ready"] for r in rows]
+        dom = [r["dom"] for r in rows]
+        console.print(f"  {name:12s} fully loaded {statistics.median(ready):7.1f} ms ({min(ready):.1f}–{max(ready):.1f})"
+                      f"   page HTML {statistics.median(r['html'] for r in rows):6.1f} ms"
+                      f"   DOM ready {statistics.median(dom):6.1f} ms   transfer {rows[-1]['bytes'] / 1024:6.1f} KB"
+                      f" (bodies {rows[-1]['body'] / 1024:.1f} KB compressed, {rows[-1]['decoded'] / 1024:.1f} KB decoded)"
+                      f"   requests {rows[-1]['requests']:.0f}")
+    raw_med = statistics.median(raw)
+    console.print(f"  raw data     the view's queries, no cache, no roll-ups: {raw_med:7.1f} ms ({min(raw):.1f}–{max(raw):.1f})")
+    cold, warm = statistics.median(r["ready"] for r in runs["cold"]), statistics.median(r["ready"] for r in runs["warm"])
+    console.print(f"  ratios       raw data / cold page {raw_med / cold:.1f}x   raw data / warm page {raw_med / warm:.1f}x")
+    console.print("  goals        warm ≤ 150 ms: " + ("met" if warm <= 150 else "NOT met")
+                  + " · cold ≤ 600 ms: " + ("met" if cold <= 600 else "NOT met")
+                  + " · ≤ 400 KB: " + ("met" if max(r["bytes"] for r in runs["cold"]) <= 400 * 1024 else "NOT met"))
+    console.print(json.dumps({k: [round(r["ready"], 1) for r in v] for k, v in runs.items()} | {"raw": [round(x, 1) for x in raw]}))
+
+
+if __name__ == "__main__":
+    main()
