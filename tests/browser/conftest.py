@@ -20,7 +20,7 @@ import pytest
 from tests.browser.server import KasokuServer, launch_chromium
 
 ADMIN_TOKEN = "browser-test-token"
-PLAYS = 12_000
+PLAYS = 6_000
 
 
 def build_data(root: Path) -> dict[str, str]:
