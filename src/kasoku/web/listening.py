@@ -126,10 +126,13 @@ class ListeningViews:
         period = year_period(year, tz)
         if self.api.has(f"{L}/years/{year}"):
             params = {"tz": tz} if self.tz_supported() else {}
-            rows = await self.api.rows(f"{L}/years/{year}", params)
+            months_p = {**self.range_params(period), "granularity": "month"}
+            rows, months = await asyncio.gather(self.api.rows(f"{L}/years/{year}", params),
+                                                self.api.rows(f"{L}/stats", months_p))
             if rows:
-                return {"source": "years", "year": year, "review": rows[0], "period": period,
-                        "src": {"review": self.src(f"{L}/years/{year}", params)}}
+                return {"source": "years", "year": year, "review": rows[0], "period": period, "months": months,
+                        "src": {"review": self.src(f"{L}/years/{year}", params),
+                                "months": self.src(f"{L}/stats", months_p)}}
         view = await self.home(period)
         months = await self.api.rows(f"{L}/stats", {**self.range_params(period), "granularity": "month"})
         days = await self.api.rows(f"{L}/stats", {**self.range_params(period), "granularity": "day"})

@@ -14,7 +14,7 @@ def _summary(review: dict[str, Any]) -> dict[str, Any]:
     if review["source"] == "years":
         r = review["review"]
         totals = r.get("totals") or {}
-        months = [{"label": m.get("month", "")[-2:], "plays": m.get("plays", 0)} for m in r.get("months") or []]
+        months = [{"label": m["period"][-2:], "plays": m["track_count"]} for m in review.get("months") or []]
         return {"plays": totals.get("plays", 0), "minutes": totals.get("minutes", 0.0),
                 "artists": [a.get("artist", "") for a in (r.get("top_artists") or [])[:5]],
                 "tracks": [f"{t.get('track_name', '')} — {t.get('artist', '')}" for t in (r.get("top_tracks") or [])[:5]],

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from kasoku.config import Settings
 from kasoku.lake.storage import Lake
 from kasoku.service import build_app
+from kasoku.web.render import artist_href
 from tests.plays import make_plays
 
 TOKEN = "web-admin"
@@ -51,7 +52,7 @@ async def test_home_tables_are_the_apis_answers(client: httpx.AsyncClient) -> No
 
 async def test_pages_answer(client: httpx.AsyncClient) -> None:
     for path in ["/?period=all", "/?period=week&tz=Asia/Tokyo", "/years/2024", "/search?q=Ado", "/racing", "/admin",
-                 "/artists/x?name=Ado", "/tracks/by-name?track=Idol&artist=YOASOBI"]:
+                 artist_href("Ado"), "/tracks/by-name?track=Idol&artist=YOASOBI"]:
         response = await client.get(path)
         assert response.status_code == 200, (path, response.text[:300])
     svg = await client.get("/years/2024.svg")
