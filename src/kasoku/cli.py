@@ -224,7 +224,7 @@ def demo(port: Annotated[int, typer.Option(help="port to serve on")] = 8000,
                                               settings=settings_from(), lake=lake))
     settings = settings.with_overrides(host=host, port=port)
     base = f"http://{host}:{port}"
-    console.print("\n[bold green]kasoku demo[/] — try:")
+    console.print(f"\n[bold green]kasoku demo[/] — open {base}/ in a browser (the dashboard), or try:")
     for path in ["/v1/listening/top-tracks?limit=5", "/v1/listening/top-artists?start=2024-01-01&end=2024-12-31",
                  "/v1/listening/stats?granularity=month", "/v1/listening/hours", "/v1/listening/search?q=love",
                  "/v1/listening/plays?limit=3", "/health", "/metrics", "/docs"]:

@@ -51,7 +51,7 @@ def build_router(pages: Pages) -> APIRouter:
         except KasokuError as exc:
             return pages.error(request, exc)
         return pages.render(request, "home.html", **common(request, chosen.tz, title="Listening", view=view,
-                            kinds=KINDS, labels=LABELS))
+                            kinds=KINDS, labels=LABELS, preload=list(view.src.values())))
 
     @router.get("/years/{year}.svg")
     async def year_image(request: Request, year: int, tz: TzQ = None) -> Response:

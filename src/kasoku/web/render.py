@@ -101,6 +101,7 @@ class Pages:
 
     def render(self, request: Request, template: str, *, status: int = 200, **context: Any) -> Response:
         context.setdefault("tz", "UTC")
+        context.setdefault("preload", [])  # API URLs the page's script will fetch: fetched while parsing
         context.setdefault("this_year", datetime.now(ZoneInfo(context["tz"])).year)
         context.setdefault("racing", resolves(request.app, "/api/v1/schedule"))
         html = self.env.get_template(template).render(request=request, path=request.url.path, **context).encode()

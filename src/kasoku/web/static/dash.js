@@ -49,9 +49,9 @@
     });
   }
 
-  function drawBars(box, rows, tableId) {
+  function drawBars(box, rows, tableId, boxWidth) {
     var links = tableLinks(tableId);
-    var rowH = 26, width = Math.max(360, box.clientWidth || 640), labelW = Math.round(width * 0.45);
+    var rowH = 26, width = Math.max(360, boxWidth || 640), labelW = Math.round(width * 0.45);
     var svg = el("svg", { viewBox: "0 0 " + width + " " + Math.max(rowH, rows.length * rowH), role: "img",
                           "aria-label": box.getAttribute("aria-label") });
     var max = Math.max.apply(null, rows.map(function (r) { return r.play_count; }).concat([1]));
@@ -105,13 +105,13 @@
     return Date.UTC(+parts[0], +parts[1] - 1, parts[2] ? +parts[2] : 1) / 1000;
   }
 
-  function drawTimeline(box, rows) {
+  function drawTimeline(box, rows, tableId, boxWidth) {
     var xs = rows.map(function (r) { return periodStart(r.period); });
     var ys = rows.map(function (r) { return Math.round(r.total_ms / 600) / 100; });
     var accent = css("--accent"), fg = css("--fg"), line = css("--line");
     var axis = { stroke: fg, grid: { stroke: line, width: 1 }, ticks: { stroke: line } };
     var opts = {
-      width: Math.max(280, box.clientWidth || 600), height: 240,
+      width: Math.max(280, boxWidth || 600), height: 240,
       scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(1, max) * 1.05]; } } },
       legend: { show: true },
       axes: [axis, Object.assign({}, axis, { label: "minutes", size: 60 })],
@@ -145,22 +145,31 @@
     });
   }
 
+  /* Fetch every chart's data at once, then draw them in one pass: all widths are read
+   * after all boxes are shown (one layout), all drawing writes come after, so the page is
+   * laid out twice in all instead of twice per chart. */
   function drawAll() {
     var boxes = Array.prototype.slice.call(document.querySelectorAll(".chart[data-src]"));
     var jobs = boxes.map(function (box) {
-      var kind = box.dataset.chart, id = box.id.replace(/^chart-/, "");
-      var table = document.getElementById(box.dataset.table);
-      return api(box.dataset.src).then(function (body) {
-        box.hidden = false;  // drawn visible so uPlot can measure its width
-        DRAW[kind](box, body.data || [], box.dataset.table);
-        box.dataset.drawn = String((body.data || []).length);
-        setupToggle(id, box, table);
-      }).catch(function (err) {
-        box.hidden = true;  // the table stays: the page is still complete
-        box.dataset.error = String(err && err.message || err);
+      return api(box.dataset.src).then(function (body) { return body.data || []; }, function (err) {
+        box.dataset.error = String(err && err.message || err);  // the table stays: the page is still complete
+        return null;
       });
     });
-    Promise.all(jobs).then(function () {
+    Promise.all(jobs).then(function (results) {
+      var ready = boxes.filter(function (box, i) { return results[i] !== null; });
+      ready.forEach(function (box) { box.hidden = false; });
+      var widths = ready.map(function (box) { return box.clientWidth; });
+      ready.forEach(function (box, k) {
+        var rows = results[boxes.indexOf(box)];
+        var t0 = performance.now();
+        DRAW[box.dataset.chart](box, rows, box.dataset.table, widths[k]);
+        box.dataset.drawMs = (performance.now() - t0).toFixed(1);
+        box.dataset.drawn = String(rows.length);
+      });
+      ready.forEach(function (box) {
+        setupToggle(box.id.replace(/^chart-/, ""), box, document.getElementById(box.dataset.table));
+      });
       window.kasokuReadyAt = performance.now();  // benchmarks: page fully loaded, every chart's data in
       document.documentElement.dataset.ready = "1";  // tests and benchmarks wait for this
       window.dispatchEvent(new Event("kasoku:ready"));
