@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
 from kasoku.errors import NotFound
-from kasoku.web.periods import Period, year_period
+from kasoku.web.periods import Period, year_period, zone
 from kasoku.web.reader import ApiReader, url
 
 L = "/v1/listening"
@@ -64,6 +64,17 @@ class ListeningViews:
 
     def tz_supported(self) -> bool:
         return self.api.supports(f"{L}/top-tracks", "tz", "UTC")
+
+    async def zone_for(self, tz: str | None) -> str:
+        """The zone a page uses: the one asked for, else the one the API answers in by default
+        (a user's configured zone), read from an answer's envelope; UTC without zone support."""
+        if tz:
+            return zone(tz)
+        if not self.tz_supported():
+            return "UTC"
+        today = datetime.now(timezone.utc).date().isoformat()
+        body = await self.api.get(f"{L}/stats", {"start": today, "end": today, "granularity": "day"})
+        return zone(body.get("tz"))
 
     def range_params(self, period: Period) -> dict[str, Any]:
         """start/end (and tz when the routes take it) in the order every URL uses."""

@@ -21,7 +21,7 @@ from kasoku.web.admin import figures, flowchart_svg
 from kasoku.web.assets import Assets
 from kasoku.web.assets import router as assets_router
 from kasoku.web.listening import ListeningViews
-from kasoku.web.periods import KINDS, LABELS, resolve, today_in, zone
+from kasoku.web.periods import KINDS, LABELS, resolve, today_in
 from kasoku.web.racing import RacingViews
 from kasoku.web.reader import ApiReader
 from kasoku.web.render import Pages
@@ -45,8 +45,8 @@ def build_router(pages: Pages) -> APIRouter:
     async def home(request: Request, period: Annotated[str | None, Q(max_length=16)] = None, start: DateQ = None,
                    end: DateQ = None, tz: TzQ = None) -> Response:
         try:
-            chosen = resolve(period, start, end, tz)
             views = ListeningViews(_reader(request))
+            chosen = resolve(period, start, end, await views.zone_for(tz))
             view = await views.home(chosen)
         except KasokuError as exc:
             return pages.error(request, exc)
@@ -56,7 +56,8 @@ def build_router(pages: Pages) -> APIRouter:
     @router.get("/years/{year}.svg")
     async def year_image(request: Request, year: int, tz: TzQ = None) -> Response:
         try:
-            review = await ListeningViews(_reader(request)).year(year, zone(tz))
+            views = ListeningViews(_reader(request))
+            review = await views.year(year, await views.zone_for(tz))
         except KasokuError as exc:
             return pages.error(request, exc)
         return Response(year_card_svg(review), media_type="image/svg+xml",
@@ -65,7 +66,8 @@ def build_router(pages: Pages) -> APIRouter:
     @router.get("/years/{year}", response_class=HTMLResponse)
     async def year_page(request: Request, year: int, tz: TzQ = None) -> Response:
         try:
-            review = await ListeningViews(_reader(request)).year(year, zone(tz))
+            views = ListeningViews(_reader(request))
+            review = await views.year(year, await views.zone_for(tz))
         except KasokuError as exc:
             return pages.error(request, exc)
         return pages.render(request, "year.html", **common(request, review["period"].tz, title=f"{year} in review",
@@ -75,10 +77,12 @@ def build_router(pages: Pages) -> APIRouter:
     async def artist_page(request: Request, ident: str, name: Annotated[str | None, Q(max_length=300)] = None,
                           tz: TzQ = None) -> Response:
         try:
-            data = await ListeningViews(_reader(request)).artist(ident, name, zone(tz))
+            views = ListeningViews(_reader(request))
+            tz = await views.zone_for(tz)
+            data = await views.artist(ident, name, tz)
         except KasokuError as exc:
             return pages.error(request, exc)
-        return pages.render(request, "artist.html", **common(request, zone(tz), title=data["artist"]["artist"], data=data))
+        return pages.render(request, "artist.html", **common(request, tz, title=data["artist"]["artist"], data=data))
 
     @router.get("/tracks/by-name", response_class=HTMLResponse)
     async def track_by_name(request: Request, track: Annotated[str, Q(min_length=1, max_length=300)],
@@ -92,20 +96,24 @@ def build_router(pages: Pages) -> APIRouter:
 
     async def _track(request: Request, ident: str | None, track: str | None, artist: str | None, tz: str | None) -> Response:
         try:
-            data = await ListeningViews(_reader(request)).track(ident, track, artist, zone(tz))
+            views = ListeningViews(_reader(request))
+            tz = await views.zone_for(tz)
+            data = await views.track(ident, track, artist, tz)
         except KasokuError as exc:
             return pages.error(request, exc)
-        return pages.render(request, "track.html", **common(request, zone(tz), title=data["track"]["track_name"], data=data))
+        return pages.render(request, "track.html", **common(request, tz, title=data["track"]["track_name"], data=data))
 
     @router.get("/search", response_class=HTMLResponse)
     async def search(request: Request, q: Annotated[str, Q(max_length=200)] = "", tz: TzQ = None) -> Response:
         rows, src = [], None
         try:
+            views = ListeningViews(_reader(request))
+            tz = await views.zone_for(tz)
             if q.strip():
-                rows, src = await ListeningViews(_reader(request)).search(q.strip(), zone(tz))
+                rows, src = await views.search(q.strip(), tz)
         except KasokuError as exc:
             return pages.error(request, exc)
-        return pages.render(request, "search.html", **common(request, zone(tz), title="Search", q=q, rows=rows, src=src))
+        return pages.render(request, "search.html", **common(request, tz, title="Search", q=q, rows=rows, src=src))
 
     @router.get("/racing", response_class=HTMLResponse)
     async def racing(request: Request, date: DateQ = None,
