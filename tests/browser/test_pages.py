@@ -96,7 +96,7 @@ def test_javascript_off_renders_tables(server: KasokuServer, browser: Any, shots
         assert page.locator("#table-tracks").is_visible()
         assert page.locator("#table-tracks tbody tr").count() == 10
         assert page.locator("#table-hours tbody tr").count() == 7
-        assert page.locator("#table-recent tbody tr").count() == 15
+        assert 1 <= page.locator("#table-recent tbody tr").count() <= 15
         assert page.locator(".chart").first.is_hidden()
         src = page.get_attribute("#chart-tracks", "data-src")
         rows = api_json(server, str(src))["data"]

@@ -10,6 +10,7 @@ statistics of its range, an artist or a track page from ``search``.
 from __future__ import annotations
 
 import asyncio
+import calendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
@@ -109,7 +110,7 @@ class ListeningViews:
             totals, prev = _from_overview(got["overview"])
         elif previous is not None:
             prev = _totals(got["prev"], gran, previous)
-        recent = await self.recent(period)
+        recent = await self.recent(period, got["stats"], gran)
         view = View(period, self.tz_supported(), totals, prev, got["stats"], gran, got["tracks"], got["artists"],
                     got["albums"], got["genres"], got["hours"], recent)
         view.src = {"timeline": self.src(f"{L}/stats", stats_p), "tracks": self.src(f"{L}/top-tracks", top_p),
@@ -120,17 +121,27 @@ class ListeningViews:
             view.src["genres"] = self.src(f"{L}/top-genres", top_p)
         return view
 
-    async def recent(self, period: Period) -> list[dict[str, Any]]:
-        """The last plays of the period, newest first. ``plays`` is in time order, so the last
-        page of the period's last week is at offset count - n, the count being that week's
-        own ``stats`` (answered from day roll-ups); a week keeps the sort small."""
-        window = self.range_params(period.last_days(7))
-        days = await self.api.rows(f"{L}/stats", {**window, "granularity": "day"})
-        total = sum(int(r["track_count"]) for r in days)
-        if total <= 0:
+    async def recent(self, period: Period, timeline: list[dict[str, Any]], gran: str) -> list[dict[str, Any]]:
+        """The last plays of the period, newest first, from its last day with plays. ``plays``
+        is in time order, so the last page is at offset count - n, the count being that day's
+        bucket; a month bucket is narrowed to its last day with plays by that month's day
+        ``stats`` (answered from day roll-ups). One day keeps the raw sort small."""
+        last = next((r for r in reversed(timeline) if r["track_count"]), None)
+        if last is None:
             return []
-        rows = await self.api.rows(f"{L}/plays", {**window, "limit": RECENT, "offset": max(0, total - RECENT)})
-        return list(reversed(rows))
+        if gran == "day":
+            day, count = last["period"], int(last["track_count"])
+        else:
+            first = date.fromisoformat(last["period"] + "-01")
+            month = period.clip(first, first.replace(day=calendar.monthrange(first.year, first.month)[1]))
+            days = await self.api.rows(f"{L}/stats", {**self.range_params(month), "granularity": "day"})
+            found = next((r for r in reversed(days) if r["track_count"]), None)
+            if found is None:
+                return []
+            day, count = found["period"], int(found["track_count"])
+        params = {**self.range_params(Period("custom", date.fromisoformat(day), date.fromisoformat(day), period.tz)),
+                  "limit": RECENT, "offset": max(0, count - RECENT)}
+        return list(reversed(await self.api.rows(f"{L}/plays", params)))
 
     async def year(self, year: int, tz: str) -> dict[str, Any]:
         """The year in review: the ``years/{YYYY}`` route when present, else its statistics."""

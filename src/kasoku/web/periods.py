@@ -45,12 +45,12 @@ class Period:
     def days(self) -> int | None:
         return None if self.start is None or self.end is None else (self.end - self.start).days + 1
 
-    def granularity(self) -> Literal["day", "week", "month"]:
-        """Buckets of the listening-over-time chart: ~7-62 points whatever the length."""
+    def granularity(self) -> Literal["day", "month"]:
+        """Buckets of the listening-over-time chart: days up to a quarter, months beyond.
+        (Not ISO weeks: a week's distinct tracks cannot be summed from day roll-ups, so a
+        week-bucketed year is a raw scan — 2.3 s at 1 M plays against 0.14 s by month.)"""
         days = self.days
-        if days is None or days > 2 * 366:
-            return "month"
-        return "day" if days <= 62 else "week"
+        return "day" if days is not None and days <= 92 else "month"
 
     def previous(self) -> "Period | None":
         """The period before, up to the same point (a week, month or year so far)."""
@@ -71,16 +71,12 @@ class Period:
         end = self.start - timedelta(days=1)
         return Period(self.kind, end - timedelta(days=length - 1), end, self.tz)
 
-    def last_days(self, n: int) -> "Period":
-        """The last ``n`` days of the period that have come (for recent plays)."""
-        end = self.end if self.end is not None else self.today
-        if end is None:
-            raise ValueError("an open period needs today")
-        if self.today is not None and self.today < end:
-            end = self.today
-        start = end - timedelta(days=n - 1)
+    def clip(self, start: date, end: date) -> "Period":
+        """``start``..``end`` cut to this period."""
         if self.start is not None and start < self.start:
             start = self.start
+        if self.end is not None and end > self.end:
+            end = self.end
         return Period("custom", start, end, self.tz)
 
 

@@ -39,9 +39,10 @@ def test_custom_all_and_granularity() -> None:
     assert prev is not None and (prev.start, prev.end) == (date(2025, 12, 31), date(2026, 1, 9))
     everything = resolve("all", None, None, "UTC", now=NOW)
     assert everything.previous() is None and everything.granularity() == "month"
-    assert year_period(2025, "UTC").granularity() == "week"
-    recent = resolve("month", None, None, "UTC", now=NOW).last_days(7)
-    assert (recent.start, recent.end) == (date(2026, 3, 1), date(2026, 3, 4))
+    assert year_period(2025, "UTC").granularity() == "month"
+    assert resolve("month", None, None, "UTC", now=NOW).granularity() == "day"
+    cut = resolve("month", None, None, "UTC", now=NOW).clip(date(2026, 2, 20), date(2026, 4, 2))
+    assert (cut.start, cut.end) == (date(2026, 3, 1), date(2026, 3, 31))
 
 
 @pytest.mark.parametrize("kind,start,end,tz", [("decade", None, None, "UTC"), ("custom", date(2026, 1, 2), None, "UTC"),
