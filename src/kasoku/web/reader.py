@@ -39,7 +39,10 @@ class ApiReader:
     def __init__(self, app: FastAPI, *, user_id: str | None = None) -> None:
         self.app = app
         self.user_id = user_id  # set by web/auth.py when a signed-in user is not the default
-        self._supports: dict[tuple[str, str], bool] = app.state.__dict__.setdefault("web_supports", {})
+        found = getattr(app.state, "web_supports", None)
+        if found is None:  # what the routes accept does not change while the app lives: probed once
+            found = app.state.web_supports = {}
+        self._supports: dict[tuple[str, str], bool] = found
 
     @property
     def engine(self) -> Engine:
