@@ -109,10 +109,11 @@
     var xs = rows.map(function (r) { return periodStart(r.period); });
     var ys = rows.map(function (r) { return Math.round(r.total_ms / 600) / 100; });
     var accent = css("--accent"), fg = css("--fg"), line = css("--line");
+    var pad = xs.length > 1 ? (xs[xs.length - 1] - xs[0]) / (xs.length - 1) / 2 : 43200;  // half a bar each side
     var axis = { stroke: fg, grid: { stroke: line, width: 1 }, ticks: { stroke: line } };
     var opts = {
       width: Math.max(280, boxWidth || 600), height: 240,
-      scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(1, max) * 1.05]; } } },
+      scales: { x: { time: true, range: function (u, min, max) { return [min - pad, max + pad]; } }, y: { range: function (u, min, max) { return [0, Math.max(1, max) * 1.05]; } } },
       legend: { show: true },
       axes: [axis, Object.assign({}, axis, { label: "minutes", size: 60 })],
       series: [{ label: "period", value: function (u, v) { return v == null ? "–" : rows[xs.indexOf(v)].period; } },
