@@ -1,4 +1,6 @@
-"""Browser fixtures: demo-like data built once, one real server and one Chromium per session.
+"""Browser fixtures: demo-like data built once, one real server and one Chromium for the
+whole package. Package-scoped, not session-scoped: Playwright's sync API keeps its own event
+loop running while it is open, which would break every async test collected after these.
 
 The listening history is the demo's (Spotify export files through the real importer, with
 roll-ups and artist genres), a year ending today so "this week/month/year" have plays; the
@@ -42,7 +44,7 @@ def build_data(root: Path) -> dict[str, str]:
             "KASOKU_ADMIN_TOKEN": ADMIN_TOKEN, "KASOKU_USER_ID": "me"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KasokuServer]:
     root = tmp_path_factory.mktemp("dashboard")
     srv = KasokuServer(build_data(root), log=root / "server.log")
@@ -53,7 +55,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KasokuServer]:
         srv.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
@@ -65,7 +67,7 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("screenshots")
 
