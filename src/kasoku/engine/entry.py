@@ -37,14 +37,15 @@ class Entry:
     fresh_until: float
     hard_until: float
     rows: int = 0
+    version: int | None = None  # the data version the answer was computed from (None: not versioned)
     bodies: dict[tuple[str, str], Body] = field(default_factory=dict)
 
     @classmethod
     def from_table(cls, table: pa.Table, *, meta: dict[str, Any], tags: frozenset[str], source: str, rows_key: str,
-                   created_at: float, ttl: float, stale_ttl: float) -> "Entry":
+                   created_at: float, ttl: float, stale_ttl: float, version: int | None = None) -> "Entry":
         return cls(payload=encoders.table_to_ipc(table), meta=meta, tags=tags, source=source, rows_key=rows_key,
                    created_at=created_at, fresh_until=created_at + ttl, hard_until=created_at + ttl + stale_ttl,
-                   rows=table.num_rows)
+                   rows=table.num_rows, version=version)
 
     @property
     def nbytes(self) -> int:

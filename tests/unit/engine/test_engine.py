@@ -97,31 +97,6 @@ async def test_policy_overrides_from_settings(clock) -> None:
     assert engine.dataset("d").policy.ttl_l1 == 5.0 and engine.dataset("d").policy.ttl_l2 == 70
 
 
-async def test_an_answer_computed_across_an_invalidation_is_not_cached(clock) -> None:
-    source = CountingSource(delay=0.05)
-    engine = make_engine(clock, source)
-    running = asyncio.ensure_future(engine.get(Query("d", "t", {})))
-    await asyncio.sleep(0.01)  # the source is running on the old data
-    await engine.invalidate()
-    assert (await running).outcome == "miss"  # its caller still gets an answer...
-    fresh = await engine.get(Query("d", "t", {}))
-    assert fresh.outcome == "miss" and source.runs == 2  # ...but it was not cached
-
-
-async def test_invalidation_hooks_run_before_entries_are_dropped(clock) -> None:
-    engine = make_engine(clock, CountingSource())
-    await engine.get(Query("d", "t", {}))
-    seen: list[int] = []
-
-    async def hook() -> None:
-        seen.append(engine.l1.entries)  # still cached while the hook runs (e.g. manifest refresh)
-
-    engine.invalidation_hooks.append(hook)
-    await engine.invalidate()
-    await engine.invalidate_local(tags=["dataset:d"], everything=False)
-    assert seen == [1, 0] and engine.l1.entries == 0
-
-
 async def test_entries_hold_only_the_bytes_they_are_charged_for(clock) -> None:
     engine = make_engine(clock, CountingSource())
     served = await engine.get(Query("d", "t", {"n": 100}))

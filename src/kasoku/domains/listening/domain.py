@@ -43,6 +43,25 @@ def rollup_hook(settings: Settings) -> "RollupBuilder":
     return RollupBuilder(drop_only=not settings.rollups)
 
 
+class ManifestVersions:
+    """The lake manifest's version as the listening data version (engine/versions.py).
+
+    Reading it re-reads the manifest, so the source's next query reads at least that version.
+    The manifest keeps no history of what each commit changed, so a change is "everything of
+    the dataset" (the DuckLake lake replaces this with changed months per snapshot).
+    """
+
+    def __init__(self, lake: Lake) -> None:
+        self.lake = lake
+
+    async def current(self) -> int:
+        await asyncio.to_thread(self.lake.refresh)
+        return self.lake.manifest().version
+
+    async def changes(self, since: int) -> tuple[int, frozenset[str] | None]:
+        return await self.current(), None
+
+
 class ListeningDomain:
     name = "listening"
 
@@ -60,13 +79,9 @@ class ListeningDomain:
         matcher = LakeRollups(self.lake, self.pool) if settings.rollups else None
         self.source = ListeningSource(self.lake, self.pool, rollups=matcher)
         engine.register(Dataset(routes.DATASET, LISTENING_POLICY, self.source))
+        engine.follow(routes.DATASET, ManifestVersions(self.lake), interval=settings.version_poll_interval)
         app.include_router(routes.router)
         routes.register_batch_routes(app, settings.user_id)
-        engine.invalidation_hooks.append(self._refresh_lake)
-
-    async def _refresh_lake(self) -> None:
-        """An ingest committed new data: re-read the manifest before answering again."""
-        await asyncio.to_thread(self.lake.refresh)
 
     async def startup(self) -> None:
         self._health_task = asyncio.create_task(self._health_loop())
