@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -130,8 +131,10 @@ def create_app(settings: Settings, domains: list[Domain], *, engine: Engine | No
         checks = {d.name: await d.health() for d in domains}
         ok = all(c.get("ok", True) for c in checks.values())
         l2 = engine.l2.stats() if engine.l2 is not None else None
+        versions = {name: v["version"] for name, v in engine.versions.stats().items()}
         return {"ok": ok, "version": __version__, "domains": checks, "cache": {"l1_entries": engine.l1.entries,
-                "l2": l2 is not None, "l2_breaker": l2.get("breaker") if l2 else None}}
+                "l2": l2 is not None, "l2_breaker": l2.get("breaker") if l2 else None},
+                "data_versions": versions, "worker": os.getpid()}
 
     for domain in domains:
         domain.register(app, engine, settings)
