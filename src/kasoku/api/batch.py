@@ -22,7 +22,7 @@ from starlette.responses import Response
 from kasoku.api.negotiation import NotAcceptable, choose_encoding
 from kasoku.api.queries import build_query
 from kasoku.api.respond import VARY, body_for, engine_of
-from kasoku.engine import compression
+from kasoku.api import compression
 from kasoku.engine.engine import Engine
 from kasoku.engine.keys import query_key
 from kasoku.errors import KasokuError

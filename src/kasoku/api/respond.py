@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kasoku.api.negotiation import choose_encoding, choose_format
-from kasoku.engine.encoders import MEDIA_TYPES
+from kasoku.api.encoders import MEDIA_TYPES
 from kasoku.engine.engine import Engine, Served
-from kasoku.engine.entry import Body
+from kasoku.api.bodies import Body, body_of, stored_body
 from kasoku.engine.types import Query
 
 VARY = "Accept, Accept-Encoding"
@@ -53,13 +53,13 @@ OFFLOAD_BYTES = 256 * 1024
 async def body_for(engine: Engine, served: Served, fmt: str, encoding: str, min_compress: int) -> Body:
     """The stored body; made (once) and charged to L1 only when this pair was never asked for."""
     entry = served.entry
-    found = entry.bodies.get((fmt, encoding))
+    found = stored_body(entry, fmt, encoding)
     if found is not None:
         return found
     if len(entry.payload) > OFFLOAD_BYTES:
-        body = await asyncio.to_thread(entry.body, fmt, encoding, min_compress=min_compress)
+        body = await asyncio.to_thread(body_of, entry, fmt, encoding, min_compress=min_compress)
     else:
-        body = entry.body(fmt, encoding, min_compress=min_compress)
+        body = body_of(entry, fmt, encoding, min_compress=min_compress)
     engine.charge(served)
     return body
 

@@ -4,6 +4,7 @@ import orjson
 import pyarrow as pa
 import pytest
 
+from kasoku.api.bodies import body_of
 from kasoku.engine.engine import Engine
 from kasoku.engine.types import Dataset, Policy, Query
 from kasoku.errors import NotFound
@@ -21,10 +22,10 @@ async def test_miss_then_hit_returns_the_same_bytes(clock) -> None:
     source = CountingSource()
     engine = make_engine(clock, source)
     first = await engine.get(Query("d", "t", {"n": 4}))
-    body1 = first.entry.body("json", "identity").content
+    body1 = body_of(first.entry, "json", "identity").content
     second = await engine.get(Query("d", "t", {"n": 4}))
     assert (first.outcome, second.outcome) == ("miss", "hit")
-    assert second.entry.body("json", "identity").content is body1
+    assert body_of(second.entry, "json", "identity").content is body1
     assert orjson.loads(body1) == {"n": 4, "data": [{"i": i, "v": 0, "name": f"row{i}"} for i in range(4)]}
     assert source.runs == 1
 
@@ -102,7 +103,7 @@ async def test_entries_hold_only_the_bytes_they_are_charged_for(clock) -> None:
     served = await engine.get(Query("d", "t", {"n": 100}))
     assert not any(isinstance(v, pa.Table) for v in (getattr(served.entry, f) for f in served.entry.__slots__))
     assert served.entry.table().num_rows == 100  # read from the payload when needed
-    assert served.entry.body("csv", "identity").content.startswith(b'"i"')
+    assert body_of(served.entry, "csv", "identity").content.startswith(b'"i"')
 
 
 async def test_background_refresh_failure_is_logged_and_stale_keeps_serving(clock, caplog) -> None:
