@@ -15,11 +15,14 @@ path in api/, need no check. Entries read from L2 are checked on every read.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import pyarrow as pa
 
 from kasoku.engine.adaptive import AdaptiveTTL
 from kasoku.engine.entry import Entry
@@ -75,7 +78,7 @@ class Engine:
         if dataset.name in self._datasets:
             raise ValueError(f"dataset {dataset.name!r} registered twice")
         policy = dataset.policy.with_overrides(**self._overrides.get(dataset.name, {}))
-        self._datasets[dataset.name] = Dataset(dataset.name, policy, dataset.source, dataset.rows_key)
+        self._datasets[dataset.name] = dataclasses.replace(dataset, policy=policy)
 
     def dataset(self, name: str) -> Dataset:
         try:
@@ -178,6 +181,13 @@ class Engine:
             self.l2.discard(key, version)
         self.metrics.lookup("l2", dataset, "outdated")
         return False
+
+    def stream(self, query: Query) -> AsyncIterator[pa.RecordBatch]:
+        """The rows of ``query`` batch by batch, from the dataset's streaming capability (never cached)."""
+        dataset = self.dataset(query.dataset)
+        if dataset.stream is None:
+            raise NotFound(f"dataset {query.dataset!r} cannot stream its answers", details={"dataset": query.dataset})
+        return dataset.stream(query)
 
     def _answer(self, dataset: Dataset, key: str, served: Served) -> Served:
         if served.outcome != "miss":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -80,14 +80,22 @@ class Policy:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+Streamer = Callable[["Query"], AsyncIterator[pa.RecordBatch]]
+
+
 @dataclass(frozen=True, slots=True)
 class Dataset:
-    """A dataset registered by a domain: its name, default policy and source."""
+    """A dataset registered by a domain: its name, default policy and source.
+
+    ``stream``: the dataset's capability to answer a query batch by batch (results too large
+    to hold, never cached); None = it cannot. Reached through ``Engine.stream``.
+    """
 
     name: str
     policy: Policy
     source: Source
     rows_key: str = "data"
+    stream: Streamer | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 from fastapi import FastAPI
 
 from kasoku.config import Settings
@@ -14,7 +16,8 @@ from kasoku.domains.listening import routes
 from kasoku.domains.listening.rollup_match import LakeRollups
 from kasoku.domains.listening.source import ListeningSource
 from kasoku.engine.engine import Engine
-from kasoku.engine.types import Dataset, Policy
+from kasoku.domains.listening.tools import RangeParams
+from kasoku.engine.types import Dataset, Policy, Query
 from kasoku.lake.duckdb_pool import DuckDBPool
 from kasoku.lake.storage import Lake
 
@@ -78,10 +81,16 @@ class ListeningDomain:
                                threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit)
         matcher = LakeRollups(self.lake, self.pool) if settings.rollups else None
         self.source = ListeningSource(self.lake, self.pool, rollups=matcher)
-        engine.register(Dataset(routes.DATASET, LISTENING_POLICY, self.source))
+        engine.register(Dataset(routes.DATASET, LISTENING_POLICY, self.source, stream=self._stream))
         engine.follow(routes.DATASET, ManifestVersions(self.lake), interval=settings.version_poll_interval)
         app.include_router(routes.router)
         routes.register_batch_routes(app, settings.user_id)
+
+    def _stream(self, query: Query) -> AsyncIterator[pa.RecordBatch]:
+        """Every play of the query's range, batch by batch (the dataset's streaming capability)."""
+        if self.source is None:
+            raise RuntimeError("the listening domain streams before it was registered")
+        return self.source.stream(RangeParams.model_validate(dict(query.params)), query.scope)
 
     async def startup(self) -> None:
         self._health_task = asyncio.create_task(self._health_loop())
