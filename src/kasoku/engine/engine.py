@@ -257,6 +257,7 @@ class Engine:
                                  rows_key=dataset.rows_key, created_at=self.clock(), ttl=policy.ttl_l1,
                                  stale_ttl=policy.stale_ttl,
                                  version=result.version if result.version is not None else known)
+        book = self.versions.book(dataset.name)  # as it is now: it may have learned a change meanwhile
         if book is not None and result.version is not None and book.latest is not None \
                 and result.version > book.latest:
             self.versions.nudge(dataset.name)

@@ -116,3 +116,16 @@ async def test_background_refresh_failure_is_logged_and_stale_keeps_serving(cloc
     await asyncio.sleep(0.01)
     assert "background refresh failed" in caplog.text
     assert (await engine.get(Query("d", "t", {}))).outcome == "stale"
+
+
+async def test_streams_go_through_the_datasets_streaming_capability(clock) -> None:
+    async def rows(query: Query):  # type: ignore[no-untyped-def]
+        for i in range(int(query.params["n"])):
+            yield pa.record_batch({"i": [i]})
+
+    engine = Engine(l1_bytes=10**6, clock=clock)
+    engine.register(Dataset("s", Policy(), CountingSource(), stream=rows))
+    engine.register(Dataset("d", Policy(), CountingSource()))
+    assert [b["i"][0].as_py() async for b in engine.stream(Query("s", "rows", {"n": 3}))] == [0, 1, 2]
+    with pytest.raises(NotFound):
+        engine.stream(Query("d", "rows", {}))
