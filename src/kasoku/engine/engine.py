@@ -71,7 +71,7 @@ class Engine:
         self._background: set[asyncio.Task[Any]] = set()
         self.adaptive = AdaptiveTTL()
         self.on_result: list[Callable[[Query, Result], None]] = []  # e.g. prefetch rules
-        self.versions = Follower(self._changed)
+        self.versions = Follower(self._changed, metrics=self.metrics)
 
     # -- registry -------------------------------------------------------------------------
     def register(self, dataset: Dataset) -> None:

@@ -30,6 +30,8 @@ class Metrics:
         self.broadcasts = Counter("kasoku_invalidation_broadcasts", "Invalidation broadcasts by direction (sent, received, missed)", ["direction"], registry=r)
         self.invalidations = Counter("kasoku_invalidated_entries", "Entries dropped by invalidation", ["tier"], registry=r)
         self.prefetch = Counter("kasoku_prefetch", "Prefetches by outcome (started, done, failed, hit)", ["dataset", "outcome"], registry=r)
+        self.version_checks = Counter("kasoku_version_checks", "Data version checks by dataset and outcome (unchanged, changed, failed)", ["dataset", "outcome"], registry=r)
+        self.data_version = Gauge("kasoku_data_version", "The data version this worker serves, per followed dataset", ["dataset"], registry=r)
         self.timeouts = Counter("kasoku_query_timeouts", "Queries interrupted at their deadline", ["dataset"], registry=r)
         # Plain tallies for /admin/cache (hit ratio per dataset, share of repeated queries).
         self.outcomes: dict[str, Tally[str]] = defaultdict(Tally)

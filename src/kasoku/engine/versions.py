@@ -24,6 +24,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from kasoku.engine.metrics import Metrics
+
 log = logging.getLogger(__name__)
 
 # Tags remembered per dataset; past it the oldest are folded into the dataset-wide floor.
@@ -114,8 +116,10 @@ class Follower:
     passed in so that tests drive the loop without waiting.
     """
 
-    def __init__(self, drop: Drop, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    def __init__(self, drop: Drop, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 metrics: Metrics | None = None) -> None:
         self._drop = drop
+        self._metrics = metrics
         self._sleep = sleep
         self._followed: dict[str, _Followed] = {}
         self._nudged: set[str] = set()
@@ -155,9 +159,20 @@ class Follower:
                 followed.failures += 1
                 followed.last_error = repr(exc)
                 log.warning("version check of %s failed: %r", dataset, exc)
+                self._count(dataset, "failed")
                 return False
             followed.last_error = None
+            self._count(dataset, "changed" if changed else "unchanged")
             return changed
+
+    def _count(self, dataset: str, outcome: str) -> None:
+        metrics = self._metrics
+        if metrics is None:
+            return
+        metrics.child(metrics.version_checks, dataset, outcome).inc()
+        latest = self._followed[dataset].book.latest
+        if latest is not None:
+            metrics.child(metrics.data_version, dataset).set(latest)
 
     async def _check(self, dataset: str, followed: _Followed) -> bool:
         book = followed.book

@@ -113,6 +113,22 @@ async def test_a_failing_version_read_keeps_the_book_and_is_counted() -> None:
     assert await follower.check("d") is True and follower.book("d").stale(1, [JAN])  # type: ignore[union-attr]
 
 
+async def test_checks_are_counted_and_the_version_is_a_gauge() -> None:
+    from kasoku.engine.metrics import Metrics
+
+    metrics = Metrics()
+    versions = FakeVersions(version=4)
+    follower = Follower(lambda _d, _t: asyncio.sleep(0), metrics=metrics)
+    follower.follow("d", versions, interval=1.0)
+    await follower.check("d")
+    versions.change({JAN})
+    await follower.check("d")
+    text = metrics.render().decode()
+    assert 'kasoku_data_version{dataset="d"} 5.0' in text
+    assert 'kasoku_version_checks_total{dataset="d",outcome="changed"} 1.0' in text
+    assert 'kasoku_version_checks_total{dataset="d",outcome="unchanged"} 1.0' in text
+
+
 async def test_a_version_that_goes_back_drops_the_dataset() -> None:
     versions = FakeVersions(version=9)
     dropped: list[frozenset[str] | None] = []
