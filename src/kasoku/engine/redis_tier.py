@@ -9,6 +9,11 @@ Keys carry a generation (see ``constants``): "invalidate everything" is one INCR
 invalidation reads the tag's member set — no KEYS or SCAN over the keyspace. The generation
 is read inside small Lua scripts, so every get/put is still one round trip.
 
+A put never replaces an entry of a newer data version with an older one: the put script reads
+the stored header (``GETRANGE``) and compares versions atomically (engine/versions.py). Pub/sub
+carries admin invalidations and "dataset X has a new version: check now" — a shortcut only;
+no freshness guarantee rests on it.
+
 Cross-worker single-flight: ``SET lock token NX PX lease``; the holder computes, returns to
 its caller at once, and in the background writes L2 *then* releases the lease
 (compare-and-delete), so a waiter that sees the lease gone finds the value or takes over.
