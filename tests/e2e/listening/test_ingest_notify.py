@@ -28,9 +28,10 @@ def env(**extra: str) -> dict[str, str]:
     return {**base, "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "200", **extra}
 
 
-def ingest(lake_dir: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def ingest(lake_dir: Path, tmp_path: Path, *extra: str,
+           plays: list[dict[str, object]] = NEW_PLAY) -> subprocess.CompletedProcess[str]:
     export = tmp_path / "Streaming_History_Audio_2024_0.json"
-    export.write_bytes(orjson.dumps(NEW_PLAY))
+    export.write_bytes(orjson.dumps(plays))
     return subprocess.run([sys.executable, "-m", "kasoku", "ingest", "listening", str(export), "--lake", str(lake_dir),
                            "--user", "me", *extra], capture_output=True, text=True, env=env(), cwd=ROOT)
 
@@ -99,5 +100,5 @@ def test_every_worker_sees_an_ingest_without_redis_token_or_notify(served_lake: 
     for _ in range(20):
         assert any(row["track_name"] == "New Song" for row in httpx.get(february).json()["data"])
     # --notify is an optional shortcut now: without the token it warns, the ingest still succeeds.
-    again = ingest(lake_dir, tmp_path, "--notify", base)
+    again = ingest(lake_dir, tmp_path, "--notify", base, plays=[{**NEW_PLAY[0], "ts": "2024-02-11T10:00:00Z"}])
     assert again.returncode == 0 and "warning" in again.stderr and "Traceback" not in again.stderr
