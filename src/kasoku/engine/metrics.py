@@ -25,7 +25,7 @@ class Metrics:
         self.l1_entries = Gauge("kasoku_l1_entries", "Entries held by the memory tier", registry=r)
         self.redis_errors = Counter("kasoku_redis_errors", "Redis calls that failed or timed out", ["op"], registry=r)
         self.breaker_open = Gauge("kasoku_redis_breaker_open", "Redis circuit breaker: 0 closed, 0.5 half-open (probing), 1 open", registry=r)
-        self.redis_puts = Counter("kasoku_redis_puts", "Background writes to Redis by outcome (written, dropped, failed, skipped)", ["outcome"], registry=r)
+        self.redis_puts = Counter("kasoku_redis_puts", "Background writes to Redis by outcome (written, dropped, failed, skipped, superseded)", ["outcome"], registry=r)
         self.lock_takeovers = Counter("kasoku_redis_lock_takeovers", "Single-flight leases taken over after the holder's lease expired", registry=r)
         self.broadcasts = Counter("kasoku_invalidation_broadcasts", "Invalidation broadcasts by direction (sent, received, missed)", ["direction"], registry=r)
         self.invalidations = Counter("kasoku_invalidated_entries", "Entries dropped by invalidation", ["tier"], registry=r)
