@@ -14,11 +14,12 @@ import httpx
 import orjson
 import pytest
 
-from kasoku.lake.storage import Lake
-from tests.plays import make_plays
 from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
+OLD_PLAYS = [{"ts": f"2024-{m:02d}-{d:02d}T10:00:00Z", "ms_played": 120000 + d, "master_metadata_track_name": f"Old {d}",
+              "master_metadata_album_artist_name": "Earlier", "spotify_track_uri": f"spotify:track:old{d}"}
+             for m in (1, 2) for d in range(1, 21)]
 NEW_PLAY = [{"ts": "2024-02-10T10:00:00Z", "ms_played": 180000, "master_metadata_track_name": "New Song",
              "master_metadata_album_artist_name": "Someone", "spotify_track_uri": "spotify:track:new1"}]
 
@@ -40,7 +41,10 @@ def ingest(lake_dir: Path, tmp_path: Path, *extra: str,
 def served_lake(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`kasoku serve --workers 2` without Redis and without an admin token."""
     lake_dir = tmp_path / "lake"
-    Lake(str(lake_dir)).commit({"plays": {m: make_plays(m, 100, user="me") for m in ("2024-01", "2024-02")}})
+    first = tmp_path / "first"
+    first.mkdir()
+    loaded = ingest(lake_dir, first, plays=OLD_PLAYS)  # through the CLI, whatever the lake's format
+    assert loaded.returncode == 0, loaded.stderr
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "kasoku", "serve", "--workers", "2", "--port", str(port),
                              "--lake", str(lake_dir)], cwd=ROOT,
