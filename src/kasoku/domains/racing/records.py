@@ -25,7 +25,7 @@ Values (see ``layouts`` for the kinds):
   (spaces, '0', U+3000); repeated scalars: a full-length list.
 Race-keyed records also get ``race_id`` (YYYYMMDDJJKKHHRR). An unknown but
 well-formed type gets the common header only and ``_layout = 'header-only'``; an
-older layout recognised by its length (UM 1577 bytes) gets ``_layout = 'V4802'``.
+older layout recognised by its length (e.g. UM 1577 bytes) gets ``_layout = 'V4802'``.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from kasoku.domains.racing.layouts import (
     Field,
     Group,
     Layout,
+    layout_for_length,
 )
 from kasoku.errors import InputError
 
@@ -162,9 +163,9 @@ def _layout_for(rtype: str, raw: bytes) -> Layout | None:
     if current is None:
         return None
     body = len(raw) - 2 if raw.endswith(CRLF) else len(raw)
-    for layout in (current, *(lay for (t, _), lay in LEGACY_LAYOUTS.items() if t == rtype)):
-        if body == layout.length - 2:
-            return layout
+    layout = layout_for_length(rtype, body + 2)
+    if layout is not None:
+        return layout
     known = ", ".join(f"{lay.length}" + (f" ({lay.variant})" if lay.variant else "")
                       for lay in (current, *(v for (t, _), v in LEGACY_LAYOUTS.items() if t == rtype)))
     short = "shorter than" if body < current.length - 2 else "does not match"
@@ -231,6 +232,10 @@ def _decode_value(rtype: str, f: Field, chunk: bytes) -> Any:
         return number
     if f.kind == "scaled":
         return number / f.scale
+    if f.kind == "racetime100":  # MSSHH: 24245 -> 2:42.45
+        minutes, hundredths = divmod(abs(number), 10000)
+        seconds = (minutes * 6000 + hundredths) / 100
+        return -seconds if number < 0 else seconds
     minutes, tenths = divmod(abs(number), 1000)  # racetime MSSF: 1234 -> 1:23.4
     seconds = (minutes * 600 + tenths) / 10
     return -seconds if number < 0 else seconds
