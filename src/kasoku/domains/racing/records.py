@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,10 +146,8 @@ def parse_record(raw: bytes, *, keep_raw: bool = False) -> Record:
             data[f.name] = _decode_field(rtype, f, raw[f.pos - 1:f.pos - 1 + f.size])
         data["_layout"] = "header-only"
     else:
-        for item in layout.items:
-            chunk = raw[item.pos - 1:item.pos - 1 + item.size]
-            data[item.name] = (_decode_group(rtype, item, chunk) if isinstance(item, Group)
-                               else _decode_field(rtype, item, chunk))
+        for name, start, end, decode in _plan(layout):
+            data[name] = decode(raw[start:end])
         if layout.variant:
             data["_layout"] = layout.variant
     if rtype in RACE_KEYED and len(raw) >= RACE_KEY_SLICE.stop:
@@ -174,22 +172,73 @@ def _layout_for(rtype: str, raw: bytes) -> Layout | None:
                       record_type=rtype, expected=current.length, actual=len(raw))
 
 
-def _decode_group(rtype: str, group: Group, chunk: bytes) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for n in range(group.count):
-        slot = chunk[n * group.width:(n + 1) * group.width]
-        if _is_padding(rtype, group, slot):
-            continue
-        rows.append({f.name: _decode_field(rtype, f, slot[f.pos - 1:f.pos - 1 + f.size]) for f in group.fields})
-    return rows
+_Decode = Callable[[bytes], Any]
+_PLANS: dict[int, tuple[tuple[str, int, int, _Decode], ...]] = {}
+_IDEOGRAPHIC_SPACE = "\u3000".encode(ENCODING)
 
 
-def _is_padding(rtype: str, group: Group, slot: bytes) -> bool:
-    """An unused slot holds only spaces, zeros and full-width spaces."""
-    try:
-        return not slot.decode(ENCODING).strip(" 0\u3000")
-    except UnicodeDecodeError:
-        raise RecordError(f"{rtype}.{group.name}: bytes are not valid cp932", record_type=rtype) from None
+def _plan(layout: Layout) -> tuple[tuple[str, int, int, _Decode], ...]:
+    """(name, start, end, decode) per item, built once per layout: the per-record loop is then
+    a slice and one call per field, with the common cases (digits, cp932 text) inlined and
+    anything unusual handed to ``_decode_value`` (blanks, '----', dates, errors)."""
+    plan = _PLANS.get(id(layout))
+    if plan is None:
+        plan = tuple((item.name, item.pos - 1, item.pos - 1 + item.size,
+                      _group_decoder(layout.record_type, item) if isinstance(item, Group)
+                      else _field_decoder(layout.record_type, item)) for item in layout.items)
+        _PLANS[id(layout)] = plan
+    return plan
+
+
+def _field_decoder(rtype: str, f: Field) -> _Decode:
+    one = _value_decoder(rtype, f)
+    if f.count == 1:
+        return one
+    width, count = f.length, f.count
+    return lambda chunk: [one(chunk[i * width:(i + 1) * width]) for i in range(count)]
+
+
+def _value_decoder(rtype: str, f: Field) -> _Decode:
+    def slow(chunk: bytes) -> Any:
+        return _decode_value(rtype, f, chunk)
+
+    if f.kind in ("text", "code"):
+        def text(chunk: bytes) -> Any:
+            try:
+                return chunk.decode(ENCODING).strip(_PAD)
+            except UnicodeDecodeError:
+                return slow(chunk)
+        return text
+    if f.kind in ("int", "scaled"):
+        scale, zero_none, scaled = f.scale, f.zero_none, f.kind == "scaled"
+
+        def number(chunk: bytes) -> Any:
+            if b"_" in chunk:  # int() would accept '1_0'; the slow path refuses it
+                return slow(chunk)
+            try:
+                value = int(chunk)
+            except ValueError:
+                return slow(chunk)  # blank, '----', '****' -> None; garbage -> RecordError
+            if zero_none and value == 0:
+                return None
+            return value / scale if scaled else value
+        return number
+    return slow
+
+
+def _group_decoder(rtype: str, group: Group) -> _Decode:
+    subs = tuple((f.name, f.pos - 1, f.pos - 1 + f.size, _field_decoder(rtype, f)) for f in group.fields)
+    width, count = group.width, group.count
+
+    def decode(chunk: bytes) -> list[dict[str, Any]]:
+        rows = []
+        for n in range(count):
+            slot = chunk[n * width:(n + 1) * width]
+            if not slot.replace(_IDEOGRAPHIC_SPACE, b"").strip(b" 0"):
+                continue  # an unused slot: only spaces, zeros and full-width spaces
+            rows.append({name: dec(slot[a:b]) for name, a, b, dec in subs})
+        return rows
+    return decode
 
 
 def _decode_field(rtype: str, f: Field, chunk: bytes) -> Any:
