@@ -21,15 +21,23 @@ raises the same ``RecordError`` ``parse_record`` raises for it.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import replace
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from kasoku.domains.racing.layouts import LAYOUTS, RACE_KEY_SLICE, RACE_KEYED, Field, Group, Layout, layout_for_length
-from kasoku.domains.racing.records import CRLF, ENCODING, RecordError, parse_record, record_type_of
+from kasoku.domains.racing.records import (
+    CRLF,
+    ENCODING,
+    RecordError,
+    decode_value,
+    parse_record,
+    record_type_of,
+)
 
-_BLANK_NUMBER = r"^(|-+|\*+)$"  # spaces trimmed first: blank, '----' and '****' are "no value"
-_PADDING = (b" ", b"0", "\u3000".encode(ENCODING))
+_IDEOGRAPHIC_SPACE = "\u3000".encode(ENCODING)
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, ValueError)
 
 
@@ -69,24 +77,23 @@ def decode_table(raws: Sequence[bytes], layout: Layout | None = None, *,
             parts.append(raw + CRLF)
         else:
             _raise_for(raw, layout)
-    records = _fixed(pa.py_buffer(b"".join(parts)), width, len(parts))
+    matrix = np.frombuffer(b"".join(parts), np.uint8).reshape(len(parts), width)
     try:
         wanted = set(columns) if columns is not None else None
-        out = {item.name: (_group(records, item, len(parts)) if isinstance(item, Group)
-                           else _field(pc.binary_slice(records, item.pos - 1, item.pos - 1 + item.size),
-                                       item, len(parts)))
+        out = {item.name: (_group(layout.record_type, matrix, item) if isinstance(item, Group)
+                           else _field(layout.record_type, matrix[:, item.pos - 1:item.pos - 1 + item.size], item))
                for item in layout.items if wanted is None or item.name in wanted}
         if layout.record_type in RACE_KEYED and (wanted is None or "race_id" in wanted):
-            key = _ascii(pc.binary_slice(records, RACE_KEY_SLICE.start, RACE_KEY_SLICE.stop))
-            if not pc.all(pc.match_substring_regex(key, r"^\d{16}$")).as_py():
+            key = matrix[:, RACE_KEY_SLICE]
+            if not ((key >= 48) & (key <= 57)).all():
                 raise ValueError("race key is not 16 digits")
-            out["race_id"] = key
+            out["race_id"] = _strings(key, trim=False)
     except _ARROW_ERRORS:
         for raw in parts:  # find the record at fault and raise its precise error
             parse_record(raw)
         raise
     return pa.table(out, metadata={b"record_type": layout.record_type.encode(),
-                                       b"layout": (layout.variant or "current").encode()})
+                                   b"layout": (layout.variant or "current").encode()})
 
 
 def _raise_for(raw: bytes, layout: Layout) -> None:
@@ -96,107 +103,124 @@ def _raise_for(raw: bytes, layout: Layout) -> None:
                       expected=layout.length, actual=len(raw))
 
 
-def _fixed(buffer: pa.Buffer, width: int, n: int) -> pa.FixedSizeBinaryArray:
-    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n, [None, buffer])
-
-
-def _elements(chunk: pa.Array, width: int, n: int) -> pa.FixedSizeBinaryArray:
-    """A column of ``n`` equal-width slices re-read as ``len(chunk) * n`` elements of ``width``."""
-    data = chunk.buffers()[1] if pa.types.is_fixed_size_binary(chunk.type) else chunk.buffers()[2]
-    offset = chunk.offset * chunk.type.byte_width if pa.types.is_fixed_size_binary(chunk.type) else 0
-    return _fixed(data.slice(offset, width * n), width, n)
-
-
 def _offsets(n: int, step: int) -> pa.Array:
-    return pa.array(range(0, (n + 1) * step, step), pa.int32())
+    return pa.array(np.arange(0, (n + 1) * step, step, dtype=np.int32))
 
 
-def _field(chunk: pa.Array, f: Field, n: int) -> pa.Array:
+def _field(rtype: str, view: np.ndarray, f: Field) -> pa.Array:
+    """``view``: (rows, f.size) bytes; a repeated field becomes a list of ``f.count`` values."""
     if f.count == 1:
-        return _values(chunk, f)
-    values = _values(_elements(chunk, f.length, n * f.count), f)
-    return pa.ListArray.from_arrays(_offsets(n, f.count), values)
+        return _values(rtype, view, f)
+    rows = view.shape[0]
+    values = _values(rtype, view.reshape(rows * f.count, f.length), f)
+    return pa.ListArray.from_arrays(_offsets(rows, f.count), values)
 
 
-def _group(records: pa.Array, g: Group, n: int) -> pa.Array:
-    region = pc.binary_slice(records, g.pos - 1, g.pos - 1 + g.size)
-    slots = _elements(region, g.width, n * g.count)
-    keep = pc.invert(_padding(slots))
-    kept = slots.filter(keep)
-    children = [_field(pc.binary_slice(kept, f.pos - 1, f.pos - 1 + f.size), f, len(kept)) for f in g.fields]
+def _group(rtype: str, matrix: np.ndarray, g: Group) -> pa.Array:
+    rows = matrix.shape[0]
+    slots = matrix[:, g.pos - 1:g.pos - 1 + g.size].reshape(rows * g.count, g.width)
+    keep = ~_padding(slots)
+    kept = slots if keep.all() else slots[keep]
+    children = [_field(rtype, kept[:, f.pos - 1:f.pos - 1 + f.size], f) for f in g.fields]
     structs = pa.StructArray.from_arrays(children, [f.name for f in g.fields])
-    running = pc.cumulative_sum(keep.cast(pa.int32()))
-    ends = running.take(pa.array(range(g.count - 1, n * g.count, g.count))) if n else pa.array([], pa.int32())
-    offsets = pa.concat_arrays([pa.array([0], pa.int32()), ends.cast(pa.int32())])
-    return pa.ListArray.from_arrays(offsets, structs)
+    per_row = keep.reshape(rows, g.count).sum(axis=1, dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(per_row)]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), structs)
 
 
-def _padding(slots: pa.Array) -> pa.Array:
-    """True for a slot of only spaces, '0' and U+3000 (an unused element)."""
-    as_binary = slots.cast(pa.binary())
-    try:  # odds, votes, numbers: ASCII, one cheap trim
-        return pc.equal(pc.ascii_trim(as_binary.cast(pa.string()), " 0"), "")
-    except pa.ArrowInvalid:  # cp932 text inside: drop the padding byte sequences
-        rest = as_binary
-        for pad in _PADDING:
-            rest = pc.replace_substring(rest, pad, b"")
-        return pc.equal(pc.binary_length(rest), 0)
+def _padding(slots: np.ndarray) -> np.ndarray:
+    """True for a slot of only spaces, '0' and U+3000 (an unused element). Works on the
+    transposed bytes (one contiguous row per byte position): numpy is fast along rows."""
+    cols = np.ascontiguousarray(slots.T)
+    pad = (cols == 32) | (cols == 48)
+    blank = pad.all(axis=0)
+    if blank.all():
+        return blank
+    maybe = ~blank & (pad | (cols == 0x81) | (cols == 0x40)).all(axis=0)
+    for i in np.flatnonzero(maybe):  # only 0x81 0x40 pairs (U+3000) may stand in for padding
+        blank[i] = not slots[i].tobytes().replace(_IDEOGRAPHIC_SPACE, b"").strip(b" 0")
+    return blank
 
 
-def _values(chunk: pa.Array, f: Field) -> pa.Array:
-    if f.kind == "text":
-        return _text(chunk)
-    if f.kind == "code":
-        try:
-            return pc.utf8_trim(_ascii(chunk), " \u3000")
-        except pa.ArrowInvalid:  # not ASCII/UTF-8: cp932 like text
-            return _text(chunk)
-    raw = pc.utf8_trim(_ascii(chunk), " ")
-    if f.kind == "date":
-        blank = pc.match_substring_regex(raw, r"^0*$")
-        parsed = pc.strptime(pc.if_else(blank, pa.scalar("19700101"), raw), "%Y%m%d", unit="s").cast(pa.date32())
-        return pc.if_else(blank, pa.scalar(None, pa.date32()), parsed)
+def _strings(view: np.ndarray, *, trim: bool = True) -> pa.Array:
+    """ASCII (or already valid) bytes as a string column without a copy per value."""
+    rows, width = view.shape
+    data = np.ascontiguousarray(view)
+    array = pa.StringArray.from_buffers(rows, pa.py_buffer(_offsets(rows, width).to_numpy()),
+                                        pa.py_buffer(data))
+    return pc.utf8_trim(array, " \u3000") if trim and ((data == 32).any() or (data == 0x81).any()) else array
+
+
+def _values(rtype: str, view: np.ndarray, f: Field) -> pa.Array:
+    if view.shape[0] == 0:
+        return pa.array([], _ARROW_TYPES[f.kind])
+    if f.kind in ("text", "code"):
+        if (view < 0x80).all():
+            return _strings(view)
+        return _text(view)
     if f.kind == "clock":
-        blank = pc.match_substring_regex(raw, r"^0*$")
-        if not pc.all(pc.or_(blank, pc.match_substring_regex(raw, r"^\d{4}$"))).as_py():
+        strings = _strings(view)
+        blank = pc.match_substring_regex(strings, r"^0*$")
+        if not pc.all(pc.or_(blank, pc.match_substring_regex(strings, r"^\d{4}$"))).as_py():
             raise ValueError("clock time is not hhmm")
-        clock = pc.binary_join_element_wise(pc.utf8_slice_codeunits(raw, 0, 2), pc.utf8_slice_codeunits(raw, 2, 4),
-                                            ":")
+        clock = pc.binary_join_element_wise(pc.utf8_slice_codeunits(strings, 0, 2),
+                                            pc.utf8_slice_codeunits(strings, 2, 4), ":")
         return pc.if_else(blank, pa.scalar(None, pa.string()), clock)
-    if pc.all(pc.ascii_is_decimal(raw)).as_py():  # the common case: digits only, nothing blank
-        number = raw.cast(pa.int64())
-    else:
-        blank = pc.match_substring_regex(raw, _BLANK_NUMBER)
-        number = pc.if_else(blank, pa.scalar(None, pa.string()), raw).cast(pa.int64())
+    number, null = _digits(rtype, view, f)
+    if f.kind == "date":
+        null |= number == 0
+        year, month, day = number // 10000, number // 100 % 100, number % 100
+        days = ((year - 1970).astype("datetime64[Y]").astype("datetime64[M]")
+                + (month - 1).astype("timedelta64[M]")).astype("datetime64[D]") + (day - 1).astype("timedelta64[D]")
+        bad = ~null & ((month < 1) | (month > 12) | (day < 1)
+                       | (days.astype("datetime64[M]") != (year - 1970).astype("datetime64[Y]").astype("datetime64[M]")
+                          + (month - 1).astype("timedelta64[M]")))
+        if bad.any():
+            raise ValueError("not a YYYYMMDD date")
+        return pa.array(days, pa.date32(), mask=null)
     if f.zero_none:
-        number = pc.if_else(pc.equal(number, 0), pa.scalar(None, pa.int64()), number)
+        null |= number == 0
     if f.kind == "int":
-        return number
+        return pa.array(number, pa.int64(), mask=null)
     if f.kind == "scaled":
-        return pc.divide(number.cast(pa.float64()), float(f.scale))
+        return pa.array(number / f.scale, pa.float64(), mask=null)
     unit, per_minute = (1000, 600) if f.kind == "racetime" else (10000, 6000)  # MSSF or MSSHH
-    magnitude = pc.abs(number)
-    minutes = pc.divide(magnitude, unit)  # integer division
-    rest = pc.subtract(magnitude, pc.multiply(minutes, unit))
-    seconds = pc.divide(pc.add(pc.multiply(minutes, per_minute), rest).cast(pa.float64()), float(per_minute // 60))
-    return pc.if_else(pc.less(number, 0), pc.negate(seconds), seconds)
+    magnitude = np.abs(number)
+    minutes = magnitude // unit
+    seconds = (minutes * per_minute + magnitude - minutes * unit) / (per_minute // 60)
+    return pa.array(np.where(number < 0, -seconds, seconds), pa.float64(), mask=null)
 
 
-def _ascii(chunk: pa.Array) -> pa.Array:
-    if pa.types.is_fixed_size_binary(chunk.type):
-        chunk = chunk.cast(pa.binary())
-    return chunk.cast(pa.string())
+def _digits(rtype: str, view: np.ndarray, f: Field) -> tuple[np.ndarray, np.ndarray]:
+    """(values, null mask) of fixed-width ASCII numbers: all-digit rows in one matrix product;
+    anything else (blank, '----', a sign, garbage) through the per-record decoder, which
+    returns None or raises the RecordError a single record would."""
+    digits = np.ascontiguousarray(view.T) - np.uint8(48)  # one row per position; wraps below '0'
+    number = digits[0].astype(np.int64)
+    for row in digits[1:]:  # Horner, one vector operation per digit position
+        number = number * 10 + row
+    null = np.zeros(view.shape[0], dtype=bool)
+    odd = np.flatnonzero((digits > 9).any(axis=0))
+    if len(odd):
+        plain = replace(f, count=1, zero_none=False, kind="int")
+        for i in odd:
+            value = decode_value(rtype, plain, view[i].tobytes())
+            if value is None:
+                null[i] = True
+                number[i] = 0
+            else:
+                number[i] = value
+    return number, null
 
 
-def _text(chunk: pa.Array) -> pa.Array:
+def _text(view: np.ndarray) -> pa.Array:
     """cp932 text: one join, one decode and one split per column, then trimmed by Arrow."""
-    if len(chunk) == 0:
-        return pa.array([], pa.string())
-    if pa.types.is_fixed_size_binary(chunk.type):
-        data = _elements(chunk, chunk.type.byte_width, len(chunk)).buffers()[1].to_pybytes()
-        width = chunk.type.byte_width
-        joined = b"\n".join([data[i:i + width] for i in range(0, width * len(chunk), width)])
-    else:
-        joined = b"\n".join(chunk.to_pylist())
+    rows, width = view.shape
+    data = np.ascontiguousarray(view).tobytes()
+    joined = b"\n".join([data[i:i + width] for i in range(0, width * rows, width)])
     values = joined.decode(ENCODING).split("\n")
     return pc.utf8_trim(pa.array(values, pa.string()), " \u3000")
+
+
+_ARROW_TYPES = {"int": pa.int64(), "scaled": pa.float64(), "racetime": pa.float64(), "racetime100": pa.float64(),
+                "text": pa.string(), "code": pa.string(), "date": pa.date32(), "clock": pa.string()}

@@ -180,7 +180,7 @@ _IDEOGRAPHIC_SPACE = "\u3000".encode(ENCODING)
 def _plan(layout: Layout) -> tuple[tuple[str, int, int, _Decode], ...]:
     """(name, start, end, decode) per item, built once per layout: the per-record loop is then
     a slice and one call per field, with the common cases (digits, cp932 text) inlined and
-    anything unusual handed to ``_decode_value`` (blanks, '----', dates, errors)."""
+    anything unusual handed to ``decode_value`` (blanks, '----', dates, errors)."""
     plan = _PLANS.get(id(layout))
     if plan is None:
         plan = tuple((item.name, item.pos - 1, item.pos - 1 + item.size,
@@ -200,7 +200,7 @@ def _field_decoder(rtype: str, f: Field) -> _Decode:
 
 def _value_decoder(rtype: str, f: Field) -> _Decode:
     def slow(chunk: bytes) -> Any:
-        return _decode_value(rtype, f, chunk)
+        return decode_value(rtype, f, chunk)
 
     if f.kind in ("text", "code"):
         def text(chunk: bytes) -> Any:
@@ -243,11 +243,12 @@ def _group_decoder(rtype: str, group: Group) -> _Decode:
 
 def _decode_field(rtype: str, f: Field, chunk: bytes) -> Any:
     if f.count > 1:
-        return [_decode_value(rtype, f, chunk[i * f.length:(i + 1) * f.length]) for i in range(f.count)]
-    return _decode_value(rtype, f, chunk)
+        return [decode_value(rtype, f, chunk[i * f.length:(i + 1) * f.length]) for i in range(f.count)]
+    return decode_value(rtype, f, chunk)
 
 
-def _decode_value(rtype: str, f: Field, chunk: bytes) -> Any:
+def decode_value(rtype: str, f: Field, chunk: bytes) -> Any:
+    """One value of ``f`` from its bytes, by the rules above; RecordError when it cannot be."""
     try:
         text = chunk.decode(ENCODING)
     except UnicodeDecodeError:
