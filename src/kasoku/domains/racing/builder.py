@@ -94,18 +94,24 @@ def _encode_group(layout: Layout, group: Group, rows: Any) -> bytes:
     if len(rows) > group.count:
         raise RecordError(f"{layout.record_type}.{group.name}: {len(rows)} entries, room for {group.count}",
                           record_type=layout.record_type)
+    names = {f.name for f in group.fields}
     out = bytearray()
-    for n in range(group.count):
-        row = dict(rows[n]) if n < len(rows) else {}
-        unknown = set(row) - {f.name for f in group.fields}
+    for given in rows:
+        row = dict(given)
+        unknown = set(row) - names
         if unknown:
             raise RecordError(f"{layout.record_type}.{group.name} has no field(s) {', '.join(sorted(unknown))}",
                               record_type=layout.record_type)
-        slot = bytearray(b" " * group.width)
-        for f in group.fields:
-            slot[f.pos - 1:f.pos - 1 + f.size] = _encode_field(layout, f, row.get(f.name, _NOT_GIVEN))
-        out += slot
-    return bytes(out)
+        out += _encode_slot(layout, group, row)
+    # Unused slots are all alike (every field not given): encode one, repeat it.
+    return bytes(out) + _encode_slot(layout, group, {}) * (group.count - len(rows))
+
+
+def _encode_slot(layout: Layout, group: Group, row: dict[str, Any]) -> bytes:
+    slot = bytearray(b" " * group.width)
+    for f in group.fields:
+        slot[f.pos - 1:f.pos - 1 + f.size] = _encode_field(layout, f, row.get(f.name, _NOT_GIVEN))
+    return bytes(slot)
 
 
 def _encode_field(layout: Layout, f: Field, value: Any) -> bytes:
