@@ -31,20 +31,18 @@ from typing import Any
 
 import httpx
 
+from benchmarks.jvdata_fill import full_record
 from kasoku.api.app import create_app
 from kasoku.config import Settings
 from kasoku.domains.racing.clients.files import FileClient
-from kasoku.domains.racing.demo import RACE_DAYS
-from kasoku.domains.racing.demo import build_demo_archive, generate
-from kasoku.domains.racing.domain import RacingDomain
 from kasoku.domains.racing.columnar import decode_table, decode_tables
+from kasoku.domains.racing.demo import RACE_DAYS, build_demo_archive, generate
+from kasoku.domains.racing.domain import RacingDomain
 from kasoku.domains.racing.fields import Group
 from kasoku.domains.racing.layouts import LAYOUTS, LEGACY_LAYOUTS
 from kasoku.domains.racing.records import parse_record, race_key_of
 from kasoku.domains.racing.source import page_query
 from kasoku.engine.engine import Engine
-
-from benchmarks.jvdata_fill import full_record
 
 SEED_MS = {"L1 hit": (0.01, 0.01), "L2 hit": (1.0, 2.0), "miss": (20.0, 40.0)}
 
@@ -78,12 +76,30 @@ def decode_throughput(seconds: float) -> list[tuple[str, int, float, float, floa
     return rows
 
 
+def demo_throughput(seconds: float) -> list[tuple[str, int, float, float]]:
+    """(type, records in a batch, dict records/s, vectorised records/s) on the demo's records:
+    realistic fill (10-16 runners, so an O6 holds 720-3,360 of its 4,896 slots)."""
+    demo = generate()
+    by_type: dict[str, list[bytes]] = {}
+    for records in demo.files.values():
+        for raw in records:
+            by_type.setdefault(raw[:2].decode(), []).append(raw)
+    rows = []
+    for rtype, raws in sorted(by_type.items()):
+        layout = LAYOUTS[rtype]
+        one = _rate(lambda: [parse_record(r) for r in raws[:50]], len(raws[:50]), seconds / 2)
+        many = _rate(lambda: decode_table(raws, layout), len(raws), seconds / 2)
+        rows.append((rtype, len(raws), one, many))
+    return rows
+
+
 def race_day(seconds: float) -> tuple[int, int, float, float]:
-    """A full RACE day of the demo (every record JV-Link delivers for RACE on one day):
-    (records, bytes, seconds per day per record with parse_record, with decode_tables)."""
+    """A full RACE day of the demo plus its realtime odds (O1-O6) and weights: (records, bytes,
+    seconds per day with parse_record, with decode_tables)."""
     demo = generate()
     day = RACE_DAYS[0]
-    raws = [r for r in demo.files["RACE"] if race_key_of(r) is None or race_key_of(r)[:8] == day]
+    raws = [r for spec in ("RACE", "0B11", "0B33", "0B34", "0B35", "0B36") for r in demo.files[spec]
+            if race_key_of(r) is None or race_key_of(r)[:8] == day]
     one = _rate(lambda: [parse_record(r) for r in raws], len(raws), seconds)
     many = _rate(lambda: decode_tables(raws), len(raws), seconds)
     return len(raws), sum(map(len, raws)), len(raws) / one, len(raws) / many
@@ -180,8 +196,13 @@ def main() -> None:
         if many < 20_000:
             below.append(name)
     print(f"  below 20k records/s fully decoded: {', '.join(below) or 'none'}")
+    print("\nThe demo's records (realistic fill: 10-16 runners), per type")
+    print(f"  {'type':<5} {'records':>8} {'dict rec/s':>11} {'vector rec/s':>13} {'x dict':>7}")
+    for rtype, count, one, many in demo_throughput(args.seconds):
+        print(f"  {rtype:<5} {count:>8} {one:>11,.0f} {many:>13,.0f} {many / one:>7.1f}")
     records, size, one, many = race_day(args.seconds)
-    print(f"\nA full RACE day of the demo: {records} records, {size / 1e6:.1f} MB")
+    print(f"\nA full race day of the demo (RACE + realtime O1-O6 and WH of 16 races): {records} records, "
+          f"{size / 1e6:.1f} MB")
     print(f"  parse_record: {one * 1000:.0f} ms ({records / one:,.0f} records/s)")
     print(f"  decode_tables: {many * 1000:.0f} ms ({records / many:,.0f} records/s), x{one / many:.1f}")
     if args.decode_only:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kasoku.domains.racing.builder import build_record
 from kasoku.domains.racing.columnar import decode_table
-import pytest
-
 from kasoku.domains.racing.layouts import LAYOUTS, LEGACY_LAYOUTS, RACE_KEY, RACE_KEYED, Field, Group, Layout
 from kasoku.domains.racing.records import parse_record
 
@@ -108,7 +107,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-_SETTINGS = settings(max_examples=15, deadline=None,
+_SETTINGS = settings(max_examples=10, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 _ALL = [*LAYOUTS.values(), *LEGACY_LAYOUTS.values()]
 

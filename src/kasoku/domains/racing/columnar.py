@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kasoku.domains.racing.layouts import LAYOUTS, RACE_KEY_SLICE, RACE_KEYED, Field, Group, Layout, layout_for_length
+from kasoku.domains.racing.layouts import RACE_KEY_SLICE, RACE_KEYED, Field, Group, Layout, layout_for_length
 from kasoku.domains.racing.records import (
     CRLF,
     ENCODING,
@@ -67,7 +67,11 @@ def decode_table(raws: Sequence[bytes], layout: Layout | None = None, *,
     if layout is None:
         if not raws:
             raise ValueError("decode_table needs a layout or at least one record")
-        layout = LAYOUTS.get(record_type_of(raws[0])) or LAYOUTS["RA"]
+        first = raws[0]
+        layout = layout_for_length(record_type_of(first), len(first) + (0 if first.endswith(CRLF) else 2))
+        if layout is None:
+            parse_record(first)  # raises: unknown type or wrong length
+            raise RecordError(f"no layout for {first[:2]!r}")
     width = layout.length
     parts = []
     for raw in raws:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from kasoku.domains.racing.fields import (
     RACE_KEY,
-    Group,
     Layout,
     clock,
     code,
@@ -21,7 +20,6 @@ from kasoku.domains.racing.fields import (
     jtext,
     num,
     racetime,
-    racetime100,
     sub,
     text,
 )

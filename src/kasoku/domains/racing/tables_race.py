@@ -14,7 +14,6 @@ from kasoku.domains.racing.fields import (
     Layout,
     clock,
     code,
-    date,
     dec,
     group,
     jtext,
