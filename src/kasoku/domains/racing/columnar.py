@@ -21,6 +21,7 @@ raises the same ``RecordError`` ``parse_record`` raises for it.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from typing import Any
 from dataclasses import replace
 
 import numpy as np
@@ -32,8 +33,10 @@ from kasoku.domains.racing.records import (
     CRLF,
     ENCODING,
     RecordError,
+    decode_fields,
     decode_value,
     parse_record,
+    race_key_of,
     record_type_of,
 )
 
@@ -94,10 +97,30 @@ def decode_table(raws: Sequence[bytes], layout: Layout | None = None, *,
             out["race_id"] = _strings(key, trim=False)
     except _ARROW_ERRORS:
         for raw in parts:  # find the record at fault and raise its precise error
-            parse_record(raw)
+            decode_fields(raw, layout)
+            if layout.record_type in RACE_KEYED:
+                race_key_of(raw)
         raise
     return pa.table(out, metadata={b"record_type": layout.record_type.encode(),
                                    b"layout": (layout.variant or "current").encode()})
+
+
+def decode_row(raw: bytes, layout: Layout) -> dict[str, Any]:
+    """One record as ``parse_record``'s dict (dates as 'YYYY-MM-DD', no ``race_id``), through
+    the vectorised decoder: faster for records with thousands of repeated slots (O6, H6)."""
+    row: dict[str, Any] = decode_table([raw], layout).to_pylist()[0]
+    row.pop("race_id", None)
+    for name in _dates(layout):
+        value = row[name]
+        row[name] = value.isoformat() if value is not None else None
+    return row
+
+
+def _dates(layout: Layout) -> tuple[str, ...]:
+    """Top-level date fields (no repeated group of a vectorised layout holds a date)."""
+    if any(isinstance(item, Group) and any(f.kind == "date" for f in item.fields) for item in layout.items):
+        raise ValueError(f"{layout.record_type}: dates inside groups are not converted by decode_row")
+    return tuple(item.name for item in layout.items if isinstance(item, Field) and item.kind == "date")
 
 
 def _raise_for(raw: bytes, layout: Layout) -> None:
