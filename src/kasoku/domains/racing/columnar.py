@@ -21,8 +21,8 @@ raises the same ``RecordError`` ``parse_record`` raises for it.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
-from typing import Any
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
