@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from kasoku.api.negotiation import choose_encoding
 from kasoku.api.respond import etag_matches
-from kasoku.engine.compression import compress
+from kasoku.api.compression import compress
 from kasoku.errors import NotFound
 
 STATIC = Path(__file__).parent / "static"

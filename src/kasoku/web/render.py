@@ -18,7 +18,7 @@ from starlette.responses import Response
 from kasoku import __version__
 from kasoku.api.negotiation import choose_encoding
 from kasoku.api.queries import resolves
-from kasoku.engine.compression import compress
+from kasoku.api.compression import compress
 from kasoku.errors import KasokuError
 from kasoku.web.assets import Assets
 from kasoku.web.periods import zone_names
