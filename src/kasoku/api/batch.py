@@ -76,7 +76,7 @@ async def batch(request: Request, items: list[BatchItem] = Body(..., examples=[_
 async def _one(request: Request, engine: Engine, item: BatchItem, slots: asyncio.Semaphore, fmt: str,
                min_compress: int) -> dict[str, Any]:
     try:
-        query = build_query(request.app, item.route, item.params)
+        query = build_query(request.app, item.route, item.params, request.scope)
         cached = engine.l1.get(query_key(query))
         if cached is not None and engine.clock() < cached.fresh_until:
             served = await engine.get(query)  # a fresh hit: no slot needed

@@ -6,7 +6,7 @@ and hands it to the shared responder; the body is cached bytes, never re-encoded
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Annotated, Any
 
@@ -14,7 +14,8 @@ from fastapi import APIRouter, FastAPI, Query as Q, Request
 from pydantic import Field, create_model
 from starlette.responses import Response
 
-from kasoku.api.queries import QueryBuilder, register_query_route
+from kasoku.api.auth import user_for
+from kasoku.api.queries import register_query_route
 from kasoku.api.respond import engine_of, serve_query
 from kasoku.api.streaming import choose_stream_format, stream_response
 from kasoku.domains.listening.tools import PlaysParams, RangeParams, SearchParams, StatsParams, TopParams, validate
@@ -56,7 +57,7 @@ _WIRE_FIELDS = {"user_id", "format"}
 
 
 async def _serve(request: Request, tool: str, params: RangeParams) -> Response:
-    scope = getattr(params, "user_id", None) or request.app.state.settings.user_id
+    scope = user_for(request, getattr(params, "user_id", None))
     query = Query(DATASET, tool, params.model_dump(mode="json", exclude_none=True, exclude=_WIRE_FIELDS), scope)
     return await serve_query(request, query)
 
@@ -111,7 +112,7 @@ async def plays_stream(request: Request, start: Annotated[date | None, Q(descrip
     source = engine_of(request).dataset(DATASET).source
     if not isinstance(source, ListeningSource):
         raise TypeError("the listening dataset is not served by a ListeningSource")
-    scope = user_id or request.app.state.settings.user_id
+    scope = user_for(request, user_id)
     return await stream_response(source.stream(RangeParams(start=start, end=end), scope), fmt)
 
 
@@ -122,10 +123,11 @@ ROUTE_TOOLS = {"/v1/listening/top-tracks": "top_tracks", "/v1/listening/top-arti
                "/v1/listening/search": "search_tracks", "/v1/listening/plays": "plays"}
 
 
-def query_builder(tool: str, default_user: str) -> QueryBuilder:
-    def build(params: Mapping[str, Any]) -> Query:
+def query_builder(tool: str, default_user: str) -> Callable[..., Query]:
+    def build(params: Mapping[str, Any], *, user: str | None = None) -> Query:
+        """``user``: the caller's own user (api/auth.py), the default before the configured one."""
         raw = dict(params)
-        user = raw.pop("user_id", None) or default_user
+        user = raw.pop("user_id", None) or user or default_user
         if not isinstance(user, str) or len(user) > 128:
             raise InvalidParameter("user_id must be a string of at most 128 characters")
         validated = validate(tool, raw)
@@ -136,4 +138,4 @@ def query_builder(tool: str, default_user: str) -> QueryBuilder:
 
 def register_batch_routes(app: FastAPI, default_user: str) -> None:
     for path, tool in ROUTE_TOOLS.items():
-        register_query_route(app, path, query_builder(tool, default_user))
+        register_query_route(app, path, query_builder(tool, default_user), per_user=True)

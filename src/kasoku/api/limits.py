@@ -1,0 +1,117 @@
+"""Per-caller limits: a request rate (the ``limits`` package) and concurrent streams/jobs.
+
+Counters are per worker process and in memory: they protect this process's event loop,
+DuckDB workers and memory, which is what a flood exhausts. (A limit shared by every worker
+would need Redis on every request, and the hit path costs a few microseconds.)
+
+A caller is its API key's name, or its client address when no key is configured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import SlidingWindowCounterRateLimiter
+
+from starlette.types import Scope
+
+from kasoku.api.auth import SCOPE_KEY, Principal
+from kasoku.errors import KasokuError
+
+
+class TooManyRequests(KasokuError):
+    """The caller went past a limit (429, Retry-After)."""
+
+    status = 429
+    code = "RATE_LIMITED"
+
+
+class ServerBusy(KasokuError):
+    """The server as a whole is at a limit (503, Retry-After)."""
+
+    status = 503
+    code = "SERVER_BUSY"
+
+
+def caller_of(scope: Scope) -> str:
+    """Whom a limit counts: the API key (or admin token) by name, else the client address."""
+    principal = scope.get(SCOPE_KEY)
+    if isinstance(principal, Principal) and principal.via != "none":
+        return f"key:{principal.name}"
+    client = scope.get("client")
+    return f"addr:{client[0]}" if client else "addr:?"
+
+
+class RateLimiter:
+    """``limits``' sliding-window counter over one or more windows (e.g. ``100/second;2000/minute``)."""
+
+    def __init__(self, spec: str, *, clock: Callable[[], float] = time.time) -> None:
+        self.items: list[RateLimitItem] = parse_many(spec) if spec.strip() else []
+        self._limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self._clock = clock
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.items)
+
+    def hit(self, caller: str) -> float | None:
+        """Count one request; None when allowed, else the seconds to wait (Retry-After)."""
+        limiter = self._limiter
+        for item in self.items:
+            if not limiter.hit(item, caller):
+                reset = limiter.get_window_stats(item, caller).reset_time
+                return max(1.0, math.ceil(reset - self._clock()))
+        return None
+
+
+class Slots:
+    """At most ``per_caller`` at once for one caller and ``total`` in all (streams, jobs)."""
+
+    def __init__(self, what: str, per_caller: int, total: int | None = None) -> None:
+        self.what = what
+        self.per_caller = per_caller
+        self.total = total
+        self.running: Counter[str] = Counter()
+
+    @property
+    def in_use(self) -> int:
+        return sum(self.running.values())
+
+    def take(self, caller: str) -> None:
+        """Take a slot or raise 429 (this caller) / 503 (the server)."""
+        if self.running[caller] >= self.per_caller:
+            raise TooManyRequests(f"at most {self.per_caller} {self.what} at once per key; wait for one to end",
+                                  details={"limit": self.per_caller}, headers={"Retry-After": "1"})
+        if self.total is not None and self.in_use >= self.total:
+            raise ServerBusy(f"the server runs {self.total} {self.what} at once; retry shortly",
+                             details={"limit": self.total}, headers={"Retry-After": "1"})
+        self.running[caller] += 1
+
+    def give(self, caller: str) -> None:
+        self.running[caller] -= 1
+        if self.running[caller] <= 0:
+            del self.running[caller]
+
+    @contextlib.asynccontextmanager
+    async def hold(self, caller: str) -> AsyncIterator[None]:
+        self.take(caller)
+        try:
+            yield
+        finally:
+            self.give(caller)
+
+
+async def held(slots: Slots, caller: str, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """``chunks`` while holding a slot that was already taken; given back when the stream
+    ends, fails or the client leaves."""
+    try:
+        async for chunk in chunks:
+            yield chunk
+    finally:
+        slots.give(caller)
