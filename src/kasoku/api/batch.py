@@ -19,6 +19,7 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from kasoku.api.errors import json_safe
 from kasoku.api.negotiation import NotAcceptable, choose_encoding
 from kasoku.api.queries import build_query
 from kasoku.api.respond import VARY, body_for, engine_of
@@ -87,7 +88,7 @@ async def _one(request: Request, engine: Engine, item: BatchItem, slots: asyncio
         data: Any = orjson.Fragment(body.content) if fmt == "json" else msgpack.unpackb(body.content, raw=False)
         return {"route": item.route, "status": 200, "cache": served.outcome, "data": data}
     except KasokuError as exc:
-        return {"route": item.route, "status": exc.status, "error": exc.to_dict()}
+        return {"route": item.route, "status": exc.status, "error": json_safe(exc.to_dict())}
     except Exception:  # one item's bug must not fail its neighbours
         log.exception("batch item %s failed", item.route)
         return {"route": item.route, "status": 500,

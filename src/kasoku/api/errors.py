@@ -19,9 +19,27 @@ from kasoku.errors import KasokuError
 log = logging.getLogger(__name__)
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with what JSON (orjson) cannot carry made text: ints past 64 bits, odd types."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**64:
+        text = str(value)
+        return text if len(text) <= 40 else text[:37] + "..."
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)[:200]
+
+
 def envelope(status: int, code: str, message: str, details: dict[str, Any] | None = None,
              headers: dict[str, str] | None = None) -> Response:
-    body = orjson.dumps({"error": {"code": code, "message": message, "details": details or {}}})
+    error = {"code": code, "message": message, "details": details or {}}
+    try:
+        body = orjson.dumps({"error": error})
+    except TypeError:  # e.g. a 2**70 echoed in details: say it as text rather than fail
+        body = orjson.dumps({"error": json_safe(error)})
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 

@@ -15,10 +15,11 @@ from pydantic import Field, create_model
 from starlette.responses import Response
 
 from kasoku.api.auth import user_for
+from kasoku.api.negotiation import FORMATS
 from kasoku.api.queries import register_query_route
 from kasoku.api.respond import engine_of, serve_query
 from kasoku.api.streaming import choose_stream_format, stream_response
-from kasoku.domains.listening.tools import PlaysParams, RangeParams, SearchParams, StatsParams, TopParams, validate
+from kasoku.domains.listening.tools import FIRST_DAY, LAST_DAY, PlaysParams, RangeParams, SearchParams, StatsParams, TopParams, validate
 from kasoku.engine.types import Query
 from kasoku.errors import InvalidParameter
 
@@ -48,7 +49,8 @@ def _with_wire(model: type[RangeParams]) -> type[RangeParams]:
     return create_model(  # type: ignore[no-any-return,call-overload]
         f"{model.__name__}Query", __base__=model,
         user_id=(str | None, Field(None, max_length=128, description="whose plays; default: the configured user")),
-        format=(str | None, Field(None, description="json | msgpack | arrow | csv | parquet (overrides Accept)")))
+        format=(str | None, Field(None, description="json | msgpack | arrow | csv | parquet (overrides Accept)",
+                                  json_schema_extra={"enum": list(FORMATS)})))
 
 
 TopQuery, StatsQuery, RangeQuery = _with_wire(TopParams), _with_wire(StatsParams), _with_wire(RangeParams)
@@ -103,9 +105,12 @@ async def plays(request: Request, params: Annotated[PlaysQuery, Q()]) -> Respons
                              "content": {"application/x-ndjson": {}, "application/json": {}, "text/event-stream": {}}},
                        406: {"description": "No streamable format acceptable"},
                        422: {"description": "Parameters fail validation (error envelope)"}})
-async def plays_stream(request: Request, start: Annotated[date | None, Q(description="first day (UTC), inclusive")] = None,
-                       end: Annotated[date | None, Q(description="last day (UTC), inclusive")] = None, user_id: UserId = None,
-                       format: Annotated[str | None, Q(description="ndjson | json | sse (overrides Accept)")] = None) -> Response:
+async def plays_stream(request: Request,
+                       start: Annotated[date | None, Q(ge=FIRST_DAY, le=LAST_DAY, description="first day (UTC), inclusive")] = None,
+                       end: Annotated[date | None, Q(ge=FIRST_DAY, le=LAST_DAY, description="last day (UTC), inclusive")] = None,
+                       user_id: UserId = None,
+                       format: Annotated[str | None, Q(description="ndjson | json | sse (overrides Accept)",
+                                                       json_schema_extra={"enum": ["ndjson", "json", "sse"]})] = None) -> Response:
     from kasoku.domains.listening.source import ListeningSource
 
     fmt = choose_stream_format(request.headers.get("accept"), format)
