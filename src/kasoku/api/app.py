@@ -14,6 +14,7 @@ from kasoku import __version__
 from kasoku.api import admin, auth, batch, errors, health, mcp
 from kasoku.api.auth import Authenticator, Sessions
 from kasoku.api.fastpath import HitFastPath, HitMemo
+from kasoku.api.guard import RESPONSES as GUARD_RESPONSES
 from kasoku.api.guard import Guard, allowed_host_set
 from kasoku.api.limits import RateLimiter, Slots
 from kasoku.config import Settings
@@ -123,7 +124,7 @@ def create_app(settings: Settings, domains: list[Domain], *, engine: Engine | No
                 await domain.shutdown()
             await engine.close()
 
-    app = KasokuApp(title="kasoku", version=__version__, lifespan=lifespan,
+    app = KasokuApp(title="kasoku", version=__version__, lifespan=lifespan, responses=GUARD_RESPONSES,
                   description="Fast answers over a Parquet lake and slow upstream APIs.")
     app.state.settings = settings
     app.state.engine = engine

@@ -295,7 +295,8 @@ async def sign_in(request: Request) -> Response:
     return response
 
 
-@router.delete("/auth/session", summary="Sign out: clears the session cookie")
+@router.delete("/auth/session", summary="Sign out: clears the session cookie", status_code=204,
+               responses={204: {"description": "the cookie is cleared"}})
 async def sign_out() -> Response:
     response = Response(status_code=204)
     response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="strict")

@@ -30,6 +30,18 @@ from kasoku.api.auth import ANONYMOUS, SCOPE_KEY, Authenticator, is_public
 from kasoku.api.limits import RateLimiter, caller_of
 from kasoku.config import LimitSettings
 
+# What the guard may answer on any route, declared on every operation of the OpenAPI document.
+RESPONSES: dict[int | str, dict[str, object]] = {
+    400: {"description": "bad request: a bad parameter, too many query parameters, or a Host not served (error envelope)"},
+    401: {"description": "an API key is needed (or the one given is wrong)"},
+    403: {"description": "this key may not read this (another user's data, an admin route, a foreign Origin)"},
+    404: {"description": "no such thing (an unknown id or dataset; admin routes when admin is disabled)"},
+    413: {"description": "the body is larger than settings.limits.max_body_bytes"},
+    414: {"description": "the query string is longer than settings.limits.max_query_bytes"},
+    429: {"description": "this key's rate (or streams, jobs) limit; see Retry-After"},
+    431: {"description": "the headers are larger than settings.limits.max_header_bytes"},
+    503: {"description": "storage or an upstream is unavailable, or the server is at a limit; see Retry-After"},
+}
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 _POLICY_VIOLATION = 1008
 

@@ -49,7 +49,7 @@ def _with_wire(model: type[RangeParams]) -> type[RangeParams]:
     return create_model(  # type: ignore[no-any-return,call-overload]
         f"{model.__name__}Query", __base__=model,
         user_id=(str | None, Field(None, max_length=128, description="whose plays; default: the configured user")),
-        format=(str | None, Field(None, description="json | msgpack | arrow | csv | parquet (overrides Accept)",
+        format=(str | None, Field(None, min_length=1, description="json | msgpack | arrow | csv | parquet (overrides Accept)",
                                   json_schema_extra={"enum": list(FORMATS)})))
 
 
@@ -109,7 +109,7 @@ async def plays_stream(request: Request,
                        start: Annotated[date | None, Q(ge=FIRST_DAY, le=LAST_DAY, description="first day (UTC), inclusive")] = None,
                        end: Annotated[date | None, Q(ge=FIRST_DAY, le=LAST_DAY, description="last day (UTC), inclusive")] = None,
                        user_id: UserId = None,
-                       format: Annotated[str | None, Q(description="ndjson | json | sse (overrides Accept)",
+                       format: Annotated[str | None, Q(min_length=1, description="ndjson | json | sse (overrides Accept)",
                                                        json_schema_extra={"enum": ["ndjson", "json", "sse"]})] = None) -> Response:
     from kasoku.domains.listening.source import ListeningSource
 

@@ -55,7 +55,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     502: {"description": "UPSTREAM_ERROR: JV-Link auth/key/server failure (`details.jvlink_code`)"},
     503: {"description": "UPSTREAM_UNAVAILABLE: maintenance (-504) or busy; see Retry-After"},
 }
-Format = Annotated[str | None, Q(description="json | msgpack | arrow | csv | parquet (overrides Accept)",
+Format = Annotated[str | None, Q(min_length=1, description="json | msgpack | arrow | csv | parquet (overrides Accept)",
                                  json_schema_extra={"enum": list(FORMATS)})]
 Limit = Annotated[int, Q(ge=1, le=MAX_LIMIT, description="records per page")]
 MAX_OFFSET = 10**9
