@@ -13,13 +13,15 @@ import contextlib
 import math
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
-from starlette.types import Scope
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from kasoku.api.auth import SCOPE_KEY, Principal
 from kasoku.errors import KasokuError
@@ -107,11 +109,30 @@ class Slots:
             self.give(caller)
 
 
-async def held(slots: Slots, caller: str, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """``chunks`` while holding a slot that was already taken; given back when the stream
-    ends, fails or the client leaves."""
+class _HeldStream(StreamingResponse):
+    """A streaming response that gives its slot back however it ends (done, failed, client gone)."""
+
+    slot: tuple[Slots, str]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            slots, caller = self.slot
+            slots.give(caller)
+
+
+async def stream_slot(request: Request, respond: Callable[[], Awaitable[StreamingResponse]]) -> StreamingResponse:
+    """Run ``respond`` holding one of the app's stream slots (per caller and in all) until the
+    stream it returns has ended; 429 / 503 when none is free."""
+    slots: Slots = request.app.state.streams
+    caller = caller_of(request.scope)
+    slots.take(caller)
     try:
-        async for chunk in chunks:
-            yield chunk
-    finally:
+        response = await respond()
+    except BaseException:
         slots.give(caller)
+        raise
+    response.__class__ = _HeldStream
+    response.slot = (slots, caller)  # type: ignore[attr-defined]
+    return response

@@ -15,6 +15,7 @@ from pydantic import Field, create_model
 from starlette.responses import Response
 
 from kasoku.api.auth import user_for
+from kasoku.api.limits import stream_slot
 from kasoku.api.negotiation import FORMATS
 from kasoku.api.queries import register_query_route
 from kasoku.api.respond import engine_of, serve_query
@@ -118,7 +119,7 @@ async def plays_stream(request: Request,
     if not isinstance(source, ListeningSource):
         raise TypeError("the listening dataset is not served by a ListeningSource")
     scope = user_for(request, user_id)
-    return await stream_response(source.stream(RangeParams(start=start, end=end), scope), fmt)
+    return await stream_slot(request, lambda: stream_response(source.stream(RangeParams(start=start, end=end), scope), fmt))
 
 
 # Route path → tool: what /v1/batch may name (the builders build the same Query as the routes).

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Body, FastAPI, Path, Query as Q, Request, WebSock
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response, StreamingResponse
 
+from kasoku.api.limits import caller_of, stream_slot
 from kasoku.api.negotiation import FORMATS
 from kasoku.api.queries import register_query_route
 from kasoku.api.respond import serve_query
@@ -176,11 +177,15 @@ def build_router(domain: "RacingDomain") -> APIRouter:
                  responses={200: {"content": {"text/event-stream": {}}}, 400: _RESPONSES[400]})
     async def stream(request: Request, body: Annotated[StreamRequest, Body()]) -> StreamingResponse:
         args = fetch_args(body.data_spec, body.from_time, body.to_time, body.option, body.key)
-        served = await request.app.state.engine.get(fetch_query(body.data_spec, **args))
-        table = view_table(served.entry.table(), raw=body.raw)
-        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no", "X-Cache": served.outcome}
-        return StreamingResponse(_sse(table, body.data_spec, body.batch_size), media_type="text/event-stream",
-                                 headers=headers)
+
+        async def respond() -> StreamingResponse:
+            served = await request.app.state.engine.get(fetch_query(body.data_spec, **args))
+            table = view_table(served.entry.table(), raw=body.raw)
+            headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no", "X-Cache": served.outcome}
+            return StreamingResponse(_sse(table, body.data_spec, body.batch_size), media_type="text/event-stream",
+                                     headers=headers)
+
+        return await stream_slot(request, respond)
 
     @router.get("/api/v1/realtime/odds/{race_id}", summary="Realtime odds of a race (0B31/0B32/0B30...)",
                 responses=_RESPONSES)
@@ -230,8 +235,9 @@ def build_router(domain: "RacingDomain") -> APIRouter:
 
     @router.post("/api/v1/batch/download", status_code=202, summary="Start a background download of dataspecs",
                  responses={202: {"description": "`{job_id, status, ...}`"}, 400: _RESPONSES[400]})
-    async def download(body: Annotated[DownloadRequest, Body()]) -> dict[str, Any]:
-        job = domain.jobs.submit(body.dataspecs, body.from_date, body.to_date, body.option)
+    async def download(request: Request, body: Annotated[DownloadRequest, Body()]) -> dict[str, Any]:
+        job = domain.jobs.submit(body.dataspecs, body.from_date, body.to_date, body.option,
+                                 owner=caller_of(request.scope))
         return job.to_dict()
 
     @router.get("/api/v1/batch/status/{job_id}", summary="A batch job's progress")
