@@ -9,6 +9,7 @@ A caller is its API key's name, or its client address when no key is configured.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import time
@@ -21,7 +22,7 @@ from limits.strategies import SlidingWindowCounterRateLimiter
 
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from kasoku.api.auth import SCOPE_KEY, Principal
 from kasoku.errors import KasokuError
@@ -110,13 +111,26 @@ class Slots:
 
 
 class _HeldStream(StreamingResponse):
-    """A streaming response that gives its slot back however it ends (done, failed, client gone)."""
+    """A streaming response that gives its slot back however it ends (done, failed, client
+    gone), and whose every write must complete within ``query_timeout``: a client that stops
+    reading gets its connection closed instead of holding the slot forever."""
 
     slot: tuple[Slots, str]
+    send_timeout: float
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        timeout = self.send_timeout
+
+        async def bounded(message: Message) -> None:
+            try:
+                await asyncio.wait_for(send(message), timeout)
+            except TimeoutError:
+                raise OSError(f"stream reader took nothing for {timeout:g} s") from None
+
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, bounded)
+        except OSError:
+            pass  # the reader stalled: the server closes the connection, nothing to answer
         finally:
             slots, caller = self.slot
             slots.give(caller)
@@ -135,4 +149,5 @@ async def stream_slot(request: Request, respond: Callable[[], Awaitable[Streamin
         raise
     response.__class__ = _HeldStream
     response.slot = (slots, caller)  # type: ignore[attr-defined]
+    response.send_timeout = request.app.state.settings.query_timeout  # type: ignore[attr-defined]
     return response

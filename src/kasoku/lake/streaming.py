@@ -54,10 +54,14 @@ async def stream_batches(run: CursorRunner, sql: str, params: Sequence[Any] | di
                 return True
             except TimeoutError:
                 waited += _POLL
-                if stop.is_set() or (chunk_timeout is not None and waited >= chunk_timeout):
-                    stop.set()
+                if stop.is_set():
                     fut.cancel()
                     return False
+                if chunk_timeout is not None and waited >= chunk_timeout:
+                    stop.set()
+                    fut.cancel()
+                    raise QueryTimeout(f"the reader took no rows for {chunk_timeout:g} s: stream stopped",
+                                       details={"timeout_s": chunk_timeout})
 
     def produce(cursor: Any) -> None:
         reader = cursor.execute(sql, params).to_arrow_reader(batch_size)
