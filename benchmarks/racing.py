@@ -1,4 +1,4 @@
-"""Racing figures: JV-Data parse throughput, and seed 002's latency table measured.
+"""Racing figures: JV-Data parse throughput, and the original racing service's latency table measured.
 
 1. Parse throughput: records/s per record type, on records made by the builder (the demo's).
 2. Latency of one realtime odds page (0B31, one race) through the engine, as the seed's table

@@ -172,7 +172,13 @@ def ingest_listening(paths: Annotated[list[Path], typer.Argument(help="export fi
     """Import a Spotify export (any format) into the lake, atomically and idempotently."""
     settings = settings_from(lake=lake)
     summary = run_clean(lambda: do_ingest(settings, paths, user or settings.user_id))
-    print_summary(summary)
+    if not summary.files:
+        ignored = summary.ignored_files
+        listed = "".join(f"\n  {name}" for name in ignored[:20]) + ("\n  ..." if len(ignored) > 20 else "")
+        console.print(f"[red]error:[/] nothing imported: no Spotify export file among {', '.join(map(str, paths))}"
+                      + (f"; not recognised:{listed}" if ignored else " (no .json or .zip files found)"), highlight=False)
+        raise typer.Exit(1)
+    print_summary(summary, settings.lake)
     if notify:
         if summary.months_rewritten:
             tags = [f"month:{m}" for m in summary.months_rewritten] + ["listening:open-range"]
@@ -200,17 +206,23 @@ def do_ingest(settings: Settings, paths: list[Path], user_id: str) -> Any:
         return ingest(lake, paths, user_id=user_id, progress=progress, rollups=rollup_hook(settings))
 
 
-def print_summary(summary: Any) -> None:
-    table = Table(title="ingest summary", show_header=False)
-    for label, value in [("files", summary.files), ("records read", summary.records), ("plays read", summary.plays_read),
-                         ("new plays", summary.new_plays), ("duplicates", summary.duplicates),
+def print_summary(summary: Any, lake: str) -> None:
+    table = Table(title=f"ingest summary (lake {lake})", show_header=False)
+    skipped = dict(summary.skipped)
+    # One figure for one idea: a play already in the lake and a play twice in the import are both duplicates.
+    duplicates = summary.duplicates + skipped.pop("duplicate_in_import", 0)
+    for label, value in [("files imported", summary.files), ("records read", summary.records),
+                         ("new plays", summary.new_plays),
+                         ("duplicates (already in the lake or repeated in the import)", duplicates),
                          ("podcast/audiobook plays (kept apart)", summary.episodes),
                          ("artists with genres", summary.artists),
                          ("months rewritten", ", ".join(summary.months_rewritten) or "none"),
                          ("files written", summary.files_written), ("bytes written", f"{summary.bytes_written:,}")]:
         table.add_row(label, str(value))
-    for reason, count in sorted(summary.skipped.items()):
-        table.add_row(f"skipped: {reason}", str(count))
+    for reason, count in sorted(skipped.items()):
+        table.add_row(f"skipped: {reason.replace('_', ' ')}", str(count))
+    for name in getattr(summary, "ignored_files", [])[:20]:
+        table.add_row("not recognised (ignored)", str(name))
     Console().print(table)
 
 
@@ -293,7 +305,7 @@ def invalidate(url: Annotated[str, typer.Option(help="server base URL")] = "http
 def demo(port: Annotated[int, typer.Option(help="port to serve on")] = 8000,
          host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
          data_dir: Annotated[Path, typer.Option("--dir", help="where the demo export and lake live")] = Path(".kasoku/demo"),
-         plays: Annotated[int, typer.Option(help="plays in the generated history")] = 300_000,
+         plays: Annotated[int, typer.Option(help="plays in the generated history (at least 1)", min=1)] = 300_000,
          lake: LakeOpt = None,
          no_serve: Annotated[bool, typer.Option("--no-serve", help="build the data, then exit")] = False) -> None:
     """Build a realistic demo history through the real importer, then serve it."""
@@ -354,7 +366,7 @@ def bench(url: Annotated[str, typer.Argument(help="URL to GET")],
 
 @app.command()
 def advise(url: Annotated[str, typer.Option(help="server base URL")] = "http://127.0.0.1:8000") -> None:
-    """Walk seed 000's adoption flowchart on a running server's measurements."""
+    """Walk the cache adoption flowchart on a running server's measurements."""
     import httpx
 
     settings = settings_from()
@@ -370,7 +382,7 @@ def advise(url: Annotated[str, typer.Option(help="server base URL")] = "http://1
         return response.json()
 
     result = run_clean(fetch)
-    table = Table(title="adoption flowchart (seed 000)")
+    table = Table(title="cache adoption flowchart")
     for column in ("question", "measured", "answer", "then"):
         table.add_column(column)
     for step in result["path"]:
