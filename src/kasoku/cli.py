@@ -66,11 +66,11 @@ def run_clean(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except KasokuError as exc:
-        console.print(f"[red]error:[/] {exc.message}")
+        console.print(f"[red]error:[/] {exc.message}", soft_wrap=True, highlight=False)
         raise typer.Exit(1) from None
     except OSError as exc:  # storage unreachable (S3 down, a disk gone): one line, not a traceback
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        console.print(f"[red]error:[/] storage unreachable: {first[:300]}")
+        console.print(f"[red]error:[/] storage unreachable: {first[:300]}", soft_wrap=True, highlight=False)
         raise typer.Exit(1) from None
 
 

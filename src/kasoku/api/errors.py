@@ -87,13 +87,15 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
     return envelope(exc.status_code, code, str(exc.detail), {}, dict(exc.headers or {}))
 
 
+async def _storage_down(_request: Request, exc: Exception) -> Response:
+    """Storage or network under a source went away (S3 unreachable, a disk gone): the service
+    is unavailable, not broken. One log line, no traceback; clients may retry."""
+    first = str(exc).splitlines()[0][:300] if str(exc) else ""
+    log.warning("storage unavailable: %s: %s", type(exc).__name__, first)
+    return envelope(503, "UPSTREAM_UNAVAILABLE", "storage is unreachable; retry later", headers={"Retry-After": "5"})
+
+
 async def _unexpected(_request: Request, exc: Exception) -> Response:
-    if isinstance(exc, (OSError, ConnectionError)):
-        # Storage or network under a source went away (S3 unreachable, a disk gone): the
-        # service is unavailable, not broken. One log line, no traceback; clients may retry.
-        log.warning("storage unavailable: %s: %s", type(exc).__name__, str(exc).splitlines()[0][:300] if str(exc) else "")
-        return envelope(503, "UPSTREAM_UNAVAILABLE", "storage is unreachable; retry later",
-                        headers={"Retry-After": "5"})
     log.exception("unhandled error", exc_info=exc)
     return envelope(500, "INTERNAL_ERROR", "internal error; see the server log")
 
@@ -102,4 +104,5 @@ def install(app: FastAPI, *, excerpt_chars: int = 80) -> None:
     app.add_exception_handler(KasokuError, _kasoku_error)
     app.add_exception_handler(RequestValidationError, _validation_handler(excerpt_chars))
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OSError, _storage_down)
     app.add_exception_handler(Exception, _unexpected)
