@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
+import orjson
 import pytest
 from fastapi import FastAPI
 
@@ -113,3 +114,39 @@ async def test_liveness_and_readiness(client: httpx.AsyncClient, app: FastAPI) -
     assert not_ready.status_code == 503 and not_ready.json()["ok"] is False
     assert not_ready.headers["retry-after"]
     assert (await client.get("/health/live")).status_code == 200
+
+
+
+async def test_websocket_origin_and_key(make_app: Callable[..., FastAPI]) -> None:
+    import asyncio
+
+    import uvicorn
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    from tests.services import free_port
+
+    app = make_app()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    url = f"ws://127.0.0.1:{port}/api/v1/realtime/ws/odds/2024060105030101"
+    try:
+        for origin in ("null", "http://evil.example"):
+            with pytest.raises(InvalidStatus) as refused:
+                async with connect(url, origin=origin):  # type: ignore[arg-type]
+                    pass
+            assert refused.value.response.status_code == 403
+        async with connect(url, origin=f"http://127.0.0.1:{port}") as ws:  # type: ignore[arg-type]
+            assert orjson.loads(await ws.recv())["type"] in ("odds", "error")
+        _k, secret = app.state.authenticator.keys.create("u1")
+        with pytest.raises(InvalidStatus):
+            async with connect(url):
+                pass
+        async with connect(url, additional_headers={"X-API-Key": secret}) as ws:
+            assert orjson.loads(await ws.recv())["type"] in ("odds", "error")
+    finally:
+        server.should_exit = True
+        await task
