@@ -1,0 +1,175 @@
+"""What safety costs: auth + limits on the cache-hit path, and liveness under heavy queries.
+
+1. Hit path: two uvicorn servers of the synthetic domain, each pinned to one core (taskset),
+   wrk pinned to the other: ``open`` — no guard at all (no keys, no limits, no Host check:
+   the application as it was) — and ``guarded`` — an API key required and sent (Bearer),
+   the per-key rate limit counting every request (set high enough never to refuse), Host,
+   size and Origin checks. Alternate rounds; the best round of each is compared.
+2. Liveness: a listening server over a generated lake with 2 DuckDB workers, 50 clients
+   running heavy distinct queries (every one a miss), and a probe client asking
+   ``/health/live`` (and, for comparison, ``/health/ready``) every 20 ms: p50/p99/max, against
+   the same probes on the idle server.
+
+    PYTHONPATH=src:. python -m benchmarks.secure_overhead [--seconds 5] [--rounds 3] [--plays 2000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.hit_path import free_port, wrk_rps
+from benchmarks.stats import summary_ms
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def server(factory: str, env: dict[str, str], cpu: int | None) -> Iterator[str]:
+    """A uvicorn subprocess (pinned to ``cpu`` when taskset exists); yields its base URL."""
+    port = free_port()
+    pythonpath = os.pathsep.join([str(ROOT / "src"), str(ROOT)])
+    cmd = [sys.executable, "-m", "uvicorn", factory, "--factory", "--port", str(port), "--log-level", "warning",
+           "--no-access-log"]
+    if cpu is not None and shutil.which("taskset"):
+        cmd = ["taskset", "-c", str(cpu), *cmd]
+    proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": pythonpath, **env}, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(400):
+            try:
+                httpx.get(base + "/health/live", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def hit_path(args: argparse.Namespace) -> None:
+    from kasoku.keys import KeyStore
+
+    state = Path(tempfile.mkdtemp(prefix="kasoku-bench-state-"))
+    lake = "./.kasoku/bench-unused"
+    _key, secret = KeyStore.for_lake(state, lake).create("me", "read", name="bench")
+    path = "/v1/synthetic/plays?n=100&start=2020-01-01"
+    plain = {"Accept-Encoding": "identity"}
+    keyed = {**plain, "Authorization": f"Bearer {secret}"}
+    open_env = {"KASOKU_BENCH_NO_GUARD": "1", "KASOKU_STATE": str(state / "none")}
+    guarded_env = {"KASOKU_STATE": str(state), "KASOKU_LIMITS__RATE": "10000000/second"}
+    wrk_args = argparse.Namespace(concurrency=args.concurrency, seconds=args.seconds)
+    results: dict[str, list[tuple[float, float]]] = {"open": [], "guarded": []}
+    with server("benchmarks.synthetic:build_app", open_env, cpu=0) as open_url, \
+            server("benchmarks.synthetic:build_app", guarded_env, cpu=0) as guarded_url:
+        assert httpx.get(guarded_url + path, headers=plain).status_code == 401
+        for url, headers in ((open_url, plain), (guarded_url, keyed)):
+            for _ in range(3):
+                assert httpx.get(url + path, headers=headers).status_code == 200
+        taskset = ["taskset", "-c", "1"] if shutil.which("taskset") else []
+        for _ in range(args.rounds):
+            for name, url, headers in (("open", open_url, plain), ("guarded", guarded_url, keyed)):
+                results[name].append(wrk_rps(url + path, wrk_args, headers, prefix=taskset))
+    shutil.rmtree(state, ignore_errors=True)
+    print(f"hit path (wrk -c{args.concurrency}, {args.seconds} s x {args.rounds} rounds, each server on one core)")
+    print(f"{'server':<54}{'best req/s':>12}{'p50 ms':>9}")
+    best = {name: max(rounds) for name, rounds in results.items()}
+    labels = {"open": "open: no guard, no keys, no limits", "guarded": "guarded: key (Bearer) + rate limit + guard"}
+    for name in ("open", "guarded"):
+        print(f"{labels[name]:<54}{best[name][0]:>12,.0f}{best[name][1]:>9.3f}")
+    ratio = best["guarded"][0] / best["open"][0]
+    print(f"guarded / open: {ratio:.3f} ({(1 - ratio) * 100:+.1f} % fewer req/s; goal <= 5 %)")
+
+
+async def _probe(url: str, n: int, every: float) -> list[float]:
+    samples: list[float] = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        for _ in range(n):
+            t0 = time.perf_counter()
+            response = await client.get(url)
+            samples.append(time.perf_counter() - t0)  # seconds: summary_ms gives ms
+            assert response.status_code in (200, 503), response.status_code
+            await asyncio.sleep(every)
+    return samples
+
+
+async def _heavy(base: str, stop: asyncio.Event, counter: list[int]) -> None:
+    rng = random.Random()
+    async with httpx.AsyncClient(timeout=120) as client:
+        while not stop.is_set():
+            q = "".join(rng.choice("0123456789") for _ in range(3))  # a new query every time: always a miss
+            await client.get(f"{base}/v1/listening/search?q={q}&limit=100")
+            counter[0] += 1
+
+
+async def liveness(base: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    out["live, idle"] = summary_ms(await _probe(base + "/health/live", args.probes, 0.02))
+    out["ready, idle"] = summary_ms(await _probe(base + "/health/ready", args.probes // 4, 0.02))
+    stop = asyncio.Event()
+    counter = [0]
+    heavy = [asyncio.create_task(_heavy(base, stop, counter)) for _ in range(args.heavy)]
+    await asyncio.sleep(1.0)
+    out[f"live, {args.heavy} heavy queries"] = summary_ms(await _probe(base + "/health/live", args.probes, 0.02))
+    out[f"ready, {args.heavy} heavy queries"] = summary_ms(await _probe(base + "/health/ready", args.probes // 4, 0.02))
+    stop.set()
+    await asyncio.gather(*heavy)
+    print(f"(heavy queries answered meanwhile: {counter[0]})")
+    return out
+
+
+def health(args: argparse.Namespace) -> None:
+    from benchmarks.lakes import generate_plays, write_lake
+    from kasoku.lake.storage import Lake
+
+    workdir = Path(tempfile.mkdtemp(prefix="kasoku-bench-health-"))
+    lake_dir = workdir / "lake"
+    write_lake(Lake(str(lake_dir)), generate_plays(args.plays, months=12))
+    env = {"KASOKU_LAKE": str(lake_dir), "KASOKU_STATE": str(workdir / "state"), "KASOKU_DUCKDB_WORKERS": "2",
+           "KASOKU_ROLLUPS": "false", "KASOKU_USER_ID": "me"}
+    with server("kasoku.service:build_app", env, cpu=None) as base:
+        result = asyncio.run(liveness(base, args))
+    shutil.rmtree(workdir, ignore_errors=True)
+    print(f"liveness and readiness ({args.plays:,} plays, 2 DuckDB workers, probes every 20 ms)")
+    print(f"{'probe':<36}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    for name, s in result.items():
+        print(f"{name:<36}{s['p50']:>9.2f}{s['p99']:>9.2f}{s['max']:>9.2f}")
+    loaded = result[f"live, {args.heavy} heavy queries"]["p99"]
+    print(f"/health/live p99 under load: {loaded:.2f} ms (goal <= 10 ms); "
+          f"{loaded / result['live, idle']['p99']:.1f}x its idle p99")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=5, help="seconds per wrk round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--plays", type=int, default=2_000_000)
+    parser.add_argument("--heavy", type=int, default=50, help="concurrent heavy query clients")
+    parser.add_argument("--probes", type=int, default=200)
+    parser.add_argument("--only", choices=["hit", "health"], default=None)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None and args.only != "health":
+        raise SystemExit("wrk is needed for the hit-path part: apt-get install -y wrk")
+    if args.only in (None, "hit"):
+        hit_path(args)
+    if args.only in (None, "health"):
+        health(args)
+
+
+if __name__ == "__main__":
+    main()
