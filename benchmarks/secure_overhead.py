@@ -95,6 +95,62 @@ def hit_path(args: argparse.Namespace) -> None:
     print(f"guarded / open: {ratio:.3f} ({(1 - ratio) * 100:+.1f} % fewer req/s; goal <= 5 %)")
 
 
+def in_process(args: argparse.Namespace) -> None:
+    """The same comparison without sockets: ASGI calls straight into the two apps, alternating
+    blocks, best block of each — far less sensitive to a busy machine than wrk."""
+    from benchmarks.synthetic import build_app
+
+    state = Path(tempfile.mkdtemp(prefix="kasoku-bench-state-"))
+    os.environ["KASOKU_STATE"] = str(state)
+    os.environ["KASOKU_LIMITS__RATE"] = "10000000/second"
+    guarded = build_app()
+    _key, secret = guarded.state.authenticator.keys.create("me", "read", name="bench")
+    os.environ["KASOKU_BENCH_NO_GUARD"] = "1"
+    open_app = build_app()
+    del os.environ["KASOKU_BENCH_NO_GUARD"]
+    base_headers = [(b"host", b"127.0.0.1:8000"), (b"accept-encoding", b"identity"), (b"user-agent", b"wrk")]
+
+    def scope(headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+        return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+                "path": "/v1/synthetic/plays", "raw_path": b"/v1/synthetic/plays",
+                "query_string": b"n=100&start=2020-01-01", "headers": headers, "client": ("127.0.0.1", 5000),
+                "server": ("127.0.0.1", 8000), "root_path": "", "state": {}}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    statuses: list[int] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    async def block(app: Any, headers: list[tuple[bytes, bytes]], n: int) -> float:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            await app(scope(headers), receive, send)
+        return (time.perf_counter() - t0) / n
+
+    async def run() -> dict[str, float]:
+        keyed = [*base_headers, (b"authorization", f"Bearer {secret}".encode())]
+        for app, headers in ((open_app, base_headers), (guarded, keyed)):
+            for _ in range(3):
+                await app(scope(headers), receive, send)  # miss, then remembered, then a fast-path hit
+        best = {"open": float("inf"), "guarded": float("inf")}
+        for _ in range(args.blocks):
+            best["open"] = min(best["open"], await block(open_app, base_headers, 2000))
+            best["guarded"] = min(best["guarded"], await block(guarded, keyed, 2000))
+        return best
+
+    best = asyncio.run(run())
+    assert set(statuses) == {200}, set(statuses)
+    shutil.rmtree(state, ignore_errors=True)
+    extra = (best["guarded"] - best["open"]) * 1e6
+    print(f"in process (ASGI calls, best of {args.blocks} blocks of 2000 hits): open {best['open'] * 1e6:.1f} µs, "
+          f"guarded {best['guarded'] * 1e6:.1f} µs per hit: +{extra:.1f} µs, "
+          f"{best['open'] / best['guarded']:.3f}x the open app's hits/s")
+
+
 async def _probe(url: str, n: int, every: float) -> list[float]:
     samples: list[float] = []
     async with httpx.AsyncClient(timeout=30) as client:
@@ -161,10 +217,13 @@ def main() -> None:
     parser.add_argument("--plays", type=int, default=2_000_000)
     parser.add_argument("--heavy", type=int, default=50, help="concurrent heavy query clients")
     parser.add_argument("--probes", type=int, default=200)
-    parser.add_argument("--only", choices=["hit", "health"], default=None)
+    parser.add_argument("--blocks", type=int, default=10, help="alternating blocks for the in-process comparison")
+    parser.add_argument("--only", choices=["hit", "inproc", "health"], default=None)
     args = parser.parse_args()
-    if shutil.which("wrk") is None and args.only != "health":
+    if shutil.which("wrk") is None and args.only in (None, "hit"):
         raise SystemExit("wrk is needed for the hit-path part: apt-get install -y wrk")
+    if args.only in (None, "inproc"):
+        in_process(args)
     if args.only in (None, "hit"):
         hit_path(args)
     if args.only in (None, "health"):

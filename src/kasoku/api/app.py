@@ -132,7 +132,7 @@ def create_app(settings: Settings, domains: list[Domain], *, engine: Engine | No
     app.state.query_routes = {}
     memo = HitMemo(max_bytes=settings.limits.memo_bytes)
     app.state.remember_query = memo.remember
-    app.state.public_paths = frozenset()
+    app.state.public_paths = set()  # auth.make_public adds to it; the guard reads the same set
     authenticator = Authenticator(KeyStore.for_lake(settings.state, settings.lake),
                                   Sessions.in_state(settings.state, settings.session_ttl), settings.admin_token)
     app.state.authenticator = authenticator
@@ -162,7 +162,7 @@ def front_of(app: KasokuApp, settings: Settings, authenticator: Authenticator) -
                            hosts=allowed_host_set(settings.allowed_hosts, settings.host),
                            origins=frozenset(o.lower().rstrip("/") for o in [*settings.allowed_origins, *settings.cors_origins]),
                            rate=RateLimiter(settings.limits.rate),
-                           rate_anonymous=RateLimiter(settings.limits.rate_anonymous), public=lambda: app.state.public_paths)
+                           rate_anonymous=RateLimiter(settings.limits.rate_anonymous), public=app.state.public_paths)
     if settings.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 

@@ -62,6 +62,15 @@ class Principal:
     user: str | None
     scope: str  # "read" | "admin" | "anonymous"
     via: str  # "key" | "cookie" | "token" | "none"
+    memo_id: str = ""  # set in __post_init__: see below
+    limit_id: str = ""
+
+    def __post_init__(self) -> None:
+        # What a memoised request line is keyed by besides path and query: the caller's scope
+        # and user — two keys of one user and scope validate every request alike. And whom a
+        # rate limit counts (api/limits.py). Made once: the hit path reads them per request.
+        object.__setattr__(self, "memo_id", f"{self.scope}:{self.user or ''}")
+        object.__setattr__(self, "limit_id", f"key:{self.name}" if self.via != "none" else "")
 
     @property
     def is_admin(self) -> bool:
@@ -70,12 +79,6 @@ class Principal:
     @property
     def reads_any_user(self) -> bool:
         return self.scope in ("admin", "anonymous")
-
-    @property
-    def memo_id(self) -> str:
-        """What a memoised request line is keyed by besides path and query: the caller's
-        scope and user — two keys of one user and scope validate every request alike."""
-        return f"{self.scope}:{self.user or ''}"
 
 
 ANONYMOUS = Principal("anonymous", None, "anonymous", "none")
@@ -136,7 +139,7 @@ class Authenticator:
         self._admin_token = admin_token.encode() if admin_token else None
         # Resolved credentials by header value: the hit path pays a dict lookup, not a hash.
         # Entries are checked against the key file's state, so a revocation is seen at once.
-        self._seen: dict[str, tuple[int, Principal | None]] = {}
+        self._seen: dict[bytes, tuple[int, Principal | None]] = {}
 
     @property
     def enabled(self) -> bool:
@@ -150,19 +153,12 @@ class Authenticator:
         return None if key is None else Principal(key.name, key.user, key.scope, via)
 
     def _secret(self, credential: str) -> Principal | None:
-        generation = self.keys.generation
-        seen = self._seen.get(credential)
-        if seen is not None and seen[0] == generation:
-            return seen[1]
         found = self._from_key(self.keys.verify(credential), "key")
         if found is None and self._admin_token is not None and hmac.compare_digest(credential.encode(), self._admin_token):
             found = Principal("admin-token", None, "admin", "token")
-        if len(self._seen) >= 4096:
-            self._seen.clear()
-        self._seen[credential] = (generation, found)
         return found
 
-    def resolve(self, headers: list[tuple[bytes, bytes]]) -> Principal | None | bool:
+    def resolve(self, headers: list[tuple[bytes, bytes]]) -> Principal | bool:
         """The caller: a Principal; ANONYMOUS when no credentials were given; False when some
         were given and are wrong (401 even where anonymous access is allowed)."""
         authorization = api_key = cookie = None
@@ -173,11 +169,18 @@ class Authenticator:
                 api_key = value
             elif name == b"cookie":
                 cookie = value
+        return self.resolve_values(authorization, api_key, cookie)
+
+    def resolve_values(self, authorization: bytes | None, api_key: bytes | None, cookie: bytes | None) -> Principal | bool:
+        """:meth:`resolve` from the three header values (the guard collects them in its one pass)."""
         if authorization is not None:
+            seen = self._seen.get(authorization)  # the hit path: one dict lookup per request
+            if seen is not None and seen[0] == self.keys.generation:
+                return seen[1] or False
             scheme, _, credential = authorization.decode("latin-1").partition(" ")
-            if scheme.lower() != "bearer" or not credential.strip():
-                return False
-            return self._secret(credential.strip()) or False
+            found = self._secret(credential.strip()) if scheme.lower() == "bearer" and credential.strip() else None
+            self._remember(authorization, found)
+            return found or False
         if api_key is not None:
             return self._secret(api_key.decode("latin-1").strip()) or False
         if cookie is not None:
@@ -187,6 +190,11 @@ class Authenticator:
                 key = self.keys.by_id(key_id) if key_id else None
                 return self._from_key(key, "cookie") or False
         return ANONYMOUS
+
+    def _remember(self, header: bytes, found: Principal | None) -> None:
+        if len(self._seen) >= 4096:
+            self._seen.clear()
+        self._seen[header] = (self.keys.generation, found)
 
 
 def _cookie_value(header: str, name: str) -> str | None:
@@ -243,10 +251,10 @@ def require_admin(request: Request) -> Principal:
 def make_public(app: FastAPI, *paths: str) -> None:
     """Let ``paths`` (exact, or ending in ``/*`` for a prefix) be reached without a key, e.g. a
     dashboard's sign-in page and its static files."""
-    app.state.public_paths = frozenset({*app.state.public_paths, *paths})
+    app.state.public_paths.update(paths)
 
 
-def is_public(path: str, extra: frozenset[str]) -> bool:
+def is_public(path: str, extra: set[str]) -> bool:
     if path in PUBLIC_PATHS or path in extra:
         return True
     return any(p.endswith("/*") and path.startswith(p[:-1]) for p in extra)

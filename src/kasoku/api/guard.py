@@ -84,11 +84,12 @@ async def refuse(scope: Scope, send: Send, status: int, code: str, message: str,
 
 
 class Guard:
-    """See the module docstring. ``public`` returns the paths reachable without a key."""
+    """See the module docstring. ``public``: the app's paths reachable without a key besides
+    the built-in ones (the same set ``auth.make_public`` adds to)."""
 
     def __init__(self, app: ASGIApp, *, limits: LimitSettings, authenticator: Authenticator,
                  hosts: frozenset[str] | None, origins: frozenset[str], rate: RateLimiter,
-                 rate_anonymous: RateLimiter, public: Callable[[], frozenset[str]]) -> None:
+                 rate_anonymous: RateLimiter, public: set[str]) -> None:
         self.app = app
         self.limits = limits
         self.auth = authenticator
@@ -97,6 +98,7 @@ class Guard:
         self.rate = rate if rate.enabled else None
         self.rate_anonymous = rate_anonymous if rate_anonymous.enabled else None
         self.public = public
+        self._hosts_seen: dict[bytes, bool] = {}  # Host header value -> served (a handful of values)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -105,15 +107,21 @@ class Guard:
             return
         limits = self.limits
         size = 0
-        host = origin = length = None
+        host = origin = length = authorization = api_key = cookie = None
         for name, value in scope["headers"]:
             size += len(name) + len(value)
             if name == b"host":
                 host = value
+            elif name == b"authorization":
+                authorization = value
             elif name == b"origin":
                 origin = value
             elif name == b"content-length":
                 length = value
+            elif name == b"x-api-key":
+                api_key = value
+            elif name == b"cookie":
+                cookie = value
         if size > limits.max_header_bytes:
             await refuse(scope, send, 431, "HEADERS_TOO_LARGE", f"request headers exceed {limits.max_header_bytes} bytes",
                          {"limit": limits.max_header_bytes})
@@ -128,7 +136,7 @@ class Guard:
                 await refuse(scope, send, 400, "TOO_MANY_PARAMETERS",
                              f"more than {limits.max_query_params} query parameters", {"limit": limits.max_query_params})
                 return
-        if self.hosts is not None and (host is None or host_name(host) not in self.hosts):
+        if self.hosts is not None and not self._host_ok(host):
             await refuse(scope, send, 400, "INVALID_HOST", "this Host is not served here (see settings.allowed_hosts)",
                          {"host": host.decode("latin-1")[:64] if host else None})
             return
@@ -138,12 +146,12 @@ class Guard:
                          {"origin": origin.decode("latin-1")[:64]})
             return
 
-        who = self.auth.resolve(scope["headers"])
+        who = self.auth.resolve_values(authorization, api_key, cookie)
         if path.startswith("/admin"):
             if who is False or who is ANONYMOUS or who is None or not who.is_admin:  # type: ignore[union-attr]
                 await self._admin_refusal(scope, send, who)
                 return
-        elif self.auth.enabled and not is_public(path, self.public()):
+        elif self.auth.enabled and not is_public(path, self.public):
             if who is False or who is ANONYMOUS:
                 await refuse(scope, send, 401, "UNAUTHORIZED",
                              "an API key is needed: Authorization: Bearer <key> or X-API-Key (kasoku keys create)",
@@ -153,9 +161,10 @@ class Guard:
             who = ANONYMOUS
         scope[SCOPE_KEY] = who
 
-        rate = self.rate if who.via != "none" else self.rate_anonymous
+        limit_id = who.limit_id  # type: ignore[union-attr]
+        rate = self.rate if limit_id else self.rate_anonymous
         if rate is not None and not path.startswith("/health"):
-            wait = rate.hit(caller_of(scope))
+            wait = rate.hit(limit_id or caller_of(scope))
             if wait is not None:
                 await refuse(scope, send, 429, "RATE_LIMITED", "too many requests; slow down",
                              {"retry_after": wait}, {"Retry-After": str(int(wait))})
@@ -176,6 +185,17 @@ class Guard:
                 scope["method"] = "GET"
                 send = _without_body(send)
         await self.app(scope, receive, send)
+
+    def _host_ok(self, host: bytes | None) -> bool:
+        if host is None:
+            return False
+        ok = self._hosts_seen.get(host)
+        if ok is None:
+            ok = host_name(host) in self.hosts  # type: ignore[operator]
+            if len(self._hosts_seen) >= 256:
+                self._hosts_seen.clear()
+            self._hosts_seen[host] = ok
+        return ok
 
     def _origin_ok(self, origin: bytes, host: bytes | None, scope: Scope) -> bool:
         text = origin.decode("latin-1").strip().lower()
