@@ -53,6 +53,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
           "content": {"application/json": {}, "application/msgpack": {}, "application/vnd.apache.arrow.stream": {},
                       "text/csv": {}, "application/vnd.apache.parquet": {}}},
     400: {"description": "INVALID_PARAMETER; `details.jvlink_code` is JV-Link's code"},
+    406: {"description": "no acceptable format (Accept or ?format=)"},
     502: {"description": "UPSTREAM_ERROR: JV-Link auth/key/server failure (`details.jvlink_code`)"},
     503: {"description": "UPSTREAM_UNAVAILABLE: maintenance (-504) or busy; see Retry-After"},
 }
