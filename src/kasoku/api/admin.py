@@ -39,11 +39,13 @@ async def invalidate(request: Request, body: InvalidateRequest | None = None) ->
     require_admin(request)
     body = body or InvalidateRequest()
     engine = engine_of(request)
-    if body.everything:
-        removed = await engine.invalidate()
-    elif body.dataset is None and not body.tags:
+    if not body.everything and body.dataset is None and not body.tags:
         raise InvalidParameter("name what to drop: tags (at least one), a dataset, or everything: true",
                                details={"tags": body.tags})
+    for name in engine.versions.followed():  # e.g. `ingest --notify`: learn the new version first
+        await engine.check_versions(name)
+    if body.everything:
+        removed = await engine.invalidate()
     else:
         removed = await engine.invalidate(dataset=body.dataset, tags=body.tags or None)
     return {"invalidated": removed, "dataset": body.dataset, "tags": body.tags or []}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -109,10 +110,12 @@ def create_app(settings: Settings, domains: list[Domain], *, engine: Engine | No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         start_l2 = getattr(engine.l2, "start", None)
         if start_l2 is not None:
-            # Another worker's invalidation drops our L1 too; Redis being down here is fine.
-            await start_l2(engine.invalidate_local)
+            # Another worker's admin invalidation drops our L1 too, and its news of a new data
+            # version makes us check now; Redis being down here is fine (we poll anyway).
+            await start_l2(engine.invalidate_local, engine.check_versions)
         for domain in domains:
             await domain.startup()
+        await engine.start()  # the first version of every followed dataset, then the polls
         for hook in startup_hooks or []:
             await hook(app)
         try:

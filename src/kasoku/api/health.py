@@ -12,6 +12,7 @@ down is reported but does not make the server unready: the cache degrades to mem
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import orjson
@@ -48,9 +49,11 @@ async def readiness(request: Request) -> Response:
     checks = dict(zip((d.name for d in domains), await asyncio.gather(*(_domain(d) for d in domains)), strict=True))
     ok = all(c.get("ok", True) for c in checks.values())
     l2 = engine.l2.stats() if engine.l2 is not None else None
+    versions = {name: v["version"] for name, v in engine.versions.stats().items()}
     body = {"ok": ok, "version": __version__, "domains": checks,
             "cache": {"l1_entries": engine.l1.entries, "l2": l2 is not None,
-                      "l2_breaker": l2.get("breaker") if l2 else None}}
+                      "l2_breaker": l2.get("breaker") if l2 else None},
+            "data_versions": versions, "worker": os.getpid()}
     headers = {"Cache-Control": "no-store"}
     if not ok:
         headers["Retry-After"] = "5"
