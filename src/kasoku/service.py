@@ -23,6 +23,11 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     from kasoku import web
 
     settings = settings or Settings()
-    app = create_app(settings, build_domains(settings))
+    domains = build_domains(settings)
+    app = create_app(settings, domains)
+    if not any(d.name == "racing" for d in domains):
+        from kasoku.domains.racing.absent import router
+
+        app.include_router(router)
     web.install(app)  # the dashboard and /docs (its assets ship in the package)
     return app
