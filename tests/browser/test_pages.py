@@ -177,33 +177,35 @@ def test_racing_day_and_race_card(server: KasokuServer, watched: Watched, shots:
     page.screenshot(path=str(shots / "racing.png"), full_page=True)
 
 
-def test_admin_needs_the_token_and_draws_the_flowchart(server: KasokuServer, watched: Watched, shots: Path) -> None:
-    watched.goto(server.url + "/admin", ready=False)
-    page = watched.page
-    page.fill("input[name=token]", "wrong")
-    page.press("input[name=token]", "Enter")
-    page.wait_for_load_state()
-    assert "wrong admin token" in page.inner_text("[role=alert]")
-    assert watched.errors == ["Failed to load resource: the server responded with a status of 401 (Unauthorized)"]
-    watched.errors.clear()  # the refused page's own 401: expected
-    page.fill("input[name=token]", ADMIN_TOKEN)
-    page.click("form[action='/admin'] button")
-    page.wait_for_load_state()
-    assert page.inner_text("#breaker") == "no Redis configured"
-    assert page.locator("svg.flow .node.on").count() >= 2
-    assert page.locator("svg.flow .edge.on").count() >= 1
-    request = urllib.request.Request(server.url + "/admin/advise", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
-    with urllib.request.urlopen(request) as r:
-        import json
+def test_admin_needs_the_token_and_draws_the_flowchart(server: KasokuServer, browser: Any, shots: Path) -> None:
+    refused = browser.new_context()
+    try:
+        assert refused.new_page().goto(server.url + "/admin").status == 401  # the guard: admins only
+    finally:
+        refused.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                  extra_http_headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    try:
+        watched = Watched(context.new_page())
+        watched.goto(server.url + "/admin", ready=False)
+        page = watched.page
+        assert page.inner_text("#breaker") == "no Redis configured"
+        assert page.locator("svg.flow .node.on").count() >= 2
+        assert page.locator("svg.flow .edge.on").count() >= 1
+        request = urllib.request.Request(server.url + "/admin/advise", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        with urllib.request.urlopen(request) as r:
+            import json
 
-        advice = json.loads(r.read())
-    shown = page.locator("ol.path li").all_inner_texts()
-    assert [s.split(" — ")[0] for s in shown] == [step["question"] for step in advice["path"]]
-    assert page.locator("#table-tiers tbody tr").count() >= 1
-    assert page.locator("#table-routes tbody tr").count() >= 3
-    assert not watched.errors
-    only_server(server, watched.requests)
-    page.screenshot(path=str(shots / "admin.png"), full_page=True)
+            advice = json.loads(r.read())
+        shown = page.locator("ol.path li").all_inner_texts()
+        assert [s.split(" — ")[0] for s in shown] == [step["question"] for step in advice["path"]]
+        assert page.locator("#table-tiers tbody tr").count() >= 1
+        assert page.locator("#table-routes tbody tr").count() >= 3
+        assert not watched.errors
+        only_server(server, watched.requests)
+        page.screenshot(path=str(shots / "admin.png"), full_page=True)
+    finally:
+        context.close()
 
 
 def test_docs_work_offline(server: KasokuServer, watched: Watched) -> None:

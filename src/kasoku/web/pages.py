@@ -7,7 +7,6 @@ Pages are server-rendered (readable with JavaScript off) and then enhanced by
 
 from __future__ import annotations
 
-import urllib.parse
 from datetime import date, datetime, timezone
 from typing import Annotated, Any
 
@@ -128,24 +127,12 @@ def build_router(pages: Pages) -> APIRouter:
         return pages.render(request, "racing.html", **common(request, "UTC", title="Racing", day=day))
 
     @router.get("/admin", response_class=HTMLResponse)
-    async def admin_form(request: Request) -> Response:
-        return pages.render(request, "admin.html", **common(request, "UTC", title="Admin", enabled=auth.admin_enabled(request),
-                            figures=None, flow=None, denied=None))
-
-    @router.post("/admin", response_class=HTMLResponse)
     async def admin_page(request: Request) -> Response:
-        # The form body is parsed here (urlencoded, small): no multipart dependency for one field.
-        body = (await request.body())[:4096].decode("utf-8", "replace")
-        token = (urllib.parse.parse_qs(body).get("token") or [""])[-1]
-        try:
-            auth.admin_allowed(request, token)
-        except KasokuError as exc:
-            return pages.render(request, "admin.html", status=exc.status, **common(
-                request, "UTC", title="Admin", enabled=auth.admin_enabled(request), figures=None, flow=None,
-                denied=exc.message))
+        # The guard in front of the app (api/guard.py) lets only admins reach /admin: an admin
+        # key or the admin token as Bearer, or the session cookie of an admin key's sign-in.
         found = figures(request.app.state.engine)
-        return pages.render(request, "admin.html", **common(request, "UTC", title="Admin", enabled=True, figures=found,
-                            flow=flowchart_svg(found["advice"]["path"]), denied=None))
+        return pages.render(request, "admin.html", **common(request, "UTC", title="Admin", figures=found,
+                            flow=flowchart_svg(found["advice"]["path"])))
 
     return router
 

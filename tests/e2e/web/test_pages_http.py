@@ -29,7 +29,7 @@ def app(tmp_path: Path) -> FastAPI:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
             yield c
 
 
@@ -51,7 +51,7 @@ async def test_home_tables_are_the_apis_answers(client: httpx.AsyncClient) -> No
 
 
 async def test_pages_answer(client: httpx.AsyncClient) -> None:
-    for path in ["/?period=all", "/?period=week&tz=Asia/Tokyo", "/years/2024", "/search?q=Ado", "/racing", "/admin",
+    for path in ["/?period=all", "/?period=week&tz=Asia/Tokyo", "/years/2024", "/search?q=Ado", "/racing",
                  artist_href("Ado"), "/tracks/by-name?track=Idol&artist=YOASOBI"]:
         response = await client.get(path)
         assert response.status_code == 200, (path, response.text[:300])
@@ -68,13 +68,13 @@ async def test_bad_input_is_a_4xx(client: httpx.AsyncClient) -> None:
     assert (await client.get("/years/99999")).status_code == 400
     assert (await client.get("/artists/artist:0000?name=Nobody")).status_code == 404
     assert (await client.get("/static/nothing.js")).status_code == 404
-    assert (await client.post("/admin", content="token=wrong",
-                              headers={"content-type": "application/x-www-form-urlencoded"})).status_code == 401
+    assert (await client.get("/admin")).status_code == 401  # the guard: admins only
+    assert (await client.get("/admin", headers={"authorization": "Bearer wrong"})).status_code == 401
 
 
 async def test_admin_page_with_token(client: httpx.AsyncClient) -> None:
     await client.get("/v1/listening/top-tracks")
-    page = await client.post("/admin", content=f"token={TOKEN}", headers={"content-type": "application/x-www-form-urlencoded"})
+    page = await client.get("/admin", headers={"authorization": f"Bearer {TOKEN}"})
     assert page.status_code == 200
     assert 'class="flow"' in page.text and "node decision on" in page.text
     routes = (await client.get("/admin/routes", headers={"authorization": f"Bearer {TOKEN}"})).json()["routes"]
