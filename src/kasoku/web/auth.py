@@ -6,6 +6,9 @@ reach the server, like the JSON routes they read. ``/admin`` (page and JSON) is 
 sign-in (``POST /auth/session``).
 When API keys and a cookie sign-in exist, this module is what changes:
 
+- The pages already read the API with the page request as the caller (``ApiReader(caller=
+  request.scope)``), so a key's user is the default user and reading another user is the
+  same 403 as on the JSON routes.
 - :func:`viewer` returns the signed-in user's id (from the session cookie), or raises
   ``Unauthorized`` to send a browser to the sign-in page; every page calls it first and
   reads the API as that user (``ApiReader(user_id=...)``).

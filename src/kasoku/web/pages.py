@@ -31,7 +31,7 @@ TzQ = Annotated[str | None, Q(max_length=64, description="IANA time zone")]
 
 
 def _reader(request: Request) -> ApiReader:
-    return ApiReader(request.app, user_id=auth.viewer(request))
+    return ApiReader(request.app, user_id=auth.viewer(request), caller=request.scope)
 
 
 def build_router(pages: Pages) -> APIRouter:

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI
+from starlette.types import Scope
 
 from kasoku.api.queries import build_query, resolves
 from kasoku.api.respond import body_for
@@ -36,9 +37,12 @@ def url(path: str, params: Params | None = None) -> str:
 class ApiReader:
     """Routes answered through the engine, as the decoded JSON the GET route would send."""
 
-    def __init__(self, app: FastAPI, *, user_id: str | None = None) -> None:
+    def __init__(self, app: FastAPI, *, user_id: str | None = None, caller: Scope | None = None) -> None:
         self.app = app
         self.user_id = user_id  # set by web/auth.py when a signed-in user is not the default
+        # The page request's scope: the query builders apply the same per-user check (and the
+        # key's user as the default) as when the browser asks the route itself.
+        self.caller = caller
         found = getattr(app.state, "web_supports", None)
         if found is None:  # what the routes accept does not change while the app lives: probed once
             found = app.state.web_supports = {}
@@ -71,7 +75,7 @@ class ApiReader:
 
     async def get(self, route: str, params: Params | None = None) -> dict[str, Any]:
         """The JSON body of ``GET route?params`` (raises the route's KasokuError, e.g. 404)."""
-        query = build_query(self.app, route, self.params(params or {}))
+        query = build_query(self.app, route, self.params(params or {}), self.caller)
         served = await self.engine.get(query)
         body = await body_for(self.engine, served, "json", "identity", self.app.state.settings.compress_min_bytes)
         decoded = orjson.loads(body.content)
