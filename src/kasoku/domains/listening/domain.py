@@ -61,7 +61,7 @@ class ListeningDomain:
         self.source = ListeningSource(self.lake, self.pool, rollups=matcher)
         engine.register(Dataset(routes.DATASET, LISTENING_POLICY, self.source))
         app.include_router(routes.router)
-        routes.register_batch_routes(app, settings.user_id)
+        routes.register_batch_routes(app, settings)
         engine.invalidation_hooks.append(self._refresh_lake)
 
     async def _refresh_lake(self) -> None:

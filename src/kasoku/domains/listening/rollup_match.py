@@ -24,7 +24,8 @@ import pyarrow as pa
 
 from kasoku.domains.listening import rollup_build as rb
 from kasoku.domains.listening.source import parquet_list, touched_months
-from kasoku.domains.listening.tools import PERIOD_FORMATS, RangeParams, StatsParams, TopParams
+from kasoku.domains.listening.tools import PERIOD_FORMATS, RangeParams, StatsParams, TopParams, min_ms_of, zone_of
+from kasoku.domains.listening.zones import utc_equivalent
 from kasoku.lake.duckdb_pool import DuckDBPool
 from kasoku.lake.storage import Lake
 
@@ -89,6 +90,8 @@ class LakeRollups:
         months = touched_months(self.lake, params)
         if not months:
             return None  # nothing to read either way; raw returns the typed empty answer
+        if min_ms_of(params) != 0 or not utc_equivalent(zone_of(params), int(months[0][:4]), int(months[-1][:4])):
+            return None  # these tables count every stream in UTC days (local.py answers the rest)
         if tool == "top_tracks" and isinstance(params, TopParams):
             return self._top(params, user_id, months, rb.TRACKS_MONTHLY, rb.TRACKS_WINDOW, _TRACKS_COMBINED, _TRACKS_RANKED)
         if tool == "top_artists" and isinstance(params, TopParams):

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from kasoku.api.queries import QueryBuilder, register_query_route
 from kasoku.api.respond import engine_of, serve_query
 from kasoku.api.streaming import choose_stream_format, stream_response
+from kasoku.config import Settings
 from kasoku.domains.listening.tools import PlaysParams, RangeParams, SearchParams, StatsParams, TopParams, validate
 from kasoku.engine.types import Query
 from kasoku.errors import InvalidParameter
@@ -55,9 +56,20 @@ SearchQuery, PlaysQuery = _with_wire(SearchParams), _with_wire(PlaysParams)
 _WIRE_FIELDS = {"user_id", "format"}
 
 
-async def _serve(request: Request, tool: str, params: RangeParams) -> Response:
-    scope = getattr(params, "user_id", None) or request.app.state.settings.user_id
-    query = Query(DATASET, tool, params.model_dump(mode="json", exclude_none=True, exclude=_WIRE_FIELDS), scope)
+def with_user_defaults(params: RangeParams, user: str, settings: Settings) -> RangeParams:
+    """The params with the user's zone and play rule filled in: both are part of the cache key,
+    so a Query always names them (an answer in Tokyo time never serves a UTC request)."""
+    return params.model_copy(update={"tz": params.tz or settings.listening.tz_for(user),
+                                     "min_ms": params.min_ms if params.min_ms is not None
+                                     else settings.listening.min_ms_for(user)})
+
+
+async def _serve(request: Request, tool: str, params: RangeParams, **path: Any) -> Response:
+    settings: Settings = request.app.state.settings
+    scope = getattr(params, "user_id", None) or settings.user_id
+    params = with_user_defaults(params, scope, settings)
+    dumped = params.model_dump(mode="json", exclude_none=True, exclude=_WIRE_FIELDS)
+    query = Query(DATASET, tool, {**dumped, **path}, scope)
     return await serve_query(request, query)
 
 
@@ -102,8 +114,10 @@ async def plays(request: Request, params: Annotated[PlaysQuery, Q()]) -> Respons
                              "content": {"application/x-ndjson": {}, "application/json": {}, "text/event-stream": {}}},
                        406: {"description": "No streamable format acceptable"},
                        422: {"description": "Parameters fail validation (error envelope)"}})
-async def plays_stream(request: Request, start: Annotated[date | None, Q(description="first day (UTC), inclusive")] = None,
-                       end: Annotated[date | None, Q(description="last day (UTC), inclusive")] = None, user_id: UserId = None,
+async def plays_stream(request: Request, start: Annotated[date | None, Q(description="first local day (in tz), inclusive")] = None,
+                       end: Annotated[date | None, Q(description="last local day (in tz), inclusive")] = None, user_id: UserId = None,
+                       tz: Annotated[str | None, Q(description="IANA time zone of start/end; default: the user's")] = None,
+                       min_ms: Annotated[int | None, Q(ge=0, le=86_400_000, description="streams shorter (ms) are left out")] = None,
                        format: Annotated[str | None, Q(description="ndjson | json | sse (overrides Accept)")] = None) -> Response:
     from kasoku.domains.listening.source import ListeningSource
 
@@ -111,8 +125,10 @@ async def plays_stream(request: Request, start: Annotated[date | None, Q(descrip
     source = engine_of(request).dataset(DATASET).source
     if not isinstance(source, ListeningSource):
         raise TypeError("the listening dataset is not served by a ListeningSource")
-    scope = user_id or request.app.state.settings.user_id
-    return await stream_response(source.stream(RangeParams(start=start, end=end), scope), fmt)
+    settings: Settings = request.app.state.settings
+    scope = user_id or settings.user_id
+    params = with_user_defaults(RangeParams(start=start, end=end, tz=tz, min_ms=min_ms), scope, settings)
+    return await stream_response(source.stream(params, scope), fmt)
 
 
 # Route path → tool: what /v1/batch may name (the builders build the same Query as the routes).
@@ -122,18 +138,18 @@ ROUTE_TOOLS = {"/v1/listening/top-tracks": "top_tracks", "/v1/listening/top-arti
                "/v1/listening/search": "search_tracks", "/v1/listening/plays": "plays"}
 
 
-def query_builder(tool: str, default_user: str) -> QueryBuilder:
+def query_builder(tool: str, settings: Settings) -> QueryBuilder:
     def build(params: Mapping[str, Any]) -> Query:
         raw = dict(params)
-        user = raw.pop("user_id", None) or default_user
+        user = raw.pop("user_id", None) or settings.user_id
         if not isinstance(user, str) or len(user) > 128:
             raise InvalidParameter("user_id must be a string of at most 128 characters")
-        validated = validate(tool, raw)
+        validated = with_user_defaults(validate(tool, raw), user, settings)
         return Query(DATASET, tool, validated.model_dump(mode="json", exclude_none=True), user)
 
     return build
 
 
-def register_batch_routes(app: FastAPI, default_user: str) -> None:
+def register_batch_routes(app: FastAPI, settings: Settings) -> None:
     for path, tool in ROUTE_TOOLS.items():
-        register_query_route(app, path, query_builder(tool, default_user))
+        register_query_route(app, path, query_builder(tool, settings))

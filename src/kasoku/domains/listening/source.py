@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
 
-from kasoku.domains.listening.tools import GENRES_RELATION, TOOLS, RangeParams, plays_stream_sql, validate
+from kasoku.domains.listening.tools import (GENRES_RELATION, TOOLS, RangeParams, min_ms_of, plays_stream_sql,
+                                            range_bounds, validate, zone_of)
 from kasoku.engine.types import Query, Result
 from kasoku.errors import NotFound, UpstreamUnavailable
 from kasoku.lake.duckdb_pool import DuckDBPool, sql_file_list
@@ -37,16 +38,28 @@ def months_between(start: date, end: date) -> list[str]:
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     return months
 
-def month_tags(params: RangeParams) -> frozenset[str]:
-    """Which data an answer depends on: the months of its range (open ranges: every month)."""
-    if params.start is None or params.end is None:
-        return frozenset({OPEN_RANGE_TAG})
-    return frozenset(f"month:{m}" for m in months_between(params.start, params.end))
+def utc_days(params: RangeParams) -> tuple[date | None, date | None]:
+    """First and last UTC day the range's instants touch (a local range may spill into the
+    UTC day, and month, before or after its own)."""
+    lo, hi = range_bounds(params)
+    first = lo.date() if lo is not None else None
+    last = (hi - timedelta(microseconds=1)).date() if hi is not None else None
+    return first, last
 
-def touched_months(lake: Lake, params: RangeParams) -> list[str]:
-    present = lake.months(PLAYS)
-    lo = f"{params.start.year:04d}-{params.start.month:02d}" if params.start else "0000-00"
-    hi = f"{params.end.year:04d}-{params.end.month:02d}" if params.end else "9999-99"
+def month_tags(params: RangeParams) -> frozenset[str]:
+    """Which data an answer depends on: the UTC months (lake partitions) of its range (open
+    ranges: every month)."""
+    first, last = utc_days(params)
+    if first is None or last is None:
+        return frozenset({OPEN_RANGE_TAG})
+    return frozenset(f"month:{m}" for m in months_between(first, last))
+
+def touched_months(lake: Lake, params: RangeParams, table: str = PLAYS) -> list[str]:
+    """The lake's UTC month partitions of ``table`` holding instants of the range."""
+    present = lake.months(table)
+    first, last = utc_days(params)
+    lo = f"{first.year:04d}-{first.month:02d}" if first else "0000-00"
+    hi = f"{last.year:04d}-{last.month:02d}" if last else "9999-99"
     return [m for m in present if lo <= m <= hi]
 
 class ListeningSource:
@@ -58,7 +71,8 @@ class ListeningSource:
     async def run(self, query: Query) -> Result:
         params = validate(query.name, dict(query.params))
         tags = month_tags(params)
-        meta: dict[str, Any] = {"tool": query.name, "user_id": query.scope}
+        meta: dict[str, Any] = {"tool": query.name, "user_id": query.scope, "tz": zone_of(params),
+                                "min_ms": min_ms_of(params)}
         if self.rollups is not None:
             table = await self.rollups.answer(query.name, params, query.scope)
             if table is not None:
