@@ -29,7 +29,7 @@ def make_plays(month: str, n: int, *, seed: int = 0, user: str = "u1", source: s
         rows["track_id"].append(f"spotify:track:{track.lower().replace(' ', '')}")
         rows["track_name"].append(track)
         rows["artist_name"].append(artist)
-        rows["album_name"].append(None)
+        rows["album_name"].append(f"{artist} Best" if i % 5 else None)
         rows["platform"].append("linux")
         rows["country"].append("JP")
         rows["reason_start"].append("trackdone")

@@ -18,6 +18,7 @@ from kasoku.api.queries import QueryBuilder, register_query_route
 from kasoku.api.respond import engine_of, serve_query
 from kasoku.api.streaming import choose_stream_format, stream_response
 from kasoku.config import Settings
+from kasoku.domains.listening.statistics import DiscoveriesParams, EpisodesParams, StreaksParams
 from kasoku.domains.listening.tools import PlaysParams, RangeParams, SearchParams, StatsParams, TopParams, validate
 from kasoku.engine.types import Query
 from kasoku.errors import InvalidParameter
@@ -53,6 +54,8 @@ def _with_wire(model: type[RangeParams]) -> type[RangeParams]:
 
 TopQuery, StatsQuery, RangeQuery = _with_wire(TopParams), _with_wire(StatsParams), _with_wire(RangeParams)
 SearchQuery, PlaysQuery = _with_wire(SearchParams), _with_wire(PlaysParams)
+EpisodesQuery, StreaksQuery = _with_wire(EpisodesParams), _with_wire(StreaksParams)
+DiscoveriesQuery = _with_wire(DiscoveriesParams)
 _WIRE_FIELDS = {"user_id", "format"}
 
 
@@ -67,9 +70,11 @@ def with_user_defaults(params: RangeParams, user: str, settings: Settings) -> Ra
 async def _serve(request: Request, tool: str, params: RangeParams, **path: Any) -> Response:
     settings: Settings = request.app.state.settings
     scope = getattr(params, "user_id", None) or settings.user_id
+    if path:  # a page: the path names what (year, id); validated with the query params as one model
+        params = validate(tool, {**params.model_dump(mode="json", exclude_none=True, exclude=_WIRE_FIELDS), **path})
     params = with_user_defaults(params, scope, settings)
     dumped = params.model_dump(mode="json", exclude_none=True, exclude=_WIRE_FIELDS)
-    query = Query(DATASET, tool, {**dumped, **path}, scope)
+    query = Query(DATASET, tool, dumped, scope)
     return await serve_query(request, query)
 
 
@@ -109,6 +114,49 @@ async def plays(request: Request, params: Annotated[PlaysQuery, Q()]) -> Respons
     return await _serve(request, "plays", params)
 
 
+@router.get("/top-albums", summary="Most played albums", responses=_RESPONSES)
+async def top_albums(request: Request, params: Annotated[TopQuery, Q()]) -> Response:  # type: ignore[valid-type]
+    return await _serve(request, "top_albums", params)
+
+
+@router.get("/episodes", summary="Podcasts: top shows or episodes, with minutes", responses=_RESPONSES)
+async def episodes(request: Request, params: Annotated[EpisodesQuery, Q()]) -> Response:  # type: ignore[valid-type]
+    return await _serve(request, "episodes", params)
+
+
+@router.get("/overview", summary="Totals of a range beside the previous equal-length range", responses=_RESPONSES)
+async def overview(request: Request, params: Annotated[RangeQuery, Q()]) -> Response:  # type: ignore[valid-type]
+    return await _serve(request, "overview", params)
+
+
+@router.get("/streaks", summary="Runs of consecutive listening days, longest first", responses=_RESPONSES)
+async def streaks(request: Request, params: Annotated[StreaksQuery, Q()]) -> Response:  # type: ignore[valid-type]
+    return await _serve(request, "streaks", params)
+
+
+@router.get("/discoveries", summary="Tracks or artists first played in a range", responses=_RESPONSES)
+async def discoveries(request: Request, params: Annotated[DiscoveriesQuery, Q()]) -> Response:  # type: ignore[valid-type]
+    return await _serve(request, "discoveries", params)
+
+
+@router.get("/years/{year}", summary="A year in review (sections as JSON)", responses=_RESPONSES)
+async def year_in_review(request: Request, year: int, params: Annotated[RangeQuery, Q()]) -> Response:  # type: ignore[valid-type]
+    return await _serve(request, "year_in_review", params, year=year)
+
+
+_PAGE_RESPONSES = {**_RESPONSES, 404: {"description": "No plays of this id in the range (error envelope)"}}
+
+
+@router.get("/artists/{artist_id}", summary="One artist's page", responses=_PAGE_RESPONSES)
+async def artist_page(request: Request, artist_id: str, params: Annotated[TopQuery, Q()]) -> Response:  # type: ignore[valid-type]
+    return await _serve(request, "artist_page", params, artist_id=artist_id)
+
+
+@router.get("/tracks/{track_id}", summary="One track's page", responses=_PAGE_RESPONSES)
+async def track_page(request: Request, track_id: str, params: Annotated[RangeQuery, Q()]) -> Response:  # type: ignore[valid-type]
+    return await _serve(request, "track_page", params, track_id=track_id)
+
+
 @router.get("/plays/stream", summary="Every play of a range, streamed (NDJSON, JSON array or SSE; not cached)",
             responses={200: {"description": "Rows as they come from DuckDB, bounded server memory",
                              "content": {"application/x-ndjson": {}, "application/json": {}, "text/event-stream": {}}},
@@ -135,7 +183,11 @@ async def plays_stream(request: Request, start: Annotated[date | None, Q(descrip
 ROUTE_TOOLS = {"/v1/listening/top-tracks": "top_tracks", "/v1/listening/top-artists": "top_artists",
                "/v1/listening/top-genres": "top_genres",
                "/v1/listening/stats": "listening_stats", "/v1/listening/hours": "hourly_pattern",
-               "/v1/listening/search": "search_tracks", "/v1/listening/plays": "plays"}
+               "/v1/listening/search": "search_tracks", "/v1/listening/plays": "plays",
+               "/v1/listening/top-albums": "top_albums", "/v1/listening/episodes": "episodes",
+               "/v1/listening/overview": "overview", "/v1/listening/streaks": "streaks",
+               "/v1/listening/discoveries": "discoveries", "/v1/listening/years/{year}": "year_in_review",
+               "/v1/listening/artists/{artist_id}": "artist_page", "/v1/listening/tracks/{track_id}": "track_page"}
 
 
 def query_builder(tool: str, settings: Settings) -> QueryBuilder:

@@ -16,8 +16,9 @@ from typing import Any, Protocol
 import duckdb
 import pyarrow as pa
 
-from kasoku.domains.listening.tools import (GENRES_RELATION, TOOLS, RangeParams, min_ms_of, plays_stream_sql,
+from kasoku.domains.listening.tools import (GENRES_RELATION, RangeParams, all_tools, Tool, min_ms_of, plays_stream_sql,
                                             range_bounds, validate, zone_of)
+from kasoku.engine.encoders import JSON_COLUMN_FLAG
 from kasoku.engine.types import Query, Result
 from kasoku.errors import NotFound, UpstreamUnavailable
 from kasoku.lake.duckdb_pool import DuckDBPool, sql_file_list
@@ -25,6 +26,7 @@ from kasoku.lake.storage import Lake
 from kasoku.lake.streaming import stream_batches
 
 PLAYS = "plays"
+EPISODES = "episodes"
 ARTISTS = "artists"
 OPEN_RANGE_TAG = "listening:open-range"
 
@@ -70,21 +72,24 @@ class ListeningSource:
 
     async def run(self, query: Query) -> Result:
         params = validate(query.name, dict(query.params))
-        tags = month_tags(params)
+        tool = all_tools()[query.name]
+        tags = month_tags(tool.span(params) if tool.span is not None else params)
         meta: dict[str, Any] = {"tool": query.name, "user_id": query.scope, "tz": zone_of(params),
                                 "min_ms": min_ms_of(params)}
         if self.rollups is not None:
             table = await self.rollups.answer(query.name, params, query.scope)
             if table is not None:
-                return Result(table=table, tags=tags, source="rollup", meta=meta)
+                return Result(table=finish(tool, table, params), tags=tags, source="rollup", meta=meta)
         table = await self.raw(query.name, params, query.scope)
-        return Result(table=table, tags=tags, source="raw", meta=meta)
+        return Result(table=finish(tool, table, params), tags=tags, source="raw", meta=meta)
 
     async def raw(self, tool_name: str, params: RangeParams, user_id: str) -> pa.Table:
-        tool = TOOLS[tool_name]
+        tool = all_tools()[tool_name]
+        span = tool.span(params) if tool.span is not None else params
         for attempt in (1, 2):
-            files = self.lake.files(PLAYS, touched_months(self.lake, params))
-            sql, args = tool.sql(plays_relation(files), params)
+            files = self.lake.files(tool.table, touched_months(self.lake, span, tool.table))
+            relation = episodes_relation(files) if tool.table == EPISODES else plays_relation(files)
+            sql, args = tool.sql(relation, params)
             if tool.needs_artists:
                 sql = f"WITH {GENRES_RELATION} AS ({artist_genres_sql(self.lake)}) {sql}"
             try:
@@ -114,6 +119,20 @@ class ListeningSource:
             async for batch in stream_batches(run, sql, [user_id, *args], batch_size=batch_size):
                 yield batch
 
+def finish(tool: Tool, table: pa.Table, params: RangeParams) -> pa.Table:
+    """Flag JSON columns for the encoders; a page of something never played is a 404."""
+    if tool.not_found_when_zero is not None:
+        rows = table.column(tool.not_found_when_zero).to_pylist() if table.num_rows else [0]
+        if not rows or not rows[0]:
+            ident = {k: v for k, v in params.model_dump(mode="json").items() if k.endswith("_id") or k == "year"}
+            raise NotFound(f"no plays of {', '.join(f'{k} {v!r}' for k, v in ident.items()) or 'this'} in this range",
+                           details=ident)
+    if tool.json_columns:
+        fields = [f.with_metadata({JSON_COLUMN_FLAG: b"1"}) if f.name in tool.json_columns else f for f in table.schema]
+        table = table.cast(pa.schema(fields, metadata=table.schema.metadata))
+    return table
+
+
 NO_GENRES = "no artist genres imported; import saved Web API artist objects"
 
 def artist_genres_sql(lake: Lake) -> str:
@@ -129,6 +148,15 @@ def artist_genres_sql(lake: Lake) -> str:
 
 def parquet_list(files: list[str]) -> str:
     return f"read_parquet({sql_file_list(files)}, hive_partitioning=false)"
+
+
+def episodes_relation(files: list[str]) -> str:
+    """Like :func:`plays_relation` for the ``episodes`` table."""
+    if not files:
+        return ("(SELECT * FROM (VALUES (NULL::VARCHAR, NULL::VARCHAR, NULL::TIMESTAMPTZ, NULL::BIGINT, NULL::VARCHAR, "
+                "NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR)) AS t(play_id, user_id, "
+                "played_at, ms_played, kind, uri, title, show_name, platform, source) WHERE false)")
+    return f"read_parquet({sql_file_list(files)})"
 
 
 def plays_relation(files: list[str]) -> str:

@@ -70,6 +70,14 @@ class Tool:
     description: str
     # Reads the ``artist_genres`` relation (artist_name, genre) besides plays (see source.py).
     needs_artists: bool = False
+    # The lake table the relation reads (``plays``; podcasts: ``episodes``).
+    table: str = "plays"
+    # The span of plays the SQL reads when wider than the range (history, a previous range).
+    span: Callable[[RangeParams], RangeParams] | None = None
+    # Columns holding JSON text (sections of a page): flagged so every format embeds them.
+    json_columns: tuple[str, ...] = ()
+    # One-row pages: 404 when this column of the row is 0 (nothing of the id was played).
+    not_found_when_zero: str | None = None
 
 
 def zone_of(params: RangeParams) -> str:
@@ -235,11 +243,22 @@ TOOLS: dict[str, Tool] = {
 }
 
 
+def all_tools() -> dict[str, Tool]:
+    """Every tool: these, plus the statistics and page tools of their own modules (imported on
+    first use: they build on this module)."""
+    if "top_albums" not in TOOLS:
+        from kasoku.domains.listening import pages, statistics
+
+        for tool in (*statistics.TOOLS, *pages.TOOLS):
+            TOOLS[tool.name] = tool
+    return TOOLS
+
+
 def validate(tool_name: str, raw: dict[str, Any]) -> RangeParams:
     """Validated parameters of a tool, or InvalidParameter naming what is wrong."""
     from pydantic import ValidationError
 
-    tool = TOOLS.get(tool_name)
+    tool = all_tools().get(tool_name)
     if tool is None:
         raise InvalidParameter(f"unknown tool {tool_name!r}", details={"tools": sorted(TOOLS)})
     try:
