@@ -127,5 +127,5 @@ def test_pieces_cover_the_range_exactly() -> None:
     cut = pieces(lo, hi)
     assert cut.edges[0] == (lo, lo.replace(hour=0) + timedelta(days=1))  # 2024-02-29T15:00Z .. 2024-03-01T00:00Z
     assert cut.months == (date(2024, 3, 1), date(2024, 5, 1))
-    assert cut.days == [(date(2024, 5, 1), date(2024, 5, 14))]
+    assert cut.days == [(date(2024, 5, 1), date(2024, 5, 15))]  # and the edge 05-15T00:00Z .. 15:00Z
     assert ZONES == "rollup_local"
