@@ -83,9 +83,9 @@ def _year(src: str, p: RangeParams) -> tuple[str, list[Any]]:
                 FROM range(24) h(hour) LEFT JOIN y ON hour({local}) = h.hour GROUP BY h.hour"""
     sql = f"""
         WITH r AS ({rows}), b AS (SELECT CAST(? AS TIMESTAMPTZ) AS lo),
-             a AS (SELECT *, played_at >= (SELECT lo FROM b) AS in_year FROM r),
-             y AS (SELECT *, CAST({local} AS DATE) AS day FROM a WHERE in_year),
-             nt AS ({new_tracks}), na AS ({new_artists})
+             a AS MATERIALIZED (SELECT *, played_at >= (SELECT lo FROM b) AS in_year FROM r),
+             y AS MATERIALIZED (SELECT *, CAST({local} AS DATE) AS day FROM a WHERE in_year),
+             nt AS MATERIALIZED ({new_tracks}), na AS MATERIALIZED ({new_artists})
         SELECT CAST(? AS INTEGER) AS year,
           (SELECT CAST(to_json({{'plays': count(*), 'minutes': {minutes()},
                                  'tracks': count(DISTINCT (track_name, artist_name)), 'artists': count(DISTINCT artist_name),
@@ -118,7 +118,7 @@ def _artist(src: str, p: RangeParams) -> tuple[str, list[Any]]:
     tracks = f"""SELECT min(track_id) AS track_id, track_name, count(*) AS play_count, sum(ms_played) AS ms
                  FROM x GROUP BY track_name ORDER BY play_count DESC, ms DESC, track_name LIMIT {int(p.limit)}"""
     return (f"""
-        WITH a AS ({rows}), x AS (SELECT * FROM a WHERE {ARTIST_ID} = ?),
+        WITH a AS MATERIALIZED ({rows}), x AS MATERIALIZED (SELECT * FROM a WHERE {ARTIST_ID} = ?),
              t AS (SELECT count(*) AS plays, sum(ms_played) AS ms FROM a)
         SELECT ? AS artist_id, (SELECT min(artist_name) FROM x) AS artist,
                (SELECT min(played_at) FROM x) AS first_play, (SELECT max(played_at) FROM x) AS last_play,
@@ -136,7 +136,7 @@ def _track(src: str, p: RangeParams) -> tuple[str, list[Any]]:
     months = f"""SELECT strftime({local_time(p)}, '%Y-%m') AS month, count(*) AS plays, sum(ms_played) AS ms
                  FROM x GROUP BY month"""
     return (f"""
-        WITH a AS ({rows}), x AS (SELECT * FROM a WHERE track_id = ?),
+        WITH a AS MATERIALIZED ({rows}), x AS MATERIALIZED (SELECT * FROM a WHERE track_id = ?),
              t AS (SELECT count(*) AS plays, sum(ms_played) AS ms FROM a)
         SELECT ? AS track_id, (SELECT min(track_name) FROM x) AS track_name, (SELECT min(artist_name) FROM x) AS artist,
                (SELECT min({ARTIST_ID}) FROM x) AS artist_id, (SELECT min(album_name) FROM x) AS album,

@@ -119,7 +119,7 @@ def _overview(src: str, p: RangeParams) -> tuple[str, list[Any]]:
     span = overview_span(p)
     rows, args = user_plays(src, span, OVERVIEW_COLUMNS)
     current, cargs = overview_select("a", p, "current", p)
-    sql, out = f"WITH a AS ({rows}) {current}", [*args, *cargs]
+    sql, out = f"WITH a AS MATERIALIZED ({rows}) {current}", [*args, *cargs]
     prev = previous_range(p)
     if prev is not None:
         previous, pargs = overview_select("a", p, "previous", prev)

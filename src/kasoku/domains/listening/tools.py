@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from kasoku.domains.listening.zones import UTC, check_zone, local_bounds, sql_zone
+from kasoku.domains.listening.zones import OPEN_SPAN, UTC, check_zone, local_bounds, local_sql
 from kasoku.errors import InvalidParameter
 
 MAX_MIN_MS = 86_400_000
@@ -94,9 +94,16 @@ def range_bounds(params: RangeParams) -> tuple[datetime | None, datetime | None]
 
 
 def local_time(params: RangeParams, column: str = "played_at") -> str:
-    """SQL for ``column`` (TIMESTAMPTZ) as local wall-clock time; UTC stays the column itself."""
+    """SQL for ``column`` (TIMESTAMPTZ) as local wall-clock time; UTC stays the column itself.
+
+    The offsets written into the SQL cover the range's years (open ranges: zones.OPEN_SPAN), so
+    the raw and the roll-up SQL of one request use the identical expression."""
     tz = zone_of(params)
-    return column if tz == UTC else f"timezone({sql_zone(tz)}, {column})"
+    if tz == UTC:
+        return column
+    first = params.start.year - 1 if params.start is not None else OPEN_SPAN[0]
+    last = params.end.year + 1 if params.end is not None else OPEN_SPAN[1]
+    return local_sql(tz, column, first, last)
 
 
 def _where(params: RangeParams, user_id_param: bool = True) -> tuple[str, list[Any]]:

@@ -73,13 +73,13 @@ def year_sql(zr: "ZoneRollups", a: "Args", p: YearParams, rule: int, lo: datetim
     hours = f"""SELECT h.hour, CAST(coalesce(sum(sl.plays), 0) AS BIGINT) AS play_count, {minutes('sum(sl.ms)')} AS total_minutes
                 FROM range(24) h(hour) LEFT JOIN sl ON sl.hour = h.hour GROUP BY h.hour"""
     return f"""
-        WITH tr AS ({tr}), hist AS ({hist}),
-             sl AS (SELECT CAST({local} AS DATE) AS day, hour({local}) AS hour, plays, ms FROM ({slots})),
-             nt AS (SELECT min(track_id) AS track_id, track_name, artist_name AS artist, min(first_at) AS first_play,
+        WITH tr AS MATERIALIZED ({tr}), hist AS MATERIALIZED ({hist}),
+             sl AS MATERIALIZED (SELECT CAST({local} AS DATE) AS day, hour({local}) AS hour, plays, ms FROM ({slots})),
+             nt AS MATERIALIZED (SELECT min(track_id) AS track_id, track_name, artist_name AS artist, min(first_at) AS first_play,
                            CAST(sum(plays) AS BIGINT) AS play_count
                     FROM tr ANTI JOIN (SELECT DISTINCT track_name, artist_name FROM hist) h USING (track_name, artist_name)
                     GROUP BY track_name, artist_name),
-             na AS (SELECT min({ARTIST_ID}) AS artist_id, artist_name AS artist, min(first_at) AS first_play,
+             na AS MATERIALIZED (SELECT min({ARTIST_ID}) AS artist_id, artist_name AS artist, min(first_at) AS first_play,
                            CAST(sum(plays) AS BIGINT) AS play_count
                     FROM tr ANTI JOIN (SELECT DISTINCT artist_name FROM hist) h USING (artist_name) GROUP BY artist_name)
         SELECT CAST({a(p.year)} AS INTEGER) AS year,

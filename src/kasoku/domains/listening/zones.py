@@ -67,26 +67,50 @@ def sql_zone(tz: str) -> str:
     return "'" + check_zone(tz).replace("'", "''") + "'"
 
 
-@functools.lru_cache(maxsize=4096)
-def _year_offsets(tz: str, year: int) -> frozenset[int]:
-    """Every UTC offset (seconds) ``tz`` uses during UTC year ``year`` (sampled hourly: offsets
-    last far longer than an hour)."""
+def _offset(z: zoneinfo.ZoneInfo, t: datetime) -> int:
+    off = t.astimezone(z).utcoffset()
+    return int(off.total_seconds()) if off is not None else 0
+
+
+@functools.lru_cache(maxsize=8192)
+def _year_transitions(tz: str, year: int) -> tuple[int, tuple[tuple[datetime, int], ...]]:
+    """(offset at 1 January 00:00 UTC, the changes during the year), to the second: a weekly
+    scan (offsets last months; Ramadan suspensions weeks) and a bisection of each change."""
     z = zone(tz)
     t = datetime(year, 1, 1, tzinfo=timezone.utc)
     stop = datetime(year + 1, 1, 1, tzinfo=timezone.utc)
-    seen: set[int] = set()
+    initial = current = _offset(z, t)
+    changes: list[tuple[datetime, int]] = []
     while t < stop:
-        off = t.astimezone(z).utcoffset()
-        seen.add(int(off.total_seconds()) if off is not None else 0)
-        t += timedelta(hours=1)
-    return frozenset(seen)
+        nxt = min(t + timedelta(days=7), stop)
+        while _offset(z, nxt) != current:  # a change in (t, nxt]: find the first second with another offset
+            lo, hi = t, nxt
+            while hi - lo > timedelta(seconds=1):
+                mid = (lo + (hi - lo) / 2).replace(microsecond=0)
+                if _offset(z, mid) == current:
+                    lo = mid
+                else:
+                    hi = mid
+            current = _offset(z, hi)
+            changes.append((hi, current))
+            t = hi
+        t = nxt
+    return initial, tuple(changes)
+
+
+def transitions(tz: str, first_year: int, last_year: int) -> tuple[int, tuple[tuple[datetime, int], ...]]:
+    """(offset at the start of ``first_year``, ((instant, new offset), ...)) through ``last_year``."""
+    initial, _ = _year_transitions(tz, first_year)
+    changes: list[tuple[datetime, int]] = []
+    for year in range(first_year, last_year + 1):
+        changes.extend(_year_transitions(tz, year)[1])
+    return initial, tuple(changes)
 
 
 def offsets_between(tz: str, first_year: int, last_year: int) -> frozenset[int]:
-    out: set[int] = set()
-    for year in range(first_year, last_year + 1):
-        out |= _year_offsets(tz, year)
-    return frozenset(out)
+    """Every UTC offset (seconds) ``tz`` uses from ``first_year`` through ``last_year``."""
+    initial, changes = transitions(tz, first_year, last_year)
+    return frozenset({initial, *(off for _, off in changes)})
 
 
 def quarter_hour_aligned(tz: str, first_year: int, last_year: int) -> bool:
@@ -98,3 +122,30 @@ def quarter_hour_aligned(tz: str, first_year: int, last_year: int) -> bool:
 def utc_equivalent(tz: str, first_year: int, last_year: int) -> bool:
     """Does ``tz`` keep offset 0 through those years (local days are UTC days)?"""
     return offsets_between(tz, first_year, last_year) <= {0}
+
+
+# Years whose offsets are written into SQL as arithmetic when a range is open; instants outside
+# the span fall back to DuckDB's ICU (no Spotify play is older than 2006).
+OPEN_SPAN = (2006, 2035)
+
+
+def local_sql(tz: str, column: str, first_year: int, last_year: int) -> str:
+    """SQL for the TIMESTAMPTZ ``column`` as local wall-clock TIMESTAMP in ``tz``.
+
+    Offsets come from zoneinfo (the same database as the range bounds), written as plain
+    arithmetic: a constant for fixed-offset zones, a CASE over the span's transitions for DST
+    zones — several times faster than a per-row ICU conversion. The session zone is UTC.
+    """
+    initial, changes = transitions(tz, first_year, last_year)
+    utc = f"CAST({column} AS TIMESTAMP)"
+    if not changes:
+        offset = f"{utc} + INTERVAL {initial} SECOND"
+    else:
+        whens = [f"WHEN {column} < '{changes[0][0].isoformat()}'::TIMESTAMPTZ THEN {initial}"]
+        whens += [f"WHEN {column} < '{changes[i + 1][0].isoformat()}'::TIMESTAMPTZ THEN {off}"
+                  for i, (_, off) in enumerate(changes[:-1])]
+        offset = f"{utc} + to_seconds(CASE {' '.join(whens)} ELSE {changes[-1][1]} END)"
+    lo = datetime(first_year, 1, 1, tzinfo=timezone.utc).isoformat()
+    hi = datetime(last_year + 1, 1, 1, tzinfo=timezone.utc).isoformat()
+    return (f"(CASE WHEN {column} >= '{lo}'::TIMESTAMPTZ AND {column} < '{hi}'::TIMESTAMPTZ THEN {offset} "
+            f"ELSE timezone({sql_zone(tz)}, {column}) END)")
