@@ -19,7 +19,7 @@ from typing import Any
 
 from kasoku.domains.listening import rollup_local as rl
 from kasoku.domains.listening.pages import YearParams
-from kasoku.domains.listening.statistics import ARTIST_ID, StreaksParams, previous_range
+from kasoku.domains.listening.statistics import StreaksParams, previous_range
 from kasoku.domains.listening.tools import (RangeParams, StatsParams, TopParams, local_time, min_ms_of, range_bounds,
                                             zone_of)
 from kasoku.domains.listening.zones import quarter_hour_aligned, utc_equivalent
@@ -296,5 +296,3 @@ class ZoneRollups:
         lo, hi = range_bounds(p)
         return year_sql(self, a, p, rule, lo, hi)
 
-
-__all__ = ["ARTIST_ID", "Args", "Pieces", "ZoneRollups", "pieces"]

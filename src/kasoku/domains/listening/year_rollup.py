@@ -10,7 +10,7 @@ section reads the year's plays (a local day is not a union of UTC days).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kasoku.domains.listening import rollup_local as rl
 from kasoku.domains.listening.pages import STREAK_FIELDS, TOP, YearParams, _json_list, _json_row
@@ -103,5 +103,3 @@ def year_sql(zr: "ZoneRollups", a: "Args", p: YearParams, rule: int, lo: datetim
           {_json_row(replays, "'day': day, 'track_id': track_id, 'track_name': track_name, 'artist': artist, 'play_count': play_count")} AS most_replayed,
           {_json_list(hours, "'hour': hour, 'play_count': play_count, 'total_minutes': total_minutes", "hour")} AS hours"""
 
-
-__all__: list[Any] = ["year_sql"]
