@@ -34,7 +34,7 @@ ZONE_NAMES = ["UTC", "Asia/Tokyo", "Asia/Kathmandu", "America/St_Johns", "Austra
               "Pacific/Kiritimati", "Pacific/Pago_Pago", "Africa/Abidjan", "Europe/London"]
 # Tools every zone answers from roll-ups; those that need quarter-hour-aligned offsets (all of these zones).
 ALWAYS = {"top_tracks", "top_artists", "top_albums", "top_genres", "hourly_pattern", "overview", "streaks",
-          "year_in_review"}
+          "year_in_review", "discoveries"}
 
 plays_rows = st.lists(
     st.tuples(st.sampled_from(["u1", "u2"]), st.integers(0, DAYS * 86400 - 1),
@@ -65,8 +65,10 @@ def queries(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
         raw["year"] = draw(st.sampled_from([2023, 2024, 2025]))
     else:
         raw.update(draw(ranges()))
-    if tool.startswith("top_") or tool == "streaks":
+    if tool.startswith("top_") or tool in ("streaks", "discoveries"):
         raw["limit"] = draw(st.one_of(st.integers(1, 4), st.integers(1, 100)))
+    if tool == "discoveries":
+        raw["kind"] = draw(st.sampled_from(["tracks", "artists"]))
     if tool == "listening_stats":
         raw["granularity"] = draw(st.sampled_from(["day", "week", "month"]))
     return tool, raw

@@ -19,7 +19,7 @@ from typing import Any
 
 from kasoku.domains.listening import rollup_local as rl
 from kasoku.domains.listening.pages import YearParams
-from kasoku.domains.listening.statistics import StreaksParams, previous_range
+from kasoku.domains.listening.statistics import ARTIST_ID, DiscoveriesParams, StreaksParams, previous_range
 from kasoku.domains.listening.tools import (RangeParams, StatsParams, TopParams, local_time, min_ms_of, range_bounds,
                                             zone_of)
 from kasoku.domains.listening.zones import quarter_hour_aligned, utc_equivalent
@@ -175,7 +175,7 @@ class ZoneRollups:
         years = (int(present[0][:4]) - 1, int(present[-1][:4]) + 1)
         slots_ok = quarter_hour_aligned(zone_of(p), *years)
         build = {"top_tracks": self._top_tracks, "top_artists": self._top_artists, "top_albums": self._top_albums,
-                 "top_genres": self._top_genres, "overview": self._overview}.get(tool)
+                 "top_genres": self._top_genres, "overview": self._overview, "discoveries": self._discoveries}.get(tool)
         if tool in ("hourly_pattern", "streaks", "year_in_review") and slots_ok:
             build = {"hourly_pattern": self._hours, "streaks": self._streaks, "year_in_review": self._year}[tool]
         if tool == "overview" and not slots_ok:
@@ -288,6 +288,23 @@ class ZoneRollups:
                  g AS (SELECT day, plays, day - CAST(row_number() OVER (ORDER BY day) AS INTEGER) AS grp FROM d)
             SELECT min(day) AS start, max(day) AS "end", count(*) AS days, CAST(sum(plays) AS BIGINT) AS plays
             FROM g GROUP BY grp ORDER BY days DESC, start DESC LIMIT {int(p.limit)}"""
+
+    def _discoveries(self, a: Args, p: RangeParams, rule: int) -> str:
+        """Items of the range with no counted play before it (``first_at`` gives the first play)."""
+        assert isinstance(p, DiscoveriesParams)
+        lo, hi = range_bounds(p)
+        if p.kind == "tracks":
+            key, cols, order = "track_name, artist_name", "min(track_id) AS track_id, track_name, artist_name AS artist", \
+                "track_name, artist"
+        else:
+            key, cols, order = "artist_name", f"min({ARTIST_ID}) AS artist_id, artist_name AS artist", "artist"
+        tr = self.track_rows(a, lo, hi, rule)
+        older = (f"ANTI JOIN (SELECT DISTINCT {key} FROM ({self.track_rows(a, None, lo, rule)})) h USING ({key})"
+                 if lo is not None else "")
+        return f"""
+            SELECT {cols}, min(first_at) AS first_play, CAST(sum(plays) AS BIGINT) AS play_count
+            FROM ({tr}) {older} GROUP BY {key}
+            ORDER BY play_count DESC, first_play, {order} LIMIT {int(p.limit)}"""
 
     def _year(self, a: Args, p: RangeParams, rule: int) -> str:
         from kasoku.domains.listening.year_rollup import year_sql
