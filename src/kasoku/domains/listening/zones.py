@@ -139,7 +139,7 @@ def local_sql(tz: str, column: str, first_year: int, last_year: int) -> str:
     initial, changes = transitions(tz, first_year, last_year)
     utc = f"CAST({column} AS TIMESTAMP)"
     if not changes:
-        offset = f"{utc} + INTERVAL {initial} SECOND"
+        offset = f"{utc} + to_seconds({initial})"
     else:
         whens = [f"WHEN {column} < '{changes[0][0].isoformat()}'::TIMESTAMPTZ THEN {initial}"]
         whens += [f"WHEN {column} < '{changes[i + 1][0].isoformat()}'::TIMESTAMPTZ THEN {off}"
