@@ -15,7 +15,7 @@ from kasoku.domains.racing.domain import client_from_settings, policy_for
 from kasoku.domains.racing.jobs import job_fromtime
 from kasoku.domains.racing.routes import fetch_args
 from kasoku.domains.racing.source import data_tags, page_query, records_table, view_table
-from kasoku.engine.encoders import json_columns
+from kasoku.engine.arrow import json_columns
 from kasoku.engine.keys import query_key
 from kasoku.errors import ConfigError, InvalidParameter, UpstreamError
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from kasoku.domains.listening.tools import (GENRES_RELATION, RangeParams, all_tools, Tool, min_ms_of, plays_stream_sql,
                                             range_bounds, validate, zone_of)
-from kasoku.engine.encoders import JSON_COLUMN_FLAG
+from kasoku.engine.arrow import JSON_COLUMN_FLAG
 from kasoku.engine.types import Query, Result
 from kasoku.errors import NotFound, UpstreamUnavailable
 from kasoku.lake.duckdb_pool import DuckDBPool, sql_file_list
