@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from kasoku.errors import ConfigError
@@ -30,6 +30,43 @@ class S3Settings(BaseModel):
     region: str = Field("us-east-1", description="region (R2: 'auto')")
     url_style: Literal["path", "vhost"] = Field("path", description="path-style (MinIO, moto) or virtual-host style")
     use_ssl: bool = Field(True, description="https to the endpoint")
+
+
+def _known_zone(name: str | None) -> str | None:
+    import zoneinfo
+
+    if name is not None and name != "UTC" and name not in zoneinfo.available_timezones():
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as 'Asia/Tokyo')")
+    return name
+
+
+class ListeningUserSettings(BaseModel):
+    """One listener's own defaults; unset fields fall back to the listening section's."""
+
+    model_config = ConfigDict(extra="forbid")
+    tz: str | None = Field(None, description="IANA time zone of this user's days, weeks, months and hours")
+    min_ms: int | None = Field(None, ge=0, le=86_400_000, description="this user's play rule: streams shorter (ms) are not counted")
+
+    _zone = field_validator("tz")(_known_zone)
+
+
+class ListeningSettings(BaseModel):
+    """Defaults of the listening domain's time zone and play rule (docs/listening.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    tz: str = Field("UTC", description="default IANA time zone of listening answers (tz= overrides per request)")
+    min_ms: int = Field(0, ge=0, le=86_400_000, description="default play rule: streams shorter than this many ms are not counted (0 = every stream, as the original system; Spotify counts 30000)")
+    users: dict[str, ListeningUserSettings] = Field(default_factory=dict, description="per-user tz and min_ms, keyed by user id")
+
+    _zone = field_validator("tz")(_known_zone)
+
+    def tz_for(self, user: str) -> str:
+        found = self.users.get(user)
+        return found.tz if found is not None and found.tz is not None else self.tz
+
+    def min_ms_for(self, user: str) -> int:
+        found = self.users.get(user)
+        return found.min_ms if found is not None and found.min_ms is not None else self.min_ms
 
 
 class DatasetPolicySettings(BaseModel):
@@ -109,6 +146,7 @@ class Settings(BaseSettings):
     batch_max_items: int = Field(50, description="most queries in one batch request")
     batch_concurrency: int = Field(8, description="misses a batch runs at once")
     rollups: bool = Field(True, description="answer from roll-ups when they give the identical answer")
+    listening: ListeningSettings = Field(default_factory=ListeningSettings, description="listening time zone and play rule: defaults and per user")
 
     @classmethod
     def settings_customise_sources(

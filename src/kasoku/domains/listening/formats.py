@@ -185,6 +185,12 @@ class _Reader:
                            album_name=rec.get("master_metadata_album_album_name"), platform=rec.get("platform"),
                            country=rec.get("conn_country"), reason_start=rec.get("reason_start"), reason_end=rec.get("reason_end"),
                            shuffle=rec.get("shuffle"), skipped=bool(rec["skipped"]) if rec.get("skipped") is not None else None)
+            elif not uri and track and artist and not rec.get("spotify_episode_uri") and not rec.get("audiobook_uri"):
+                # A local file: names but no URI. A play of its own kind, with the stable name id.
+                self._play(at=at, ms=ms, artist=artist, track=track, track_id=None, source="local",
+                           album_name=rec.get("master_metadata_album_album_name"), platform=rec.get("platform"),
+                           country=rec.get("conn_country"), reason_start=rec.get("reason_start"), reason_end=rec.get("reason_end"),
+                           shuffle=rec.get("shuffle"), skipped=bool(rec["skipped"]) if rec.get("skipped") is not None else None)
             elif rec.get("spotify_episode_uri") or rec.get("episode_name"):
                 self._episode(at, ms, "episode", rec.get("spotify_episode_uri"), rec.get("episode_name"), rec.get("episode_show_name"),
                               rec.get("platform"), "extended")

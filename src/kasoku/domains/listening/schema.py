@@ -34,7 +34,7 @@ PLAYS_SCHEMA = pa.schema(
         pa.field("reason_end", pa.string()),
         pa.field("shuffle", pa.bool_()),
         pa.field("skipped", pa.bool_()),
-        pa.field("source", pa.string(), nullable=False),  # extended | account | webapi
+        pa.field("source", pa.string(), nullable=False),  # extended | local (a local file in an extended export) | account | webapi
     ]
 )
 
@@ -55,7 +55,7 @@ EPISODES_SCHEMA = pa.schema(
 )
 
 # When two sources deliver the same play, the richer one wins.
-SOURCE_PRIORITY = {"extended": 0, "webapi": 1, "account": 2}
+SOURCE_PRIORITY = {"extended": 0, "local": 0, "webapi": 1, "account": 2}
 
 
 def track_key(artist_name: str, track_name: str) -> str:
