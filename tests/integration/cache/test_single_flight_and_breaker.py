@@ -7,7 +7,7 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from kasoku.engine.constants import LOCK_PREFIX
+from kasoku.engine.constants import KeyLayout
 from kasoku.engine.keys import query_key
 from kasoku.engine.types import Policy, Query
 from tests.fakes import Clock, CountingSource
@@ -40,7 +40,7 @@ async def test_a_crashed_holders_lease_expires_and_a_waiter_takes_over(make_engi
     client = aioredis.Redis.from_url(redis_url)
     try:
         # A "worker" took the lease and died without releasing it or writing a value.
-        assert await client.set(LOCK_PREFIX + query_key(q), "crashed-worker", nx=True, px=300)
+        assert await client.set(KeyLayout().lock(query_key(q)), "crashed-worker", nx=True, px=300)
         started = time.monotonic()
         served = await a.get(q)
         waited = time.monotonic() - started
@@ -61,7 +61,7 @@ async def test_the_holder_releases_only_its_own_lease(make_engine: EngineFactory
     await a.l2.flush()  # type: ignore[union-attr]
     client = aioredis.Redis.from_url(redis_url)
     try:
-        assert await client.exists(LOCK_PREFIX + query_key(q)) == 0
+        assert await client.exists(KeyLayout().lock(query_key(q))) == 0
     finally:
         await client.aclose()
 
@@ -132,3 +132,21 @@ async def test_without_single_flight_every_cold_request_runs_the_source(make_eng
     a.single_flight = False
     await asyncio.gather(*(a.get(Query("d", "t", {})) for _ in range(20)))
     assert source.runs == 20
+
+
+async def test_a_source_run_longer_than_the_lease_keeps_it(make_engine: EngineFactory) -> None:
+    """The holder renews its lease while the source runs: a waiter on another worker must not
+    take over a live run (reproduced on main: a 1 s run under a 0.3 s lease ran twice)."""
+    import time
+
+    source = CountingSource(delay=1.0)
+    a = make_engine(source, clock=time.time, lease=0.3)
+    b = make_engine(source, clock=time.time, lease=0.3)
+    q = Query("d", "t", {"n": 2})
+    first = asyncio.ensure_future(a.get(q))
+    await asyncio.sleep(0.1)  # a holds the lease now
+    served = await b.get(q)
+    assert source.runs == 1
+    assert served.entry.payload == (await first).entry.payload
+    assert b.metrics.lock_takeovers._value.get() == 0
+    assert b.metrics.waiters["cluster"] == 1
