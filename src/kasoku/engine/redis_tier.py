@@ -244,7 +244,14 @@ class RedisTier:
             return None
 
     async def start(self, on_invalidate: OnInvalidate) -> None:
-        """Start listening for other workers' invalidations (retries until Redis is there)."""
+        """Start listening for other workers' invalidations (retries until Redis is there).
+
+        On a cluster, first learn the topology while the URL's node is up, so that the
+        listener and later calls know every node should that one fail (best effort)."""
+        initialize = getattr(self.client, "initialize", None)
+        if initialize is not None:
+            with contextlib.suppress(Unavailable):
+                await self._call("connect", initialize)
         if self._listener is None:
             self._listener = asyncio.ensure_future(self._listen(on_invalidate))
 
