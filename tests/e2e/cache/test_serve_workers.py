@@ -1,7 +1,7 @@
 """``kasoku serve --workers 2``: two processes on one port, sharing L2 (Redis) and coalescing.
 
 The real CLI in a subprocess, the listening domain on an (empty) lake of its own. Which
-worker answered is told by ``/admin/cache`` (``l2.origin`` is a per-process id); every
+worker answered is told by ``/admin/cache`` (``pid``); every
 request opens a new connection, so the kernel hands them to both workers.
 """
 
@@ -50,7 +50,7 @@ class Workers:
         seen: dict[str, dict[str, Any]] = {}
         for _ in range(tries):
             stats = httpx.get(self.url + "/admin/cache", headers=ADMIN, timeout=5).json()
-            seen[stats["l2"]["origin"]] = stats
+            seen[str(stats["pid"])] = stats
             if len(seen) == workers:
                 break
         return seen
