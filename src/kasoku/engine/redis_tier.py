@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import orjson
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.exceptions import RedisClusterException, RedisError
 
 from kasoku.engine import codec
@@ -102,6 +102,10 @@ class RedisTier:
         self.origin = secrets.token_hex(8)  # this worker's id on the broadcast channel
         self.poll = poll
         self._subscriber = subscriber  # makes the listener's connection; None: share ``client`` (one server)
+        # A cluster client's first call learns the topology (CLUSTER SLOTS, COMMAND): several round
+        # trips, given more than one call's timeout until it has once succeeded.
+        self._first_timeout = max(timeout, 2.0) if isinstance(client, RedisCluster) else timeout
+        self._ready = False
         self._queue: asyncio.Queue[tuple[str, Entry, Lifetime]] = asyncio.Queue(maxsize=queue_size)
         self._writer: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -131,13 +135,14 @@ class RedisTier:
         if not self.breaker.allow():
             raise Unavailable(op)
         try:
-            value = await asyncio.wait_for(fn(), self.timeout)
+            value = await asyncio.wait_for(fn(), self.timeout if self._ready else self._first_timeout)
         except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
             self.breaker.failure()
             self.metrics.redis_error(op)
             log.debug("redis %s failed: %r", op, exc)
             raise Unavailable(op) from exc
         self.breaker.success()
+        self._ready = True
         return value
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
@@ -248,10 +253,10 @@ class RedisTier:
 
         On a cluster, first learn the topology while the URL's node is up, so that the
         listener and later calls know every node should that one fail (best effort)."""
-        initialize = getattr(self.client, "initialize", None)
-        if initialize is not None:
+        if isinstance(self.client, RedisCluster):
+            cluster = self.client
             with contextlib.suppress(Unavailable):
-                await self._call("connect", initialize)
+                await self._call("connect", cluster.initialize)
         if self._listener is None:
             self._listener = asyncio.ensure_future(self._listen(on_invalidate))
 
