@@ -91,9 +91,12 @@ def connect(url: str, *, cluster: bool, timeout: float, max_connections: int = 6
         # The listener blocks on reads by design: its own connection, no socket read timeout.
         return Connection(Redis.from_pool(pool), lambda: Redis.from_url(url, socket_keepalive=True, **common),
                           KeyLayout(1), cluster=False)
+    # One retry, on a cluster only: a call that finds its node gone re-reads the topology and
+    # tries once more, so after a failover the first call to the promoted replica succeeds
+    # (during the failover both tries fail fast, and the call is still bounded by the tier's timeout).
     client = RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in cluster_nodes(url)],
                           socket_timeout=timeout, max_connections=max_connections, require_full_coverage=False,
-                          **_url_options(url), **common)
+                          **_url_options(url), **{**common, "retry": Retry(NoBackoff(), 1)})
     turn = itertools.count()
 
     def subscriber() -> Redis:
