@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kasoku.engine.compression import COMPRESSORS
-from kasoku.engine.encoders import MEDIA_TYPES
+from kasoku.api.compression import COMPRESSORS
+from kasoku.api.encoders import MEDIA_TYPES
 from kasoku.errors import KasokuError
 
 _FORMAT_BY_MEDIA = {

@@ -11,6 +11,11 @@ keyspace. The generation is read inside small Lua scripts, so every get/put is s
 round trip. Every script touches one bucket only (its generation, entries, tag sets: one
 hash tag), so the same scripts run on one Redis and on a Redis/Valkey Cluster.
 
+A put never replaces an entry of a newer data version with an older one: the put script reads
+the stored header (``GETRANGE``) and compares versions atomically (engine/versions.py). Pub/sub
+carries admin invalidations and "dataset X has a new version: check now" — a shortcut only;
+no freshness guarantee rests on it.
+
 Cross-worker single-flight: ``SET lock token NX PX lease``; the holder renews the lease while
 its source runs (compare-and-PEXPIRE every lease/3), returns to its caller at once, and in
 the background writes L2 *then* releases the lease (compare-and-delete), so a waiter that
@@ -42,23 +47,51 @@ from kasoku.engine.types import Lifetime
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 OnInvalidate = Callable[..., Awaitable[Any]]  # engine.invalidate_local(tags=..., everything=...)
+OnVersion = Callable[[str], Awaitable[Any]]  # engine.check_versions(dataset)
 Compute = Callable[[], Awaitable[tuple[Entry, Lifetime | None]]]
 
 _GET = """
 local gen = redis.call('GET', KEYS[1]) or '0'
 return redis.call('GET', ARGV[1] .. gen .. ':' .. ARGV[2])
 """
-_PUT = """
+# The data version of a stored entry, read from its codec header (bytes 16..23, flag bit 0 of
+# byte 6 says there is one); nil for no version or a value that is not a current entry.
+_DATA_VERSION = """
+local function data_version(head)
+  if string.len(head) < %(header)d or string.sub(head, 1, 4) ~= '%(magic)s' or string.byte(head, 5) ~= %(codec)d then
+    return nil
+  end
+  if string.byte(head, 6) %% 2 == 0 then return nil end
+  local v = 0
+  for i = 17, 24 do v = v * 256 + string.byte(head, i) end
+  return v
+end
+""" % {"header": codec.HEADER_SIZE, "magic": codec.MAGIC.decode(), "codec": codec.VERSION}
+# Never overwrite an answer of a newer data version with one of an older (a slow worker's
+# late put): compared here, atomically, against what is stored. Returns 0 when refused.
+_PUT = _DATA_VERSION + """
 local gen = redis.call('GET', KEYS[1]) or '0'
+local ekey = ARGV[1] .. gen .. ':' .. ARGV[3]
+local new = tonumber(ARGV[6])
+local old = data_version(redis.call('GETRANGE', ekey, 0, %(last)d))
+if old ~= nil and (new == nil or new < old) then return 0 end
 local px = tonumber(ARGV[5])
-redis.call('SET', ARGV[1] .. gen .. ':' .. ARGV[3], ARGV[4], 'PX', px)
-for i = 6, #ARGV do
+redis.call('SET', ekey, ARGV[4], 'PX', px)
+for i = 7, #ARGV do
   local tk = ARGV[2] .. gen .. ':' .. ARGV[i]
   redis.call('SADD', tk, ARGV[3])
   if redis.call('PTTL', tk) < px then redis.call('PEXPIRE', tk, px) end
 end
 return 1
-"""
+""" % {"last": codec.HEADER_SIZE - 1}
+# Delete an entry found stale, unless a newer one replaced it meanwhile.
+_DISCARD = _DATA_VERSION + """
+local gen = redis.call('GET', KEYS[1]) or '0'
+local ekey = ARGV[1] .. gen .. ':' .. ARGV[2]
+local old = data_version(redis.call('GETRANGE', ekey, 0, %(last)d))
+if old ~= nil and old <= tonumber(ARGV[3]) then return redis.call('DEL', ekey) end
+return 0
+""" % {"last": codec.HEADER_SIZE - 1}
 _DROP_TAGS = """
 local gen = redis.call('GET', KEYS[1]) or '0'
 local removed = 0
@@ -111,8 +144,10 @@ class RedisTier:
         self._listener: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.subscribed = asyncio.Event()
+        self._on_version: OnVersion | None = None
         self._get = client.register_script(_GET)
         self._put = client.register_script(_PUT)
+        self._discard = client.register_script(_DISCARD)
         self._drop_tags = client.register_script(_DROP_TAGS)
         self._release = client.register_script(_RELEASE)
         self._renew_script = client.register_script(_RENEW)
@@ -181,14 +216,28 @@ class RedisTier:
             self.metrics.redis_puts.labels("skipped").inc()
             return False
         b = self.layout.bucket(key)
-        args: list[Any] = [self.layout.entries(b), self.layout.tags(b), key, data, px, *sorted(entry.tags)]
+        version = "" if entry.version is None else str(entry.version)
+        args: list[Any] = [self.layout.entries(b), self.layout.tags(b), key, data, px, version, *sorted(entry.tags)]
         try:
-            await self._call("put", lambda: self._put(keys=[self.layout.generation(b)], args=args))
+            written = await self._call("put", lambda: self._put(keys=[self.layout.generation(b)], args=args))
         except Unavailable:
             self.metrics.redis_puts.labels("failed").inc()
             return False
+        if not written:
+            self.metrics.redis_puts.labels("superseded").inc()  # a newer version's answer is there
+            return False
         self.metrics.redis_puts.labels("written").inc()
         return True
+
+    def discard(self, key: str, version: int) -> None:
+        """Delete ``key`` if what is stored is of ``version`` or older (found stale). Best effort, never waits."""
+        async def run() -> None:
+            with contextlib.suppress(Unavailable):
+                b = self.layout.bucket(key)
+                await self._call("discard", lambda: self._discard(keys=[self.layout.generation(b)],
+                                                                  args=[self.layout.entries(b), key, version]))
+        if self.breaker.state != "open":
+            self._spawn(run())
 
     def put(self, key: str, entry: Entry, life: Lifetime) -> None:
         """Queue a write; never waits. Dropped (and counted) when the queue is full or Redis is down."""
@@ -214,8 +263,9 @@ class RedisTier:
                 self._queue.task_done()
 
     # -- invalidation ---------------------------------------------------------------------------
-    async def invalidate(self, *, tags: Iterable[str] | None = None, everything: bool = False) -> int:
-        """Drop L2 entries (by tag, or all via a new generation) and tell every other worker.
+    async def invalidate(self, *, tags: Iterable[str] | None = None, everything: bool = False,
+                         broadcast: bool = True) -> int:
+        """Drop L2 entries (by tag, or all via a new generation) and (``broadcast``) tell every other worker.
 
         Returns the number of L2 entries deleted (0 for "everything": old keys die by TTL).
         Each bucket is one call (one slot on a cluster); the buckets go in parallel.
@@ -228,6 +278,8 @@ class RedisTier:
             if any(n is None for n in done):
                 log.warning("L2 invalidation incomplete: redis unavailable for %d of %d buckets",
                             sum(n is None for n in done), self.layout.buckets)
+        if not broadcast:
+            return removed
         message = orjson.dumps({"origin": self.origin, "tags": wanted, "everything": everything})
         try:
             await self._call("publish", lambda: self.client.publish(INVALIDATION_CHANNEL, message))
@@ -248,11 +300,24 @@ class RedisTier:
         except Unavailable:
             return None
 
-    async def start(self, on_invalidate: OnInvalidate) -> None:
-        """Start listening for other workers' invalidations (retries until Redis is there).
+    def announce(self, dataset: str) -> None:
+        """Tell other workers that ``dataset`` has a new data version, so they check now rather
+        than at their next poll. Only a shortcut: a lost message costs at most one poll interval."""
+        message = orjson.dumps({"origin": self.origin, "check": dataset})
+
+        async def run() -> None:
+            with contextlib.suppress(Unavailable):
+                await self._call("publish", lambda: self.client.publish(INVALIDATION_CHANNEL, message))
+                self.metrics.broadcasts.labels("sent").inc()
+        if self.breaker.state != "open":
+            self._spawn(run())
+
+    async def start(self, on_invalidate: OnInvalidate, on_version: OnVersion | None = None) -> None:
+        """Start listening for other workers' invalidations and version news (retries until Redis is there).
 
         On a cluster, first learn the topology while the URL's node is up, so that the
         listener and later calls know every node should that one fail (best effort)."""
+        self._on_version = on_version
         if isinstance(self.client, RedisCluster):
             cluster = self.client
             with contextlib.suppress(Unavailable):
@@ -305,6 +370,11 @@ class RedisTier:
         if message.get("origin") == self.origin:
             return  # our own broadcast: already applied locally
         self.metrics.broadcasts.labels("received").inc()
+        check = message.get("check")
+        if check is not None:
+            if self._on_version is not None:
+                self._spawn(self._on_version(str(check)))  # the listener never waits on a version read
+            return
         await on_invalidate(tags=list(message.get("tags") or []), everything=bool(message.get("everything")))
 
     # -- cross-worker single-flight ---------------------------------------------------------------

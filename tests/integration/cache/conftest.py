@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import redis
 import redis.asyncio as aioredis
 
+from kasoku.engine.constants import CLUSTER_BUCKETS, KeyLayout
 from kasoku.engine.engine import Engine
 from kasoku.engine.metrics import Metrics
 from kasoku.engine.redis_tier import RedisTier
@@ -37,6 +39,17 @@ class Backend:
         if self.cluster:
             return aioredis.RedisCluster.from_url(self.url)
         return aioredis.Redis.from_url(self.url)
+
+    def sync_client(self) -> redis.Redis | redis.RedisCluster:
+        return redis.RedisCluster.from_url(self.url) if self.cluster else redis.Redis.from_url(self.url)
+
+    @property
+    def layout(self) -> KeyLayout:
+        return KeyLayout(CLUSTER_BUCKETS if self.cluster else 1)
+
+    def entry_key(self, key: str, generation: int = 0) -> str:
+        """Where a tier on this backend stores the entry of a query key."""
+        return f"{self.layout.entries(self.layout.bucket(key))}{generation}:{key}"
 
 
 BACKENDS = ["valkey", "cluster"]
