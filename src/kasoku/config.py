@@ -135,6 +135,7 @@ class Settings(BaseSettings):
     cache_l1_bytes: int = Field(64 * 1024 * 1024, description="memory tier bound in bytes (bodies + encodings)")
     version_poll_interval: float = Field(2.0, gt=0, description="seconds between two reads of a dataset's data version (lake snapshot) by each worker: a change is served everywhere within this")
     redis_url: str | None = Field(None, description="Redis URL for the shared tier; None = memory only")
+    redis_cluster: bool = Field(False, description="the Redis URL names any node of a Redis/Valkey Cluster (keys hash-tagged so every multi-key operation stays in one slot)")
     redis_timeout: float = Field(0.25, description="seconds before a Redis call counts as failed")
     breaker_failures: int = Field(3, description="consecutive Redis failures that open the circuit breaker")
     breaker_reset: float = Field(5.0, description="seconds before an open breaker lets one probe through")
