@@ -42,7 +42,7 @@ def app(tmp_path: Path) -> FastAPI:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
             yield c
 
 
@@ -135,7 +135,7 @@ async def test_search_ignores_accents_and_keeps_japanese(tmp_path: Path) -> None
     Lake(str(lake_dir)).commit({"plays": {"2024-01": table}})
     app = build_app(Settings(lake=str(lake_dir), user_id="u1"))
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
             async def found(q: str) -> list[str]:
                 return [r["track_name"] for r in (await c.get("/v1/listening/search", params={"q": q})).json()["data"]]
             assert await found("joga") == ["Jóga"]
