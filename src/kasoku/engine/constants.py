@@ -12,3 +12,4 @@ ENTRY_PREFIX = NAMESPACE + "e:"  # + <gen>:<query key> -> codec bytes, PX = the 
 TAG_PREFIX = NAMESPACE + "t:"  # + <gen>:<tag> -> SET of query keys carrying the tag
 LOCK_PREFIX = NAMESPACE + "lock:"  # + <query key> -> holder token, PX = lease (cross-worker single-flight)
 INVALIDATION_CHANNEL = NAMESPACE + "invalidate"  # pub/sub: {"origin", "tags", "everything"}
+LEADER_PREFIX = NAMESPACE + "leader:"  # + <job group> -> holder token, PX = lease (one scheduler runs the jobs)
