@@ -58,9 +58,13 @@ def serve(host: Annotated[str | None, typer.Option(help="bind address")] = None,
           lake: LakeOpt = None,
           racing_archive: Annotated[str | None, typer.Option("--racing-archive", help="JV-Data archive directory")] = None,
           redis_url: Annotated[str | None, typer.Option("--redis-url", help="Redis URL for the shared tier")] = None,
-          workers: Annotated[int, typer.Option(help="server worker processes")] = 1) -> None:
+          workers: Annotated[int, typer.Option(help="server worker processes")] = 1,
+          collect: Annotated[bool, typer.Option("--collect", help="also run the Spotify collector's scheduler (one leader across workers)")] = False,
+          watch: Annotated[Path | None, typer.Option("--watch", help="with --collect: import export files dropped into this folder")] = None,
+          state: Annotated[Path | None, typer.Option("--state", help="state directory (env KASOKU_STATE)")] = None) -> None:
     """Run the HTTP server."""
-    settings = settings_from(host=host, port=port, lake=lake, racing_archive=racing_archive, redis_url=redis_url)
+    settings = settings_from(host=host, port=port, lake=lake, racing_archive=racing_archive, redis_url=redis_url,
+                             collect=collect or None, import_dir=watch, state=state)
     run_server(settings, workers=workers)
 
 
@@ -71,7 +75,9 @@ def run_server(settings: Settings, *, workers: int = 1) -> None:
 
     # Workers are separate processes: they rebuild settings from the environment.
     for name, value in (("KASOKU_LAKE", settings.lake), ("KASOKU_RACING_ARCHIVE", settings.racing_archive),
-                        ("KASOKU_REDIS_URL", settings.redis_url)):
+                        ("KASOKU_REDIS_URL", settings.redis_url), ("KASOKU_STATE", str(settings.state)),
+                        ("KASOKU_COLLECT", "true" if settings.collect else None),
+                        ("KASOKU_IMPORT_DIR", str(settings.import_dir) if settings.import_dir else None)):
         if value:
             os.environ[name] = value
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -94,6 +100,10 @@ def ingest_listening(paths: Annotated[list[Path], typer.Argument(help="export fi
     settings = settings_from(lake=lake)
     summary = run_clean(lambda: do_ingest(settings, paths, user or settings.user_id))
     print_summary(summary)
+    from kasoku.domains.listening.collector.imports import close_gaps
+
+    for closed in run_clean(lambda: close_gaps(settings.state, paths, user or settings.user_id, by=", ".join(map(str, paths)))):
+        Console().print(closed.line())
     if notify:
         if summary.months_rewritten:
             tags = [f"month:{m}" for m in summary.months_rewritten] + ["listening:open-range"]
@@ -334,6 +344,11 @@ def do_racing_import(files: list[Path], archive: Path, dataspec: str | None) -> 
         task = bar.add_task("validating JV-Data files", total=len(files))
         return import_files(list(files), archive, dataspec=dataspec,
                             progress=lambda done, _total, _path: bar.update(task, completed=done))
+
+
+from kasoku.cli_spotify import register as _register_spotify  # noqa: E402  (its commands use the helpers above)
+
+_register_spotify(app)
 
 
 def main() -> None:

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     s3: S3Settings = Field(default_factory=S3Settings, description="S3 endpoint and credentials for s3:// lakes")
     state: Path = Field(default_factory=default_state_dir, description="directory for secrets and bookkeeping (tokens, API keys), files 0600; default $XDG_STATE_HOME/kasoku")
     spotify: SpotifySettings = Field(default_factory=SpotifySettings, description="Spotify Web API collector (see below)")
+    collect: bool = Field(False, description="run the Spotify collector's scheduler (poll, maintenance, watched folder) inside the server")
     import_dir: Path | None = Field(None, description="watched folder: export .zip/.json files dropped here are imported once (done/, failed/)")
     import_settle: float = Field(5.0, ge=0, description="seconds a dropped file's size and mtime must stay unchanged before it is imported")
     user_id: str = Field("me", description="default user of the listening domain")

@@ -71,8 +71,9 @@ class ImportFolder:
         for sub in ("done", "failed", ".processing"):
             (root / sub).mkdir(parents=True, exist_ok=True)
 
-    def ready(self) -> list[Path]:
-        """Files whose size and mtime have settled."""
+    def ready(self, *, single_look: bool = False) -> list[Path]:
+        """Files whose size and mtime have settled (``single_look``: an mtime ``import_settle`` old is
+        enough — for one-shot runs, which cannot watch a file twice)."""
         now = self.clock()
         settle = self.settings.import_settle
         ready, present = [], set()
@@ -86,6 +87,9 @@ class ImportFolder:
             present.add(path.name)
             shape = (st.st_size, st.st_mtime_ns)
             seen = self._seen.get(path.name)
+            if single_look and now - st.st_mtime >= max(settle, 1.0) and st.st_size > 0:
+                ready.append(path)
+                continue
             if seen is None or seen[0] != shape:
                 self._seen[path.name] = (shape, now)
                 continue
@@ -95,9 +99,9 @@ class ImportFolder:
             del self._seen[gone]
         return ready
 
-    def scan(self) -> list[Imported]:
+    def scan(self, *, single_look: bool = False) -> list[Imported]:
         """Import every settled file (call it periodically; the scheduler's ``watch`` job does)."""
-        return [self._import(path) for path in self.ready()]
+        return [self._import(path) for path in self.ready(single_look=single_look)]
 
     def _import(self, path: Path) -> Imported:
         claimed = self.root / ".processing" / path.name
