@@ -114,3 +114,29 @@ def test_gap_is_not_closed_by_an_export_that_stops_before_it(logged_in: Settings
     old = tmp_path / "old.json"
     old.write_text(json.dumps(fake.export_rows(first)))
     assert close_gaps(logged_in.state, [old], "me", by="old") == []
+
+
+def test_first_poll_over_an_imported_export_records_the_gap_to_it(logged_in: Settings, fake: FakeSpotify,
+                                                                  lake: Lake, tmp_path: Path) -> None:
+    exported = fake.add_plays(20, start=T0)
+    ingest_paths(lake, [write_export(tmp_path, fake)], user_id="me", settings=logged_in)
+    fake.add_plays(90, start=exported[-1].end, seed=6)  # the collector starts later: 40 of them are gone
+    with Collector(logged_in, lake, "me") as collector:
+        result = collector.poll()
+    assert result.gap is not None and result.written == 50
+    export = tmp_path / "later" / "Streaming_History_Audio_2026_1.json"
+    export.parent.mkdir()
+    export.write_text(json.dumps(fake.export_rows()))
+    ingest_paths(lake, [export], user_id="me", settings=logged_in)
+    assert [c.filled for c in close_gaps(logged_in.state, [export], "me", by="later")] == [40]
+    assert len(lake_plays(lake)) == 110
+
+
+def test_first_poll_without_a_full_window_records_no_gap(logged_in: Settings, fake: FakeSpotify, lake: Lake,
+                                                         tmp_path: Path) -> None:
+    exported = fake.add_plays(20, start=T0)
+    ingest_paths(lake, [write_export(tmp_path, fake)], user_id="me", settings=logged_in)
+    fake.add_plays(12, start=exported[-1].end, seed=6)
+    with Collector(logged_in, lake, "me") as collector:
+        result = collector.poll()
+    assert result.gap is None and result.written == 12 and len(lake_plays(lake)) == 32

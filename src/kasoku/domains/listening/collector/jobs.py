@@ -45,13 +45,14 @@ def collect_once(settings: Settings, lake: Any, users: list[str] | None = None, 
                 done.errors[user] = exc.message
                 continue
             done.polls.append(result)
-            if artists and result.new_artists:
-                metadata = ArtistMetadata(settings, lake, collector.api)
+            if not artists:
+                continue
+            metadata = ArtistMetadata(settings, lake, collector.api)
+            if result.new_artists:
                 metadata.enqueue(result.new_artists)
-            if artists:
-                metadata = ArtistMetadata(settings, lake, collector.api)
-                if metadata.load().queue or metadata.load().pending:
-                    done.artists = metadata.run(user_id=user)
+            cache = metadata.load()
+            if (cache.queue and settings.spotify.artists_per_poll) or cache.pending:
+                done.artists = metadata.run(user_id=user)
     return done
 
 

@@ -140,7 +140,9 @@ class Collector:
 
     def _poll(self, cursor: Cursor, result: PollResult) -> None:
         overlap_ms = int(self.settings.spotify.overlap * 1000)
-        after = max(0, cursor.cursor_ms - overlap_ms) if cursor.cursor_ms is not None else None
+        stored = None if cursor.cursor_ms is not None else newest_stored_play(self.lake, self.user_id)
+        since = cursor.cursor_ms if cursor.cursor_ms is not None else (stored[0] if stored else None)
+        after = max(0, since - overlap_ms) if since is not None else None
         page = self.api.recently_played(after_ms=after)
         items = [i for i in page["items"] if isinstance(i, dict) and isinstance(i.get("played_at"), str)]
         result.returned = len(items)
@@ -151,12 +153,19 @@ class Collector:
             return
         items.sort(key=_played_ms)
         oldest, newest = items[0], items[-1]
+        now = _at(int(self.clock() * 1000))
         if cursor.cursor_ms is not None and _played_ms(oldest) > cursor.cursor_ms:
-            result.gap = new_gap(self.user_id, _at(cursor.cursor_ms), _at(_played_ms(oldest)),
-                                 now=_at(int(self.clock() * 1000)), start_track=cursor.cursor_track,
-                                 end_track=_track_key(oldest),
-                                 reason=f"the poll's oldest play is newer than the cursor: more than 50 plays since "
-                                        f"the last poll, or the collector was not running")
+            result.gap = new_gap(self.user_id, _at(cursor.cursor_ms), _at(_played_ms(oldest)), now=now,
+                                 start_track=cursor.cursor_track, end_track=_track_key(oldest),
+                                 reason="the poll's oldest play is newer than the cursor: more than 50 plays since "
+                                        "the last poll, or the collector was not running")
+        elif stored is not None and len(items) >= WINDOW and _played_ms(oldest) > stored[0]:
+            # First poll over a lake that has plays (an export, or a lost state directory): the lake's
+            # newest play is only known by its end, so only a full window proves plays may be missing.
+            result.gap = new_gap(self.user_id, _at(stored[0]), _at(_played_ms(oldest)), now=now,
+                                 start_track=stored[1], end_track=_track_key(oldest),
+                                 reason="first poll: the 50-play window does not reach back to the newest play "
+                                        "already in the lake")
         known = set(cursor.recent)
         new = [i for i in items if _key(i) not in known]
         result.new_items = len(new)
@@ -200,6 +209,24 @@ class Collector:
         log.warning("collector: possible gap for %s between %s and %s (import an export to fill it)",
                     self.user_id, gap.start, gap.end)
         self.gaps.add(gap)
+
+
+WINDOW = 50  # recently-played keeps the last 50 plays
+
+
+def newest_stored_play(lake: Any, user_id: str) -> tuple[int, str] | None:
+    """(end in ms, track key) of the user's newest play in the lake, from its newest month."""
+    months = lake.months("plays")
+    for month in reversed(months[-2:]):
+        table = lake.read("plays", [month], columns=["user_id", "played_at", "artist_name", "track_name"])
+        if table is None:
+            continue
+        rows = [r for r in table.to_pylist() if r["user_id"] == user_id]
+        if rows:
+            row = max(rows, key=lambda r: r["played_at"])
+            at = row["played_at"] if row["played_at"].tzinfo else row["played_at"].replace(tzinfo=timezone.utc)
+            return int(at.timestamp() * 1000), track_key(row["artist_name"], row["track_name"])
+    return None
 
 
 def _at(ms: int) -> datetime:
