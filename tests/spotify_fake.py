@@ -22,6 +22,7 @@ import base64
 import hashlib
 import json
 import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -237,6 +238,11 @@ def _handler(fake: FakeSpotify) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass
+
+        def setup(self) -> None:
+            super().setup()
+            # headers and body go out in two writes: without NODELAY, Nagle + delayed ACK add ~40 ms
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
         def _send(self, status: int, headers: dict[str, str], body: Any) -> None:
             raw = json.dumps(body).encode() if body is not None else b""

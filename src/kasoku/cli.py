@@ -60,7 +60,7 @@ def serve(host: Annotated[str | None, typer.Option(help="bind address")] = None,
           redis_url: Annotated[str | None, typer.Option("--redis-url", help="Redis URL for the shared tier")] = None,
           workers: Annotated[int, typer.Option(help="server worker processes")] = 1,
           collect: Annotated[bool, typer.Option("--collect", help="also run the Spotify collector's scheduler (one leader across workers)")] = False,
-          watch: Annotated[Path | None, typer.Option("--watch", help="with --collect: import export files dropped into this folder")] = None,
+          watch: Annotated[Path | None, typer.Option("--watch", help="import export files dropped into this folder (done/, failed/)")] = None,
           state: Annotated[Path | None, typer.Option("--state", help="state directory (env KASOKU_STATE)")] = None) -> None:
     """Run the HTTP server."""
     settings = settings_from(host=host, port=port, lake=lake, racing_archive=racing_archive, redis_url=redis_url,

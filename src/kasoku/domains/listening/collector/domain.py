@@ -1,5 +1,6 @@
 """The collector inside a server: its status route and metrics always; with ``collect`` on
-(``kasoku serve --collect``) the scheduler too, whose commits invalidate this server's cache at once.
+(``kasoku serve --collect``) or an ``import_dir`` (``--watch``) the scheduler too, whose commits
+invalidate this server's cache at once.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class CollectorDomain:
             log.exception("collector: could not refresh the server after a commit")
 
     async def startup(self) -> None:
-        if not self.settings.collect:
+        if not self.settings.collect and self.settings.import_dir is None:
             return
         from kasoku.domains.listening.collector.schedule import CollectorScheduler
         from kasoku.domains.listening.collector.watch import ImportFolder
@@ -72,7 +73,7 @@ class CollectorDomain:
             folder = ImportFolder(self.settings, lake, self.settings.import_dir, user_id=self.settings.user_id,
                                   on_commit=lambda summary: self.after_commit(summary.months_rewritten))
             watch = folder.scan
-        self.scheduler = CollectorScheduler(self.settings, lake, watch=watch,
+        self.scheduler = CollectorScheduler(self.settings, lake, watch=watch, poll=self.settings.collect,
                                             on_commit=lambda result: self._polled(result))
         self.scheduler.start()
 

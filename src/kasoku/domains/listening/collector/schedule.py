@@ -69,7 +69,7 @@ class JobLog:
 
 class CollectorScheduler:
     def __init__(self, settings: Settings, lake: Any, *, users: list[str] | None = None, on_commit: OnCommit | None = None,
-                 lease: Lease | None = None, watch: Callable[[], Any] | None = None) -> None:
+                 lease: Lease | None = None, watch: Callable[[], Any] | None = None, poll: bool = True) -> None:
         self.settings = settings
         self.lake = lake
         self.users = users
@@ -83,6 +83,8 @@ class CollectorScheduler:
             "lake-maintenance": cron(sp.maintenance_cron, "spotify.maintenance_cron"),
             "rollups": cron(sp.rollup_cron, "spotify.rollup_cron"),
         }
+        if not poll:  # `serve --watch` without --collect: the folder and maintenance, no Spotify
+            del self.triggers["poll"]
         if watch is not None:
             self.triggers["watch"] = IntervalTrigger(seconds=max(1.0, settings.import_settle / 2))
         self.bodies: dict[str, Callable[[], Any]] = {
@@ -137,7 +139,8 @@ class CollectorScheduler:
                                    misfire_grace_time=60)
         self.scheduler.add_job(self._heartbeat, IntervalTrigger(seconds=max(1.0, self.settings.spotify.lease_seconds / 3)),
                                id="lease", max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))
-        self.scheduler.add_job(self.run_job, args=["poll"], id="first-poll")  # poll at once, not after an interval
+        if "poll" in self.triggers:
+            self.scheduler.add_job(self.run_job, args=["poll"], id="first-poll")  # at once, not after an interval
         self.scheduler.start()
 
     def stop(self) -> None:
