@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -132,6 +133,12 @@ def collect(once: Annotated[bool, typer.Option("--once", help="one poll (and one
     from kasoku.domains.listening.collector.schedule import CollectorScheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run is noise; ours say what happened
+
+    def stop(*_: Any) -> None:
+        raise KeyboardInterrupt  # SIGTERM (systemd, docker stop) ends like Ctrl-C: the scheduler shuts down cleanly
+
+    signal.signal(signal.SIGTERM, stop)
     scheduler = base.run_clean(lambda: CollectorScheduler(settings, the_lake, users=user or None, on_commit=on_commit,
                                                           watch=folder.scan if folder else None))
     scheduler.start()
