@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from kasoku.config import Settings
-from kasoku.domains.listening.collector.api import RateLimited, SpotifyApi
+from kasoku.domains.listening.collector.api import SpotifyApi
 from kasoku.domains.listening.collector.auth import TokenStore
 from kasoku.domains.listening.collector.cursor import RECENT_MAX, Cursor, CursorStore
 from kasoku.domains.listening.collector.gaps import FileGapStore, Gap, GapStore, new_gap
@@ -124,17 +124,14 @@ class Collector:
                 cursor.failed_polls += 1
                 cursor.last_error = exc.message
                 result.error = exc.message
-                if isinstance(exc, RateLimited):
-                    cursor.rate_limited += 1
                 raise
             finally:
                 result.http_calls = self.api.calls - calls_before
                 cursor.http_calls += result.http_calls
                 for kind, details in self._events:
-                    if kind == "rate_limited":
+                    if kind == "rate_limited":  # every 429, waited for or not
                         cursor.last_rate_limit = {**details, "at": self.clock()}
-                        if not details.get("capped"):
-                            cursor.rate_limited += 1
+                        cursor.rate_limited += 1
                 self.cursors.save(cursor)
             return result
 
@@ -215,7 +212,13 @@ WINDOW = 50  # recently-played keeps the last 50 plays
 
 
 def newest_stored_play(lake: Any, user_id: str) -> tuple[int, str] | None:
-    """(end in ms, track key) of the user's newest play in the lake, from its newest month."""
+    """(end in ms, track key) of the user's newest play in the lake, from its newest month.
+
+    Uses the lake's ``months``/``read``; a lake without them (another storage layer) gives None:
+    the first poll then simply has no cursor.
+    """
+    if not (callable(getattr(lake, "months", None)) and callable(getattr(lake, "read", None))):
+        return None
     months = lake.months("plays")
     for month in reversed(months[-2:]):
         table = lake.read("plays", [month], columns=["user_id", "played_at", "artist_name", "track_name"])
