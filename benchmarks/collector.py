@@ -36,7 +36,7 @@ from kasoku.domains.listening.collector.poll import Collector, PollResult
 from kasoku.domains.listening.collector.sink import ingest_paths
 from kasoku.domains.listening.domain import lake_from_settings
 from kasoku.service import build_app
-from tests.integration.collector.conftest import do_login
+from tests.integration.collector.conftest import do_login, lake_version
 from tests.services import free_port
 from tests.spotify_fake import FakeSpotify
 
@@ -168,8 +168,7 @@ def main() -> None:
             r = collector.poll()
             writes.append(time.perf_counter() - t)
             assert r.written == args.new, r
-        lake.refresh()
-        version = lake.manifest().version
+        version = lake_version(lake)
         empties: list[float] = []
         calls = 0
         for _ in range(args.empty_polls):
@@ -177,8 +176,7 @@ def main() -> None:
             r = collector.poll()
             empties.append(time.perf_counter() - t)
             calls += r.http_calls
-        lake.refresh()
-        unchanged = lake.manifest().version == version
+        unchanged = lake_version(lake) == version
     empty, write = statistics.median(empties), statistics.median(writes)
     print(f"\npoll with {args.new} new plays: median {write * 1000:.1f} ms (one commit each)")
     print(f"poll with nothing new:   median {empty * 1000:.1f} ms, {calls / args.empty_polls:.1f} HTTP call(s) per poll, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+from typing import Any
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlparse
 
@@ -16,7 +17,6 @@ from kasoku.domains.listening.collector.auth import AuthError, TokenStore
 from kasoku.domains.listening.collector.cursor import CursorStore
 from kasoku.domains.listening.collector.login import login
 from kasoku.domains.listening.collector.poll import Collector
-from kasoku.lake.storage import Lake
 from tests.integration.collector.conftest import lake_plays
 from tests.spotify_fake import FakeSpotify
 
@@ -69,7 +69,7 @@ def test_login_refuses_a_url_of_another_attempt(settings: Settings, fake: FakeSp
 
 
 def test_expired_token_is_refreshed_once_and_the_rotated_token_stored(logged_in: Settings, fake: FakeSpotify,
-                                                                      lake: Lake) -> None:
+                                                                      lake: Any) -> None:
     fake.add_plays(3, start=T0)
     old = TokenStore(logged_in.state, "me").load()
     assert old is not None
@@ -81,14 +81,14 @@ def test_expired_token_is_refreshed_once_and_the_rotated_token_stored(logged_in:
     assert old.refresh_token not in fake.refresh_tokens and new.refresh_token in fake.refresh_tokens
 
 
-def test_a_lost_rotation_says_to_log_in_again(logged_in: Settings, fake: FakeSpotify, lake: Lake) -> None:
+def test_a_lost_rotation_says_to_log_in_again(logged_in: Settings, fake: FakeSpotify, lake: Any) -> None:
     fake.refresh_tokens.clear()
     fake.expire_tokens()
     with Collector(logged_in, lake, "me") as collector, pytest.raises(AuthError, match="spotify login"):
         collector.poll()
 
 
-def test_429_within_the_cap_is_waited_for_and_reported(logged_in: Settings, fake: FakeSpotify, lake: Lake) -> None:
+def test_429_within_the_cap_is_waited_for_and_reported(logged_in: Settings, fake: FakeSpotify, lake: Any) -> None:
     fake.add_plays(4, start=T0)
     fake.fail("/v1/me/player/recently-played", 429, headers={"Retry-After": "1"})
     waits: list[float] = []
@@ -101,7 +101,7 @@ def test_429_within_the_cap_is_waited_for_and_reported(logged_in: Settings, fake
 
 
 def test_absurd_retry_after_stops_the_poll_without_losing_plays(logged_in: Settings, fake: FakeSpotify,
-                                                                lake: Lake) -> None:
+                                                                lake: Any) -> None:
     fake.add_plays(4, start=T0)
     fake.fail("/v1/me/player/recently-played", 429, headers={"Retry-After": "74214"})
     waits: list[float] = []
@@ -115,7 +115,7 @@ def test_absurd_retry_after_stops_the_poll_without_losing_plays(logged_in: Setti
         assert collector.poll().written == 4  # the next poll reads the same plays
 
 
-def test_5xx_backs_off_then_succeeds(logged_in: Settings, fake: FakeSpotify, lake: Lake) -> None:
+def test_5xx_backs_off_then_succeeds(logged_in: Settings, fake: FakeSpotify, lake: Any) -> None:
     fake.add_plays(2, start=T0)
     fake.fail("/v1/me/player/recently-played", 503, times=2)
     waits: list[float] = []
@@ -125,12 +125,12 @@ def test_5xx_backs_off_then_succeeds(logged_in: Settings, fake: FakeSpotify, lak
     assert waits == [0.01, 0.02]
 
 
-def test_403_is_explained(logged_in: Settings, fake: FakeSpotify, lake: Lake) -> None:
+def test_403_is_explained(logged_in: Settings, fake: FakeSpotify, lake: Any) -> None:
     fake.fail("/v1/me/player/recently-played", 403)
     with Collector(logged_in, lake, "me") as collector, pytest.raises(Forbidden, match="Premium"):
         collector.poll()
 
 
-def test_not_logged_in_is_a_clear_error(settings: Settings, lake: Lake) -> None:
+def test_not_logged_in_is_a_clear_error(settings: Settings, lake: Any) -> None:
     with Collector(settings, lake, "nobody") as collector, pytest.raises(AuthError, match="kasoku spotify login --user nobody"):
         collector.poll()

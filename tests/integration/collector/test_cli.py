@@ -7,12 +7,12 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from kasoku.config import Settings
 from kasoku.domains.listening.collector.poll import Collector
-from kasoku.lake.storage import Lake
 from tests.integration.collector.test_processes import ROOT, env_for
 from tests.spotify_fake import FakeSpotify
 
@@ -38,7 +38,7 @@ def test_headless_login_then_status(settings: Settings, fake: FakeSpotify) -> No
     assert me["logged_in"] and me["scopes"] == ["user-read-recently-played"]
 
 
-def test_ingest_says_which_gaps_the_export_closed(logged_in: Settings, fake: FakeSpotify, lake: Lake,
+def test_ingest_says_which_gaps_the_export_closed(logged_in: Settings, fake: FakeSpotify, lake: Any,
                                                   tmp_path: Path) -> None:
     first = fake.add_plays(5, start=T0)
     with Collector(logged_in, lake, "me") as collector:

@@ -7,6 +7,7 @@ import os
 import stat
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,8 +17,7 @@ from kasoku.domains.listening.collector.gaps import FileGapStore
 from kasoku.domains.listening.collector.imports import close_gaps
 from kasoku.domains.listening.collector.poll import Collector
 from kasoku.domains.listening.collector.sink import ingest_paths
-from kasoku.lake.storage import Lake
-from tests.integration.collector.conftest import lake_plays
+from tests.integration.collector.conftest import lake_plays, lake_version
 from tests.spotify_fake import FakeSpotify
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc)
@@ -36,22 +36,21 @@ def test_tokens_are_private(logged_in: Settings) -> None:
 
 
 def test_poll_writes_new_plays_then_empty_poll_is_one_call_and_no_write(logged_in: Settings, fake: FakeSpotify,
-                                                                        lake: Lake) -> None:
+                                                                        lake: Any) -> None:
     fake.add_plays(12, start=T0)
     with Collector(logged_in, lake, "me") as collector:
         first = collector.poll()
         assert (first.returned, first.written) == (12, 12)
         assert len(lake_plays(lake)) == 12
-        version = lake.manifest().version
+        version = lake_version(lake)
         before = fake.count("/v1/")
         second = collector.poll()
     assert second.http_calls == 1 and fake.count("/v1/") - before == 1
     assert second.new_items == 0 and second.summary is None
-    lake.refresh()
-    assert lake.manifest().version == version
+    assert lake_version(lake) == version
 
 
-def test_repeated_polls_with_overlap_write_each_play_once(logged_in: Settings, fake: FakeSpotify, lake: Lake) -> None:
+def test_repeated_polls_with_overlap_write_each_play_once(logged_in: Settings, fake: FakeSpotify, lake: Any) -> None:
     at = T0
     with Collector(logged_in, lake, "me") as collector:
         for round_ in range(4):
@@ -68,7 +67,7 @@ def test_repeated_polls_with_overlap_write_each_play_once(logged_in: Settings, f
 
 
 @pytest.mark.parametrize("mode", ["start", "end"])
-def test_poll_then_export_import_keeps_each_play_once(logged_in: Settings, fake: FakeSpotify, lake: Lake,
+def test_poll_then_export_import_keeps_each_play_once(logged_in: Settings, fake: FakeSpotify, lake: Any,
                                                       tmp_path: Path, mode: str) -> None:
     fake.played_at_mode = mode
     fake.add_plays(30, start=datetime(2026, 11, 30, 22, 0, tzinfo=timezone.utc))  # crosses into December
@@ -82,7 +81,7 @@ def test_poll_then_export_import_keeps_each_play_once(logged_in: Settings, fake:
 
 
 def test_more_than_50_plays_between_polls_is_a_gap_an_export_closes(logged_in: Settings, fake: FakeSpotify,
-                                                                    lake: Lake, tmp_path: Path) -> None:
+                                                                    lake: Any, tmp_path: Path) -> None:
     first = fake.add_plays(10, start=T0)
     with Collector(logged_in, lake, "me") as collector:
         collector.poll()
@@ -104,7 +103,7 @@ def test_more_than_50_plays_between_polls_is_a_gap_an_export_closes(logged_in: S
     assert len(plays) == 130 == len({p["play_id"] for p in plays})
 
 
-def test_gap_is_not_closed_by_an_export_that_stops_before_it(logged_in: Settings, fake: FakeSpotify, lake: Lake,
+def test_gap_is_not_closed_by_an_export_that_stops_before_it(logged_in: Settings, fake: FakeSpotify, lake: Any,
                                                              tmp_path: Path) -> None:
     first = fake.add_plays(10, start=T0)
     with Collector(logged_in, lake, "me") as collector:
@@ -117,7 +116,7 @@ def test_gap_is_not_closed_by_an_export_that_stops_before_it(logged_in: Settings
 
 
 def test_first_poll_over_an_imported_export_records_the_gap_to_it(logged_in: Settings, fake: FakeSpotify,
-                                                                  lake: Lake, tmp_path: Path) -> None:
+                                                                  lake: Any, tmp_path: Path) -> None:
     exported = fake.add_plays(20, start=T0)
     ingest_paths(lake, [write_export(tmp_path, fake)], user_id="me", settings=logged_in)
     fake.add_plays(90, start=exported[-1].end, seed=6)  # the collector starts later: 40 of them are gone
@@ -132,7 +131,7 @@ def test_first_poll_over_an_imported_export_records_the_gap_to_it(logged_in: Set
     assert len(lake_plays(lake)) == 110
 
 
-def test_first_poll_without_a_full_window_records_no_gap(logged_in: Settings, fake: FakeSpotify, lake: Lake,
+def test_first_poll_without_a_full_window_records_no_gap(logged_in: Settings, fake: FakeSpotify, lake: Any,
                                                          tmp_path: Path) -> None:
     exported = fake.add_plays(20, start=T0)
     ingest_paths(lake, [write_export(tmp_path, fake)], user_id="me", settings=logged_in)

@@ -9,11 +9,11 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from kasoku.config import Settings
 from kasoku.domains.listening.collector.cursor import CursorStore
-from kasoku.lake.storage import Lake
-from tests.integration.collector.conftest import lake_plays
+from tests.integration.collector.conftest import lake_plays, lake_version
 from tests.spotify_fake import FakeSpotify
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc)
@@ -56,7 +56,7 @@ def wait_for(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyp
         time.sleep(0.02)
 
 
-def test_two_collectors_at_once_write_each_play_once(logged_in: Settings, fake: FakeSpotify, lake: Lake) -> None:
+def test_two_collectors_at_once_write_each_play_once(logged_in: Settings, fake: FakeSpotify, lake: Any) -> None:
     fake.add_plays(25, start=T0)
     fake.delay = 0.5  # both are inside a poll at the same time
     procs = [collect(logged_in), collect(logged_in)]
@@ -66,12 +66,12 @@ def test_two_collectors_at_once_write_each_play_once(logged_in: Settings, fake: 
     plays = lake_plays(lake)
     assert len(plays) == 25 == len({p["play_id"] for p in plays})
     assert fake.count("/v1/me/player/recently-played") == 2  # one after the other (the poll lock)
-    assert lake.manifest().version == 1  # the second found nothing new: no lake write
+    assert lake_version(lake) == 1  # the second found nothing new: no lake write
     assert CursorStore(logged_in.state, "me").load().plays_written == 25
 
 
 def test_kill_9_while_waiting_for_spotify_loses_and_doubles_nothing(logged_in: Settings, fake: FakeSpotify,
-                                                                   lake: Lake) -> None:
+                                                                   lake: Any) -> None:
     fake.add_plays(10, start=T0)
     fake.delay = 30
     proc = collect(logged_in)
@@ -85,16 +85,16 @@ def test_kill_9_while_waiting_for_spotify_loses_and_doubles_nothing(logged_in: S
 
 
 def test_kill_9_between_commit_and_cursor_write_is_repaired_by_identity(logged_in: Settings, fake: FakeSpotify,
-                                                                        lake: Lake) -> None:
+                                                                        lake: Any) -> None:
     fake.add_plays(10, start=T0)
     dying = subprocess.run([sys.executable, "-c", DIE_AFTER_COMMIT], env=env_for(logged_in), cwd=ROOT,
                            capture_output=True, timeout=60)
     assert dying.returncode == -signal.SIGKILL
     assert len(lake_plays(lake)) == 10 and CursorStore(logged_in.state, "me").load().cursor_ms is None
-    version = lake.manifest().version
+    version = lake_version(lake)
     fake.add_plays(3, start=datetime(2026, 11, 30, 20, 0, tzinfo=timezone.utc), seed=5)
     again = collect(logged_in)
     assert again.wait(timeout=60) == 0
     plays = lake_plays(lake)
     assert len(plays) == 13 == len({p["play_id"] for p in plays})
-    assert lake.manifest().version == version + 1
+    assert lake_version(lake) == version + 1

@@ -6,9 +6,11 @@ them without a scheduler.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from kasoku.config import Settings
@@ -56,9 +58,19 @@ def collect_once(settings: Settings, lake: Any, users: list[str] | None = None, 
     return done
 
 
-def lake_maintenance(lake: Any) -> str:
-    """The nightly hook: the lake's own maintenance when it has one (compaction, snapshot expiry,
-    vacuum — the DuckLake lake provides ``maintain()``), else ``vacuum()`` of orphaned files."""
+def lake_maintenance(lake: Any, settings: Settings | None = None) -> str:
+    """The nightly hook. With the DuckLake maintenance module (``kasoku.lake.maintenance``):
+    compaction, then vacuum of snapshots older than ``lake_retention_hours``. Otherwise the
+    lake's own ``maintain()``/``compact()`` if it has one, else ``vacuum()`` of orphaned files."""
+    try:
+        maintenance = importlib.import_module("kasoku.lake.maintenance")
+    except ImportError:
+        maintenance = None
+    if maintenance is not None and hasattr(maintenance, "compact") and hasattr(maintenance, "vacuum"):
+        hours = float(getattr(settings, "lake_retention_hours", 24.0))
+        compacted = maintenance.compact(lake)
+        vacuumed = maintenance.vacuum(lake, retention=timedelta(hours=hours))
+        return f"compact: {compacted}; vacuum: {vacuumed}"
     for name in ("maintain", "compact"):
         step: Callable[[], Any] | None = getattr(lake, name, None)
         if callable(step):

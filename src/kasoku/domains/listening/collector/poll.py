@@ -53,7 +53,13 @@ class PollResult:
 
     @property
     def committed(self) -> bool:
-        return self.summary is not None and self.summary.files_written > 0
+        return self.summary is not None and wrote(self.summary)
+
+
+def wrote(summary: IngestSummary) -> bool:
+    """Did the ingest change the lake? (A lake that inlines small writes adds no file for them.)"""
+    return bool(summary.months_rewritten or getattr(summary, "artists_changed", False) or summary.files_written
+                or getattr(summary, "snapshot", None) is not None)
 
 
 def _played_ms(item: dict[str, Any]) -> int:
@@ -173,7 +179,7 @@ class Collector:
             result.written = summary.new_plays
             result.new_artists = _artist_ids(new)
             cursor.plays_written += summary.new_plays
-            if summary.files_written:
+            if wrote(summary):
                 cursor.last_commit_at = self.clock()
         else:
             cursor.empty_polls += 1
@@ -217,6 +223,8 @@ def newest_stored_play(lake: Any, user_id: str) -> tuple[int, str] | None:
     Uses the lake's ``months``/``read``; a lake without them (another storage layer) gives None:
     the first poll then simply has no cursor.
     """
+    if callable(getattr(lake, "connect", None)):
+        return _newest_in_catalog(lake, user_id)
     if not (callable(getattr(lake, "months", None)) and callable(getattr(lake, "read", None))):
         return None
     months = lake.months("plays")
@@ -230,6 +238,26 @@ def newest_stored_play(lake: Any, user_id: str) -> tuple[int, str] | None:
             at = row["played_at"] if row["played_at"].tzinfo else row["played_at"].replace(tzinfo=timezone.utc)
             return int(at.timestamp() * 1000), track_key(row["artist_name"], row["track_name"])
     return None
+
+
+def _newest_in_catalog(lake: Any, user_id: str) -> tuple[int, str] | None:
+    """The same on a lake queried through a catalog (DuckLake: ``lake.connect()`` + the plays table)."""
+    try:
+        from kasoku.domains.listening.tables import PLAYS, ref  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    con = lake.connect(read_only=True)
+    try:
+        row = con.execute(f"SELECT played_at, artist_name, track_name FROM {ref(PLAYS)} WHERE user_id = ? "
+                          "ORDER BY played_at DESC LIMIT 1", [user_id]).fetchone()
+    except Exception:  # no plays table yet
+        return None
+    finally:
+        con.close()
+    if row is None:
+        return None
+    at = row[0] if row[0].tzinfo else row[0].replace(tzinfo=timezone.utc)
+    return int(at.timestamp() * 1000), track_key(row[1], row[2])
 
 
 def _at(ms: int) -> datetime:

@@ -89,7 +89,7 @@ class CollectorScheduler:
             self.triggers["watch"] = IntervalTrigger(seconds=max(1.0, settings.import_settle / 2))
         self.bodies: dict[str, Callable[[], Any]] = {
             "poll": lambda: jobs.collect_once(settings, lake, users, on_commit=on_commit),
-            "lake-maintenance": lambda: jobs.lake_maintenance(lake),
+            "lake-maintenance": lambda: jobs.lake_maintenance(lake, settings),
             "rollups": lambda: jobs.rollup_maintenance(lake),
         }
         if watch is not None:

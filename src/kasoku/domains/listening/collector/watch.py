@@ -25,6 +25,7 @@ import orjson
 
 from kasoku.config import Settings
 from kasoku.domains.listening.collector.imports import close_gaps
+from kasoku.domains.listening.collector.poll import wrote
 from kasoku.domains.listening.collector.sink import ingest_paths
 from kasoku.domains.listening.ingest import IngestSummary
 from kasoku.errors import KasokuError
@@ -120,7 +121,7 @@ class ImportFolder:
             return self._finish(claimed, "failed", error=f"{type(exc).__name__}: {exc}")
         report = summary_dict(summary)
         report["gaps_closed"] = [{"start": c.gap.start, "end": c.gap.end, "filled": c.filled} for c in closed]
-        if summary.files_written and self.on_commit is not None:
+        if wrote(summary) and self.on_commit is not None:
             self.on_commit(summary)
         return self._finish(claimed, "done", summary=report)
 
