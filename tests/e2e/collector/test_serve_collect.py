@@ -56,7 +56,7 @@ def plays_on(base: str) -> tuple[int, str]:
     return sum(row["track_count"] for row in r.json()["data"]), r.headers["x-cache"]
 
 
-def wait_for(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline
@@ -86,3 +86,30 @@ def test_polled_plays_are_visible_at_once_and_status_shows_them(served: tuple[st
     assert 'kasoku_collector_open_gaps{user="me"} 0.0' in metrics
     health = httpx.get(f"{base}/health").json()
     assert health["domains"]["collector"]["leader"] is True
+
+
+def test_serve_watch_imports_a_dropped_export_and_serves_it(tmp_path: Path, fake: FakeSpotify) -> None:
+    import json
+
+    inbox = tmp_path / "inbox"
+    settings = Settings(lake=str(tmp_path / "lake"), state=tmp_path / "state", user_id="me", import_dir=inbox,
+                        import_settle=0.0)
+    app = build_app(settings)
+    port = free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    try:
+        while not srv.started:
+            time.sleep(0.02)
+        base = f"http://127.0.0.1:{port}"
+        assert plays_on(base)[0] == 0
+        fake.add_plays(9, start=T0)
+        inbox.mkdir(exist_ok=True)
+        (inbox / "Streaming_History_Audio_2026.json").write_text(json.dumps(fake.export_rows()))
+        wait_for(lambda: (inbox / "done" / "Streaming_History_Audio_2026.json.summary.json").exists())
+        assert plays_on(base)[0] == 9  # the import's commit dropped the cached empty answer
+        assert fake.count("/v1/") == 0  # --watch alone never polls Spotify
+    finally:
+        srv.should_exit = True
+        thread.join(10)

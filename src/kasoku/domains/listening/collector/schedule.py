@@ -131,16 +131,20 @@ class CollectorScheduler:
             log.info("collector scheduler: this process is the leader")
             for name in self.missed():
                 log.info("collector scheduler: %s was due while no leader ran; running it now", name)
-                self.scheduler.add_job(self.run_job, args=[name], id=f"catch-up-{name}", replace_existing=True)
+                self.scheduler.add_job(self.run_job, args=[name], id=f"catch-up-{name}", replace_existing=True,
+                                       misfire_grace_time=None)
 
     def start(self) -> None:
         for name, trigger in self.triggers.items():
             self.scheduler.add_job(self.run_job, trigger, args=[name], id=name, max_instances=1, coalesce=True,
-                                   misfire_grace_time=60)
+                                   misfire_grace_time=300)
         self.scheduler.add_job(self._heartbeat, IntervalTrigger(seconds=max(1.0, self.settings.spotify.lease_seconds / 3)),
-                               id="lease", max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc))
+                               id="lease", max_instances=1, coalesce=True, next_run_time=datetime.now(timezone.utc),
+                               misfire_grace_time=None)
         if "poll" in self.triggers:
-            self.scheduler.add_job(self.run_job, args=["poll"], id="first-poll")  # at once, not after an interval
+            # At once, not after an interval; a loaded machine starting it late must not skip it
+            # (APScheduler drops a run more than misfire_grace_time late: 1 s by default).
+            self.scheduler.add_job(self.run_job, args=["poll"], id="first-poll", misfire_grace_time=None)
         self.scheduler.start()
 
     def stop(self) -> None:
