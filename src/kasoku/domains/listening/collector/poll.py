@@ -248,16 +248,13 @@ def _newest_in_catalog(lake: Any, user_id: str) -> tuple[int, str] | None:
         return None
     con = lake.connect(read_only=True)
     try:
-        row = con.execute(f"SELECT played_at, artist_name, track_name FROM {ref(PLAYS)} WHERE user_id = ? "
-                          "ORDER BY played_at DESC LIMIT 1", [user_id]).fetchone()
+        row = con.execute(f"SELECT epoch_ms(played_at), artist_name, track_name FROM {ref(PLAYS)} WHERE user_id = ? "
+                          "ORDER BY played_at DESC LIMIT 1", [user_id]).fetchone()  # ms: no tz-aware datetimes (pytz)
     except Exception:  # no plays table yet
         return None
     finally:
         con.close()
-    if row is None:
-        return None
-    at = row[0] if row[0].tzinfo else row[0].replace(tzinfo=timezone.utc)
-    return int(at.timestamp() * 1000), track_key(row[1], row[2])
+    return None if row is None else (int(row[0]), track_key(row[1], row[2]))
 
 
 def _at(ms: int) -> datetime:
