@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     health_interval: float = Field(30.0, description="seconds between background health checks of the DuckDB pool")
 
     cache_l1_bytes: int = Field(64 * 1024 * 1024, description="memory tier bound in bytes (bodies + encodings)")
+    version_poll_interval: float = Field(2.0, gt=0, description="seconds between two reads of a dataset's data version (lake snapshot) by each worker: a change is served everywhere within this")
     redis_url: str | None = Field(None, description="Redis URL for the shared tier; None = memory only")
     redis_timeout: float = Field(0.25, description="seconds before a Redis call counts as failed")
     breaker_failures: int = Field(3, description="consecutive Redis failures that open the circuit breaker")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 from fastapi import FastAPI
 
 from kasoku.config import Settings
@@ -14,7 +16,8 @@ from kasoku.domains.listening import routes
 from kasoku.domains.listening.rollup_match import LakeRollups
 from kasoku.domains.listening.source import ListeningSource
 from kasoku.engine.engine import Engine
-from kasoku.engine.types import Dataset, Policy
+from kasoku.domains.listening.tools import RangeParams
+from kasoku.engine.types import Dataset, Policy, Query
 from kasoku.lake.duckdb_pool import DuckDBPool
 from kasoku.lake.storage import Lake
 
@@ -43,6 +46,25 @@ def rollup_hook(settings: Settings) -> "RollupBuilder":
     return RollupBuilder(drop_only=not settings.rollups)
 
 
+class ManifestVersions:
+    """The lake manifest's version as the listening data version (engine/versions.py).
+
+    Reading it re-reads the manifest, so the source's next query reads at least that version.
+    The manifest keeps no history of what each commit changed, so a change is "everything of
+    the dataset" (the DuckLake lake replaces this with changed months per snapshot).
+    """
+
+    def __init__(self, lake: Lake) -> None:
+        self.lake = lake
+
+    async def current(self) -> int:
+        await asyncio.to_thread(self.lake.refresh)
+        return self.lake.manifest().version
+
+    async def changes(self, since: int) -> tuple[int, frozenset[str] | None]:
+        return await self.current(), None
+
+
 class ListeningDomain:
     name = "listening"
 
@@ -59,14 +81,16 @@ class ListeningDomain:
                                threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit)
         matcher = LakeRollups(self.lake, self.pool) if settings.rollups else None
         self.source = ListeningSource(self.lake, self.pool, rollups=matcher)
-        engine.register(Dataset(routes.DATASET, LISTENING_POLICY, self.source))
+        engine.register(Dataset(routes.DATASET, LISTENING_POLICY, self.source, stream=self._stream))
+        engine.follow(routes.DATASET, ManifestVersions(self.lake), interval=settings.version_poll_interval)
         app.include_router(routes.router)
         routes.register_batch_routes(app, settings.user_id)
-        engine.invalidation_hooks.append(self._refresh_lake)
 
-    async def _refresh_lake(self) -> None:
-        """An ingest committed new data: re-read the manifest before answering again."""
-        await asyncio.to_thread(self.lake.refresh)
+    def _stream(self, query: Query) -> AsyncIterator[pa.RecordBatch]:
+        """Every play of the query's range, batch by batch (the dataset's streaming capability)."""
+        if self.source is None:
+            raise RuntimeError("the listening domain streams before it was registered")
+        return self.source.stream(RangeParams.model_validate(dict(query.params)), query.scope)
 
     async def startup(self) -> None:
         self._health_task = asyncio.create_task(self._health_loop())
