@@ -7,8 +7,8 @@ A fake Spotify (tests/spotify_fake.py) on a loopback port; a lake holding an imp
    commit to the first GET that shows the new plays:
    a. ``serve --collect``: the poll runs inside the server; its commit invalidates in-process;
    b. ``kasoku collect --notify``: a separate collector, then ``POST /admin/invalidate``;
-   c. a separate collector and no notify: what a server sees by itself today (until the
-      engine follows data versions, a cached answer stays until its TTL).
+   c. a separate collector and no notify: the server notices by itself, following the lake's
+      data version every ``version_poll_interval`` seconds.
 2. Poll cost: a poll with nothing new (HTTP calls, lake writes, ms) against a poll that writes
    ``--new`` plays, same run.
 
@@ -157,7 +157,7 @@ def main() -> None:
     print("\npoll commit -> new plays visible in GET /v1/listening/stats (cached answer)")
     print(f"  serve --collect (in-process invalidation)  {fmt(in_process)}")
     print(f"  kasoku collect --notify (admin POST)       {fmt(results['notify'])}")
-    print(f"  kasoku collect, no notify                  {fmt(results['none'])}   (timeout {args.timeout:.0f} s)")
+    print(f"  kasoku collect, no notify (version follow) {fmt(results['none'])}   (timeout {args.timeout:.0f} s)")
 
     # 2: poll cost
     with Collector(settings, lake, "me") as collector:
