@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from kasoku.config import DatasetPolicySettings, S3Settings, Settings, SpotifySettings  # noqa: E402
+from kasoku.config import DatasetPolicySettings, LimitSettings, S3Settings, Settings, SpotifySettings  # noqa: E402
 
 
 def render() -> str:
@@ -22,6 +22,7 @@ def render() -> str:
         lines.append(f"| `{name}` | `{default}` | {f.description} |")
     for title, model, prefix in [("S3 (`s3.*`, env `KASOKU_S3__*`)", S3Settings, "s3"),
                                  ("Spotify collector (`spotify.*`, env `KASOKU_SPOTIFY__*`)", SpotifySettings, "spotify"),
+                                 ("Limits (`limits.*`, env `KASOKU_LIMITS__*`; docs/security.md)", LimitSettings, "limits"),
                                  ("Per-dataset policy (`policies.<dataset>.*`)", DatasetPolicySettings, "policies.<dataset>")]:
         lines += ["", f"## {title}", "", "| setting | default | what it is |", "|---|---|---|"]
         for name, f in model.model_fields.items():

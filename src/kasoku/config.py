@@ -8,12 +8,14 @@ e.g. ``KASOKU_S3__ENDPOINT``), an optional ``kasoku.toml`` (path from ``KASOKU_C
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from kasoku.errors import ConfigError
 from kasoku.state import default_state_dir
 
 
@@ -65,6 +67,27 @@ class SpotifySettings(BaseModel):
     lease_seconds: float = Field(60.0, gt=0, description="leader lease of the scheduler when it is held in Redis")
 
 
+class LimitSettings(BaseModel):
+    """What one request, one key and one server may take (docs/security.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_body_bytes: int = Field(1024 * 1024, ge=1, description="largest request body (413 past it)")
+    max_header_bytes: int = Field(16 * 1024, ge=1024, description="largest total of request header bytes (431 past it)")
+    max_query_bytes: int = Field(4096, ge=64, description="longest query string (414 past it)")
+    max_query_params: int = Field(64, ge=1, description="most query parameters in one request (400 past it)")
+    keep_alive_timeout: float = Field(5.0, gt=0, description="seconds an idle keep-alive connection stays open")
+    max_connections: int = Field(1000, ge=1, description="connections and in-flight requests at once; past it new ones get 503")
+    rate: str = Field("100/second", description="requests per API key, a `limits` string like '100/second' or "
+                      "'50/second;2000/minute'; '' = unlimited; past it 429 + Retry-After")
+    rate_anonymous: str = Field("", description="requests per client address when no key is given (servers without keys); '' = unlimited")
+    streams_per_key: int = Field(2, ge=1, description="streams one key (or address) may run at once (429 past it)")
+    streams_total: int = Field(8, ge=1, description="streams the server runs at once (503 past it)")
+    stream_workers: int = Field(2, ge=1, description="DuckDB threads of their own for streams, so queries always have workers")
+    jobs_per_key: int = Field(4, ge=1, description="racing batch-download jobs one key may have pending or running (429 past it)")
+    memo_bytes: int = Field(8 * 1024 * 1024, ge=0, description="bytes the cache-hit fast path's memo of request lines may hold")
+    error_excerpt: int = Field(80, ge=8, description="characters of a bad input echoed back in an error body")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KASOKU_", env_nested_delimiter="__", extra="forbid")
 
@@ -84,7 +107,13 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="address the server binds")
     port: int = Field(8000, description="port the server binds")
-    admin_token: str | None = Field(None, description="bearer token for /admin; admin endpoints are disabled when unset")
+    admin_token: str | None = Field(None, description="bearer token for /admin (admin API keys work too); admin endpoints are disabled when neither exists")
+    allow_anonymous: bool = Field(False, description="serve on a non-loopback address although no API key exists (anyone reaching the port reads everything)")
+    allowed_hosts: list[str] | None = Field(None, description="Host header values served (DNS-rebinding guard; '*' = any); None = localhost, 127.0.0.1, ::1 and the bound host")
+    allowed_origins: list[str] = Field(default_factory=list, description="browser origins (scheme://host[:port]) besides the server's own that may call /mcp and open WebSockets")
+    cors_origins: list[str] = Field(default_factory=list, description="origins given CORS access to the API; empty = CORS off")
+    session_ttl: float = Field(12 * 3600.0, gt=0, description="seconds a dashboard sign-in cookie stays valid")
+    limits: LimitSettings = Field(default_factory=LimitSettings, description="request size, rate and concurrency limits (see below)")
 
     query_timeout: float = Field(30.0, description="seconds before a lake query is interrupted (504)")
     duckdb_workers: int = Field(4, description="threads running DuckDB queries (one cursor each)")
@@ -119,13 +148,23 @@ class Settings(BaseSettings):
         toml_path = Path(os.environ.get("KASOKU_CONFIG", "kasoku.toml"))
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if toml_path.is_file():
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+            try:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{toml_path.resolve()}: not valid TOML: {exc}",
+                                  details={"file": str(toml_path.resolve())}) from None
         return tuple(sources)
 
     def with_overrides(self, **changes: Any) -> "Settings":
         """A copy with CLI options applied (None means 'not given')."""
         given = {k: v for k, v in changes.items() if v is not None}
         return self.model_copy(update=given)
+
+
+def config_file() -> Path | None:
+    """The kasoku.toml in use, if any (error messages name it)."""
+    path = Path(os.environ.get("KASOKU_CONFIG", "kasoku.toml"))
+    return path.resolve() if path.is_file() else None
 
 
 def documented_settings() -> dict[str, str]:

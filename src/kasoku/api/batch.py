@@ -19,6 +19,7 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from kasoku.api.errors import json_safe
 from kasoku.api.negotiation import NotAcceptable, choose_encoding
 from kasoku.api.queries import build_query
 from kasoku.api.respond import VARY, answer, engine_of
@@ -76,7 +77,7 @@ async def batch(request: Request, items: list[BatchItem] = Body(..., examples=[_
 async def _one(request: Request, engine: Engine, item: BatchItem, slots: asyncio.Semaphore, fmt: str,
                min_compress: int) -> dict[str, Any]:
     try:
-        query = build_query(request.app, item.route, item.params)
+        query = build_query(request.app, item.route, item.params, request.scope)
         cached = engine.l1.get(query_key(query))
         if cached is not None and engine.clock() < cached.fresh_until:
             found = await answer(engine, query, fmt, "identity", min_compress=min_compress)  # a fresh hit: no slot
@@ -87,7 +88,7 @@ async def _one(request: Request, engine: Engine, item: BatchItem, slots: asyncio
         data: Any = orjson.Fragment(content) if fmt == "json" else msgpack.unpackb(content, raw=False)
         return {"route": item.route, "status": 200, "cache": found.served.outcome, "data": data}
     except KasokuError as exc:
-        return {"route": item.route, "status": exc.status, "error": exc.to_dict()}
+        return {"route": item.route, "status": exc.status, "error": json_safe(exc.to_dict())}
     except Exception:  # one item's bug must not fail its neighbours
         log.exception("batch item %s failed", item.route)
         return {"route": item.route, "status": 500,

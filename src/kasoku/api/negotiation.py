@@ -20,6 +20,7 @@ _FORMAT_BY_MEDIA = {
 }
 # Preference when the client is indifferent between several of ours (by q-value).
 _SERVER_ORDER = ["json", "msgpack", "arrow", "csv", "parquet"]
+FORMATS: tuple[str, ...] = tuple(_SERVER_ORDER)  # what ?format= takes (OpenAPI declares it as an enum)
 ENCODING_PREFERENCE = ["br", "zstd", "gzip", "lz4"]
 # What a 406 lists: the media types (for Accept) and the names (for ?format=).
 _SUPPORTED = {"supported": sorted(MEDIA_TYPES.values()), "formats": sorted(MEDIA_TYPES)}

@@ -198,7 +198,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
            user_id="u1", rollups=rb.RollupBuilder())
     app = build_app(Settings(lake=str(tmp_path / "lake"), user_id="u1"))
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
             yield c
 
 

@@ -72,15 +72,19 @@ class ListeningDomain:
         self.settings = settings
         self.lake = lake_from_settings(settings)
         self.pool: DuckDBPool | None = None
+        self.stream_pool: DuckDBPool | None = None
         self.source: ListeningSource | None = None
         self._health_task: asyncio.Task[None] | None = None
-        self._last_health: dict[str, Any] = {"ok": True}
+        self._pool_health: dict[str, Any] | None = None
 
     def register(self, app: FastAPI, engine: Engine, settings: Settings) -> None:
         self.pool = DuckDBPool(self.lake, workers=settings.duckdb_workers, query_timeout=settings.query_timeout,
                                threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit)
+        self.stream_pool = DuckDBPool(self.lake, workers=settings.limits.stream_workers,
+                                      query_timeout=settings.query_timeout, threads=settings.duckdb_threads,
+                                      memory_limit=settings.duckdb_memory_limit)
         matcher = LakeRollups(self.lake, self.pool) if settings.rollups else None
-        self.source = ListeningSource(self.lake, self.pool, rollups=matcher)
+        self.source = ListeningSource(self.lake, self.pool, rollups=matcher, stream_pool=self.stream_pool)
         engine.register(Dataset(routes.DATASET, LISTENING_POLICY, self.source, stream=self._stream))
         engine.follow(routes.DATASET, ManifestVersions(self.lake), interval=settings.version_poll_interval)
         app.include_router(routes.router)
@@ -96,19 +100,37 @@ class ListeningDomain:
         self._health_task = asyncio.create_task(self._health_loop())
 
     async def _health_loop(self) -> None:
+        """The pool's ``SELECT 1`` in the background: a readiness probe then reads its last result
+        instead of queueing behind the queries it is asked about."""
         while True:
+            if self.pool is not None:
+                with contextlib.suppress(Exception):
+                    self._pool_health = await self.pool.health()
             await asyncio.sleep(self.settings.health_interval)
-            with contextlib.suppress(Exception):
-                self._last_health = await self.health()
 
     async def shutdown(self) -> None:
         if self._health_task is not None:
             self._health_task.cancel()
-        if self.pool is not None:
-            await asyncio.to_thread(self.pool.close)  # waits for running queries: not on the loop
+        for pool in (self.pool, self.stream_pool):
+            if pool is not None:
+                await asyncio.to_thread(pool.close)  # waits for running queries: not on the loop
 
     async def health(self) -> dict[str, Any]:
+        """Readiness: the pool (its last background check; now if there is none or it is closed)
+        and the lake's catalog (the manifest read from storage: S3 unreachable → not ready)."""
         if self.pool is None:
             return {"ok": False, "reason": "not started"}
-        pool = await self.pool.health()
-        return {"ok": bool(pool.get("ok")), "lake": self.lake.url, "months": len(self.lake.months("plays")), "duckdb": pool}
+        pool = self._pool_health
+        if pool is None or self.pool._closed:
+            pool = await self.pool.health()
+        pool = {**pool, "timeouts": self.pool.timeouts, "reconnects": self.pool.reconnects}  # counters: live
+        out: dict[str, Any] = {"lake": self.lake.url, "duckdb": pool}
+        try:
+            await asyncio.to_thread(self.lake.refresh)
+            out["months"] = len(self.lake.months("plays"))
+            lake_ok = True
+        except Exception as exc:  # storage unreachable: say so, do not fail the probe
+            lake_ok = False
+            out["lake_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        out["ok"] = bool(pool.get("ok")) and lake_ok
+        return out

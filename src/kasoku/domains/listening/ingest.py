@@ -40,6 +40,7 @@ class IngestSummary:
     files_written: int = 0
     bytes_written: int = 0
     rollup_tables: list[str] = field(default_factory=list)
+    ignored_files: list[str] = field(default_factory=list)  # JSON not recognised as any export format
 
 
 def _merge(con: duckdb.DuckDBPyConnection, existing: pa.Table | None, incoming: pa.Table, schema: pa.Schema,
@@ -175,7 +176,8 @@ def ingest(lake: Lake, paths: Sequence[Path], *, user_id: str, progress: Progres
                                         progress=(lambda n: progress("read", n, None)) if progress else None)
     summary = IngestSummary(files=parsed.files, records=parsed.records, plays_read=parsed.plays.num_rows,
                             episodes=parsed.episodes.num_rows, artists=parsed.artists.num_rows,
-                            skipped=Counter(parsed.skipped), by_format=Counter(parsed.by_format))
+                            skipped=Counter(parsed.skipped), by_format=Counter(parsed.by_format),
+                            ignored_files=list(parsed.ignored_files))
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     try:
         con.execute("SET TimeZone='UTC'")

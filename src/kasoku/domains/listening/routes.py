@@ -6,7 +6,7 @@ and hands it to the shared responder; the body is cached bytes, never re-encoded
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Annotated, Any
 
@@ -14,10 +14,13 @@ from fastapi import APIRouter, FastAPI, Query as Q, Request
 from pydantic import Field, create_model
 from starlette.responses import Response
 
-from kasoku.api.queries import QueryBuilder, register_query_route
+from kasoku.api.auth import user_for
+from kasoku.api.limits import stream_slot
+from kasoku.api.negotiation import FORMATS
+from kasoku.api.queries import register_query_route
 from kasoku.api.respond import engine_of, serve_query
 from kasoku.api.streaming import choose_stream_format, stream_response
-from kasoku.domains.listening.tools import PlaysParams, RangeParams, SearchParams, StatsParams, TopParams, validate
+from kasoku.domains.listening.tools import FIRST_DAY, LAST_DAY, PlaysParams, RangeParams, SearchParams, StatsParams, TopParams, validate
 from kasoku.engine.types import Query
 from kasoku.errors import InvalidParameter
 
@@ -47,7 +50,8 @@ def _with_wire(model: type[RangeParams]) -> type[RangeParams]:
     return create_model(  # type: ignore[no-any-return,call-overload]
         f"{model.__name__}Query", __base__=model,
         user_id=(str | None, Field(None, max_length=128, description="whose plays; default: the configured user")),
-        format=(str | None, Field(None, description="json | msgpack | arrow | csv | parquet (overrides Accept)")))
+        format=(str | None, Field(None, min_length=1, description="json | msgpack | arrow | csv | parquet (overrides Accept)",
+                                  json_schema_extra={"enum": list(FORMATS)})))
 
 
 TopQuery, StatsQuery, RangeQuery = _with_wire(TopParams), _with_wire(StatsParams), _with_wire(RangeParams)
@@ -56,7 +60,7 @@ _WIRE_FIELDS = {"user_id", "format"}
 
 
 async def _serve(request: Request, tool: str, params: RangeParams) -> Response:
-    scope = getattr(params, "user_id", None) or request.app.state.settings.user_id
+    scope = user_for(request, getattr(params, "user_id", None))
     query = Query(DATASET, tool, params.model_dump(mode="json", exclude_none=True, exclude=_WIRE_FIELDS), scope)
     return await serve_query(request, query)
 
@@ -102,14 +106,17 @@ async def plays(request: Request, params: Annotated[PlaysQuery, Q()]) -> Respons
                              "content": {"application/x-ndjson": {}, "application/json": {}, "text/event-stream": {}}},
                        406: {"description": "No streamable format acceptable"},
                        422: {"description": "Parameters fail validation (error envelope)"}})
-async def plays_stream(request: Request, start: Annotated[date | None, Q(description="first day (UTC), inclusive")] = None,
-                       end: Annotated[date | None, Q(description="last day (UTC), inclusive")] = None, user_id: UserId = None,
-                       format: Annotated[str | None, Q(description="ndjson | json | sse (overrides Accept)")] = None) -> Response:
+async def plays_stream(request: Request,
+                       start: Annotated[date | None, Q(ge=FIRST_DAY, le=LAST_DAY, description="first day (UTC), inclusive")] = None,
+                       end: Annotated[date | None, Q(ge=FIRST_DAY, le=LAST_DAY, description="last day (UTC), inclusive")] = None,
+                       user_id: UserId = None,
+                       format: Annotated[str | None, Q(min_length=1, description="ndjson | json | sse (overrides Accept)",
+                                                       json_schema_extra={"enum": ["ndjson", "json", "sse"]})] = None) -> Response:
     fmt = choose_stream_format(request.headers.get("accept"), format)
     RangeParams(start=start, end=end)  # a backwards range is a 400 before any byte is sent
     params = {"start": start.isoformat() if start else None, "end": end.isoformat() if end else None}
-    scope = user_id or request.app.state.settings.user_id
-    return await stream_response(engine_of(request).stream(Query(DATASET, "plays", params, scope)), fmt)
+    scope = user_for(request, user_id)
+    return await stream_slot(request, lambda: stream_response(engine_of(request).stream(Query(DATASET, "plays", params, scope)), fmt))
 
 
 # Route path → tool: what /v1/batch may name (the builders build the same Query as the routes).
@@ -119,10 +126,11 @@ ROUTE_TOOLS = {"/v1/listening/top-tracks": "top_tracks", "/v1/listening/top-arti
                "/v1/listening/search": "search_tracks", "/v1/listening/plays": "plays"}
 
 
-def query_builder(tool: str, default_user: str) -> QueryBuilder:
-    def build(params: Mapping[str, Any]) -> Query:
+def query_builder(tool: str, default_user: str) -> Callable[..., Query]:
+    def build(params: Mapping[str, Any], *, user: str | None = None) -> Query:
+        """``user``: the caller's own user (api/auth.py), the default before the configured one."""
         raw = dict(params)
-        user = raw.pop("user_id", None) or default_user
+        user = raw.pop("user_id", None) or user or default_user
         if not isinstance(user, str) or len(user) > 128:
             raise InvalidParameter("user_id must be a string of at most 128 characters")
         validated = validate(tool, raw)
@@ -133,4 +141,4 @@ def query_builder(tool: str, default_user: str) -> QueryBuilder:
 
 def register_batch_routes(app: FastAPI, default_user: str) -> None:
     for path, tool in ROUTE_TOOLS.items():
-        register_query_route(app, path, query_builder(tool, default_user))
+        register_query_route(app, path, query_builder(tool, default_user), per_user=True)

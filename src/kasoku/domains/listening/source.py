@@ -50,10 +50,13 @@ def touched_months(lake: Lake, params: RangeParams) -> list[str]:
     return [m for m in present if lo <= m <= hi]
 
 class ListeningSource:
-    def __init__(self, lake: Lake, pool: DuckDBPool, rollups: RollupMatcher | None = None) -> None:
+    def __init__(self, lake: Lake, pool: DuckDBPool, rollups: RollupMatcher | None = None, *,
+                 stream_pool: DuckDBPool | None = None) -> None:
         self.lake = lake
         self.pool = pool
         self.rollups = rollups
+        # Streams run on workers of their own: slow readers can never take the queries' workers.
+        self.stream_pool = stream_pool or pool
 
     async def run(self, query: Query) -> Result:
         params = validate(query.name, dict(query.params))
@@ -92,12 +95,14 @@ class ListeningSource:
 
         One month at a time: DuckDB must hold a sorted result whole before the first batch, so
         sorting month by month bounds memory by the largest month, not by the range.
-        The deadline is per month's query, not the stream's: a slow client keeps a worker waiting.
+        ``query_timeout`` applies to each batch (DuckDB producing it, the client taking it);
+        ``timeout`` caps one month's whole query.
         """
-        run = functools.partial(self.pool.run, timeout=timeout)
+        run = functools.partial(self.stream_pool.run, timeout=timeout)
         for month in touched_months(self.lake, params):
             sql, args = plays_stream_sql(plays_relation(self.lake.files(PLAYS, [month])), params)
-            async for batch in stream_batches(run, sql, [user_id, *args], batch_size=batch_size):
+            async for batch in stream_batches(run, sql, [user_id, *args], batch_size=batch_size,
+                                              chunk_timeout=self.stream_pool.query_timeout):
                 yield batch
 
 NO_GENRES = "no artist genres imported; import saved Web API artist objects"

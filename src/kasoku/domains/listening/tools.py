@@ -18,10 +18,18 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from kasoku.errors import InvalidParameter
 
 
+# Days a range may name: wide enough for any listening history, narrow enough that a range's
+# month tags stay few and ``end + 1 day`` never leaves the calendar (9999-12-31 did: a 500).
+FIRST_DAY = date(1990, 1, 1)
+LAST_DAY = date(2199, 12, 31)
+
+
 class RangeParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    start: date | None = Field(None, description="first day (ISO date, UTC), inclusive; omitted = from the beginning")
-    end: date | None = Field(None, description="last day (ISO date, UTC), inclusive; omitted = up to now")
+    start: date | None = Field(None, ge=FIRST_DAY, le=LAST_DAY,
+                               description="first day (ISO date, UTC), inclusive; omitted = from the beginning")
+    end: date | None = Field(None, ge=FIRST_DAY, le=LAST_DAY,
+                             description="last day (ISO date, UTC), inclusive; omitted = up to now")
 
     @model_validator(mode="after")
     def _ordered(self) -> "RangeParams":
