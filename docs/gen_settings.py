@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from kasoku.config import DatasetPolicySettings, LimitSettings, ListeningSettings, ListeningUserSettings, S3Settings, Settings  # noqa: E402
+from kasoku.config import DatasetPolicySettings, LimitSettings, ListeningSettings, ListeningUserSettings, S3Settings, Settings, SpotifySettings  # noqa: E402
 
 
 def render() -> str:
@@ -21,6 +21,7 @@ def render() -> str:
         default = f.default if f.default_factory is None else "(see below)"
         lines.append(f"| `{name}` | `{default}` | {f.description} |")
     for title, model, prefix in [("S3 (`s3.*`, env `KASOKU_S3__*`)", S3Settings, "s3"),
+                                 ("Spotify collector (`spotify.*`, env `KASOKU_SPOTIFY__*`)", SpotifySettings, "spotify"),
                                  ("Limits (`limits.*`, env `KASOKU_LIMITS__*`; docs/security.md)", LimitSettings, "limits"),
                                  ("Per-dataset policy (`policies.<dataset>.*`)", DatasetPolicySettings, "policies.<dataset>"),
                                  ("Listening (`listening.*`, env `KASOKU_LISTENING__*`)", ListeningSettings, "listening"),

@@ -82,6 +82,28 @@ class DatasetPolicySettings(BaseModel):
     adaptive_min_reads: int | None = Field(None, description="reads between refreshes before an unchanged entry's TTL doubles")
 
 
+class SpotifySettings(BaseModel):
+    """The Spotify Web API collector (``kasoku spotify login``, ``kasoku collect``, ``serve --collect``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    client_id: str | None = Field(None, description="Client ID of your Spotify app (PKCE: no client secret is needed or stored)")
+    accounts_url: str = Field("https://accounts.spotify.com", description="Spotify accounts service (authorize, token)")
+    api_url: str = Field("https://api.spotify.com", description="Spotify Web API base URL")
+    scopes: str = Field("user-read-recently-played", description="scopes asked for at login (space-separated)")
+    poll_interval: float = Field(180.0, gt=0, description="seconds between polls of recently-played (it keeps only the last 50 plays)")
+    poll_cron: str | None = Field(None, description="cron expression for the poll instead of poll_interval (5 fields, UTC)")
+    overlap: float = Field(600.0, ge=0, description="seconds before the cursor re-read by every poll (late plays); re-read plays are deduplicated")
+    maintenance_cron: str = Field("30 3 * * *", description="cron (UTC) of the nightly lake maintenance (compaction / vacuum)")
+    rollup_cron: str = Field("0 2,14 * * *", description="cron (UTC) of the roll-up maintenance (rebuild stale months)")
+    retry_after_cap: float = Field(300.0, ge=0, description="longest wait (s) honoured for a 429 Retry-After; longer asks end the poll (reported, nothing lost)")
+    max_attempts: int = Field(4, ge=1, description="attempts of one request on 429 / 5xx / network errors before the poll fails")
+    backoff: float = Field(1.0, ge=0, description="first back-off (s) after a 5xx or network error; doubles each attempt")
+    timeout: float = Field(15.0, gt=0, description="seconds before one HTTP request to Spotify fails")
+    artist_pace: float = Field(0.5, ge=0, description="seconds between two artist metadata requests")
+    artists_per_poll: int = Field(20, ge=0, description="new artists whose metadata one poll fetches at most (the rest wait, queued)")
+    lease_seconds: float = Field(60.0, gt=0, description="leader lease of the scheduler when it is held in Redis")
+
+
 class LimitSettings(BaseModel):
     """What one request, one key and one server may take (docs/security.md)."""
 
@@ -109,6 +131,10 @@ class Settings(BaseSettings):
     lake: str = Field("./.kasoku/lake", description="lake location: a directory or s3://bucket/prefix")
     s3: S3Settings = Field(default_factory=S3Settings, description="S3 endpoint and credentials for s3:// lakes")
     state: Path = Field(default_factory=default_state_dir, description="directory for secrets and bookkeeping (tokens, API keys), files 0600; default $XDG_STATE_HOME/kasoku")
+    spotify: SpotifySettings = Field(default_factory=SpotifySettings, description="Spotify Web API collector (see below)")
+    collect: bool = Field(False, description="run the Spotify collector's scheduler (poll, maintenance, watched folder) inside the server")
+    import_dir: Path | None = Field(None, description="watched folder: export .zip/.json files dropped here are imported once (done/, failed/)")
+    import_settle: float = Field(5.0, ge=0, description="seconds a dropped file's size and mtime must stay unchanged before it is imported")
     user_id: str = Field("me", description="default user of the listening domain")
     racing_archive: str | None = Field(None, description="directory of a JV-Data archive served by the racing domain")
     racing_client: Literal["files", "com"] = Field("files", description="racing upstream: JV-Data files, or JV-Link COM (Windows)")

@@ -76,3 +76,6 @@ class KeyLayout:
     def lock(self, key: str) -> str:
         """The cross-worker single-flight lease of a query key: holder token, PX = lease."""
         return self._prefixes[self.bucket(key)] + "lock:" + key
+
+# A single key (SET NX PX + compare-and-delete of one key): cluster-safe without a hash tag.
+LEADER_PREFIX = NAMESPACE + "leader:"  # + <job group> -> holder token, PX = lease (one scheduler runs the jobs)
