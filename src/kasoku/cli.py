@@ -89,10 +89,12 @@ def serve(host: Annotated[str | None, typer.Option(help="bind address")] = None,
           state: StateOpt = None,
           create: Annotated[bool, typer.Option("--create", help="start an empty lake if none is there")] = False,
           allow_anonymous: Annotated[bool, typer.Option("--allow-anonymous", help="serve a non-loopback address "
-                                                        "without API keys (anyone reaching the port reads everything)")] = False) -> None:
+                                                        "without API keys (anyone reaching the port reads everything)")] = False,
+          collect: Annotated[bool, typer.Option("--collect", help="also run the Spotify collector's scheduler (one leader across workers)")] = False,
+          watch: Annotated[Path | None, typer.Option("--watch", help="import export files dropped into this folder (done/, failed/)")] = None) -> None:
     """Run the HTTP server."""
     settings = settings_from(host=host, port=port, lake=lake, racing_archive=racing_archive, redis_url=redis_url,
-                             state=state, allow_anonymous=allow_anonymous or None)
+                             state=state, allow_anonymous=allow_anonymous or None, collect=collect or None, import_dir=watch)
     run_clean(lambda: check_serve(settings, create=create))
     run_server(settings, workers=workers)
 
@@ -145,7 +147,9 @@ def run_server(settings: Settings, *, workers: int = 1) -> None:
     # Workers are separate processes: they rebuild settings from the environment.
     for name, value in (("KASOKU_LAKE", settings.lake), ("KASOKU_RACING_ARCHIVE", settings.racing_archive),
                         ("KASOKU_REDIS_URL", settings.redis_url), ("KASOKU_STATE", str(settings.state)),
-                        ("KASOKU_HOST", settings.host), ("KASOKU_ALLOW_ANONYMOUS", "true" if settings.allow_anonymous else None)):
+                        ("KASOKU_HOST", settings.host), ("KASOKU_ALLOW_ANONYMOUS", "true" if settings.allow_anonymous else None),
+                        ("KASOKU_COLLECT", "true" if settings.collect else None),
+                        ("KASOKU_IMPORT_DIR", str(settings.import_dir) if settings.import_dir else None)):
         if value:
             os.environ[name] = value
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -184,6 +188,10 @@ def ingest_listening(paths: Annotated[list[Path], typer.Argument(help="export fi
                       + (f"; not recognised:{listed}" if ignored else " (no .json or .zip files found)"), highlight=False)
         raise typer.Exit(1)
     print_summary(summary, settings.lake)
+    from kasoku.domains.listening.collector.imports import close_gaps
+
+    for closed in run_clean(lambda: close_gaps(settings.state, paths, user or settings.user_id, by=", ".join(map(str, paths)))):
+        Console().print(closed.line())
     if notify:
         if summary.months_rewritten:
             tags = [f"month:{m}" for m in summary.months_rewritten] + ["listening:open-range"]
@@ -482,6 +490,11 @@ def do_racing_import(files: list[Path], archive: Path, dataspec: str | None) -> 
         task = bar.add_task("validating JV-Data files", total=len(files))
         return import_files(list(files), archive, dataspec=dataspec,
                             progress=lambda done, _total, _path: bar.update(task, completed=done))
+
+
+from kasoku.cli_spotify import register as _register_spotify  # noqa: E402  (its commands use the helpers above)
+
+_register_spotify(app)
 
 
 def main() -> None:

@@ -9,9 +9,10 @@ from kasoku.config import Settings
 
 
 def build_domains(settings: Settings) -> list[Domain]:
+    from kasoku.domains.listening.collector.domain import CollectorDomain
     from kasoku.domains.listening.domain import ListeningDomain
 
-    domains: list[Domain] = [ListeningDomain(settings)]
+    domains: list[Domain] = [ListeningDomain(settings), CollectorDomain(settings)]
     if settings.racing_archive or settings.racing_client == "com":
         from kasoku.domains.racing.domain import RacingDomain
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
@@ -54,7 +55,8 @@ async def invalidate(request: Request, body: InvalidateRequest | None = None) ->
 @router.get("/admin/cache", summary="Cache figures: entries, bytes, hit ratios, repeated queries, TTLs")
 async def cache_stats(request: Request) -> dict[str, Any]:
     require_admin(request)
-    return engine_of(request).stats()
+    # ``pid``: which worker process answered (``serve --workers N`` shares one port).
+    return {**engine_of(request).stats(), "pid": os.getpid()}
 
 
 @router.get("/metrics", include_in_schema=False)

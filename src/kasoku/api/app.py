@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -73,7 +72,8 @@ def shared_tier(url: str, settings: Settings, engine: Engine) -> SharedTier:
 
     return RedisTier.from_url(url, metrics=engine.metrics, timeout=settings.redis_timeout,
                               lease=settings.lock_lease, failures=settings.breaker_failures,
-                              reset=settings.breaker_reset, clock=engine.clock, queue_size=settings.redis_write_queue)
+                              reset=settings.breaker_reset, clock=engine.clock, queue_size=settings.redis_write_queue,
+                              cluster=settings.redis_cluster)
 
 
 class KasokuApp(FastAPI):

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from kasoku.api.errors import json_safe
-from kasoku.api.negotiation import NotAcceptable, choose_encoding
+from kasoku.api.negotiation import choose_encoding, choose_format
 from kasoku.api.queries import build_query
 from kasoku.api.respond import VARY, answer, engine_of
 from kasoku.api import compression
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["batch"])
 
 BATCH_MEDIA = {"json": "application/json", "msgpack": "application/msgpack"}
+BATCH_FORMATS = tuple(BATCH_MEDIA)  # in the server's order: JSON unless MessagePack is preferred
 
 
 class BatchItem(BaseModel):
@@ -59,7 +60,7 @@ async def batch(request: Request, items: list[BatchItem] = Body(..., examples=[_
     if len(items) > settings.batch_max_items:
         raise TooManyItems(f"a batch holds at most {settings.batch_max_items} queries; got {len(items)}",
                            details={"max_items": settings.batch_max_items, "items": len(items)})
-    fmt = _batch_format(request.headers.get("accept"), request.query_params.get("format"))
+    fmt = choose_format(request.headers.get("accept"), request.query_params.get("format"), offered=BATCH_FORMATS)
     engine = engine_of(request)
     slots = asyncio.Semaphore(max(1, settings.batch_concurrency))
     min_compress = settings.compress_min_bytes
@@ -93,15 +94,3 @@ async def _one(request: Request, engine: Engine, item: BatchItem, slots: asyncio
         log.exception("batch item %s failed", item.route)
         return {"route": item.route, "status": 500,
                 "error": {"code": "INTERNAL_ERROR", "message": "internal error; see the server log", "details": {}}}
-
-
-def _batch_format(accept: str | None, format_param: str | None) -> str:
-    """JSON unless MessagePack is asked for (by ?format= or Accept)."""
-    if format_param:
-        if format_param not in BATCH_MEDIA:
-            raise NotAcceptable(f"batch answers are json or msgpack, not {format_param!r}",
-                                details={"supported": sorted(BATCH_MEDIA.values())})
-        return format_param
-    if accept and "msgpack" in accept and "application/json" not in accept:
-        return "msgpack"
-    return "json"

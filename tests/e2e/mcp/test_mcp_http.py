@@ -75,7 +75,7 @@ async def test_tools_list_has_the_listening_tools_with_their_schemas(client: htt
     assert top["description"].startswith("Most played tracks")
     schema = top["inputSchema"]
     assert schema["type"] == "object" and schema["additionalProperties"] is False
-    assert set(schema["properties"]) == {"start", "end", "limit", "user_id"}  # format is wire-only
+    assert set(schema["properties"]) == {"start", "end", "limit", "user_id", "tz", "min_ms"}  # format is wire-only
     assert schema["properties"]["limit"]["minimum"] == 1 and schema["properties"]["limit"]["maximum"] == 100
     assert {"type": "string", "format": "date"} in schema["properties"]["start"]["anyOf"]
     assert "required" not in schema

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import pyarrow as pa
 import pytest
 import uvicorn
 

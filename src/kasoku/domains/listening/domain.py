@@ -88,7 +88,7 @@ class ListeningDomain:
         engine.register(Dataset(routes.DATASET, LISTENING_POLICY, self.source, stream=self._stream))
         engine.follow(routes.DATASET, ManifestVersions(self.lake), interval=settings.version_poll_interval)
         app.include_router(routes.router)
-        routes.register_batch_routes(app, settings.user_id)
+        routes.register_batch_routes(app, settings)
 
     def _stream(self, query: Query) -> AsyncIterator[pa.RecordBatch]:
         """Every play of the query's range, batch by batch (the dataset's streaming capability)."""

@@ -50,8 +50,10 @@ def _merge(con: duckdb.DuckDBPyConnection, existing: pa.Table | None, incoming: 
     Exact duplicates share a play_id. Across sources the same play is recognised more loosely,
     because the sources disagree on precision (see docs/listening.md):
     an account-data row (minute precision) is the play of a richer source with the same user
-    and track ending in the same minute; a Web API row (start time + track length) is the play
-    of an extended-history row of the same track that *started* within 5 s of it.
+    and track ending in the same minute; a Web API row (``played_at`` + track length) is the play
+    of an extended-history row of the same track that *started* within 5 s of its ``played_at``
+    or *ended* within 5 s of it (Spotify sets ``played_at`` to the start on some clients and
+    days, to the end on others).
     The richer source wins (extended > webapi > account); on a tie the lake's row stays, so a
     re-import changes no byte. ``earlier``: extended rows of the previous month — a Web API
     row's end (start + track length) can fall in this month while the play it repeats ended
@@ -77,7 +79,8 @@ def _merge(con: duckdb.DuckDBPyConnection, existing: pa.Table | None, incoming: 
                  AND lower(lo.artist_name) = lower(hi.artist_name) AND lower(lo.track_name) = lower(hi.track_name)
                  AND ((lo.source = 'account' AND date_trunc('minute', lo.played_at) = date_trunc('minute', hi.played_at))
                    OR (lo.source = 'webapi' AND hi.source = 'extended'
-                       AND abs((epoch_ms(lo.played_at) - lo.ms_played) - (epoch_ms(hi.played_at) - hi.ms_played)) <= 5000)))
+                       AND (abs((epoch_ms(lo.played_at) - lo.ms_played) - (epoch_ms(hi.played_at) - hi.ms_played)) <= 5000
+                         OR abs((epoch_ms(lo.played_at) - lo.ms_played) - epoch_ms(hi.played_at)) <= 5000))))
             SELECT {cols} FROM exact WHERE play_id NOT IN (SELECT play_id FROM shadowed)
             ORDER BY played_at, play_id""").to_arrow_table()
     else:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
+from kasoku.domains.listening.rollup_local import LOCAL_TABLES, build_local
 from kasoku.lake.storage import Lake
 
 PLAYS = "plays"
@@ -50,7 +51,8 @@ WINDOWS = (3, 6, 12)
 # so ``rank <= limit`` of a window is exact (the ranking itself comes from full monthly counts).
 TOP_N = 100
 # Built straight from a month's plays; the windows and genres are built from TRACKS_MONTHLY.
-FROM_PLAYS = (TRACKS_MONTHLY, ARTISTS_MONTHLY, MONTHS, DAYS, DAY_TRACKS, HOURS)
+# The any-zone, both-rules tables of rollup_local.py are built from the month's plays too.
+FROM_PLAYS = (TRACKS_MONTHLY, ARTISTS_MONTHLY, MONTHS, DAYS, DAY_TRACKS, HOURS, *LOCAL_TABLES)
 ALL_TABLES = (*FROM_PLAYS, GENRES_MONTHLY, TRACKS_WINDOW, ARTISTS_WINDOW)
 
 Changes = dict[str, dict[str, pa.Table | None]]
@@ -169,6 +171,7 @@ class RollupBuilder:
             for month in monthly:
                 plays = new_plays[month] if month in new_plays else lake.read(PLAYS, [month])
                 built = self._month(con, month, plays)
+                built.update(build_local(con, plays))
                 for table, data in built.items():
                     changes.setdefault(table, {})[month] = data
                 tracks[month] = built[TRACKS_MONTHLY]

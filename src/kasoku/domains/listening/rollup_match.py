@@ -24,7 +24,11 @@ import pyarrow as pa
 
 from kasoku.domains.listening import rollup_build as rb
 from kasoku.domains.listening.source import parquet_list, touched_months
-from kasoku.domains.listening.tools import PERIOD_FORMATS, RangeParams, StatsParams, TopParams
+from kasoku.domains.listening.tools import PERIOD_FORMATS, RangeParams, StatsParams, TopParams, min_ms_of, zone_of
+from kasoku.domains.listening.rollup_zones import ZoneRollups
+from kasoku.domains.listening.zones import utc_equivalent
+
+ZONES = "rollup_local"  # Plan.table of an answer from the any-zone tables
 from kasoku.lake.duckdb_pool import DuckDBPool
 from kasoku.lake.storage import Lake
 
@@ -76,6 +80,7 @@ class LakeRollups:
         self.lake = lake
         self.pool = pool
         self.windows = windows
+        self.zones = ZoneRollups(lake)
 
     async def answer(self, tool: str, params: RangeParams, user_id: str) -> pa.Table | None:
         plan = self.plan(tool, params, user_id)
@@ -85,10 +90,21 @@ class LakeRollups:
 
     # ------------------------------------------------------------ choosing
     def plan(self, tool: str, params: RangeParams, user_id: str) -> Plan | None:
-        """The roll-up query that answers ``tool(params)`` exactly, or None (use raw plays)."""
+        """The roll-up query that answers ``tool(params)`` exactly, or None (use raw plays).
+
+        First the UTC tables (every stream, UTC days: ranked months, windows); then the any-zone,
+        both-rules tables of rollup_local.py (rollup_zones.py)."""
         months = touched_months(self.lake, params)
         if not months:
             return None  # nothing to read either way; raw returns the typed empty answer
+        if min_ms_of(params) == 0 and utc_equivalent(zone_of(params), int(months[0][:4]) - 1, int(months[-1][:4]) + 1):
+            plan = self._utc_plan(tool, params, user_id, months)
+            if plan is not None:
+                return plan
+        planned = self.zones.plan(tool, params, user_id)
+        return Plan(ZONES, *planned) if planned is not None else None
+
+    def _utc_plan(self, tool: str, params: RangeParams, user_id: str, months: list[str]) -> Plan | None:
         if tool == "top_tracks" and isinstance(params, TopParams):
             return self._top(params, user_id, months, rb.TRACKS_MONTHLY, rb.TRACKS_WINDOW, _TRACKS_COMBINED, _TRACKS_RANKED)
         if tool == "top_artists" and isinstance(params, TopParams):

@@ -10,13 +10,15 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
 
-from kasoku.domains.listening.tools import GENRES_RELATION, TOOLS, RangeParams, plays_stream_sql, validate
+from kasoku.domains.listening.tools import (GENRES_RELATION, RangeParams, all_tools, Tool, min_ms_of, plays_stream_sql,
+                                            range_bounds, validate, zone_of)
+from kasoku.engine.arrow import JSON_COLUMN_FLAG
 from kasoku.engine.types import Query, Result
 from kasoku.errors import NotFound, UpstreamUnavailable
 from kasoku.lake.duckdb_pool import DuckDBPool, sql_file_list
@@ -24,6 +26,7 @@ from kasoku.lake.storage import Lake
 from kasoku.lake.streaming import stream_batches
 
 PLAYS = "plays"
+EPISODES = "episodes"
 ARTISTS = "artists"
 OPEN_RANGE_TAG = "listening:open-range"
 
@@ -37,16 +40,28 @@ def months_between(start: date, end: date) -> list[str]:
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     return months
 
-def month_tags(params: RangeParams) -> frozenset[str]:
-    """Which data an answer depends on: the months of its range (open ranges: every month)."""
-    if params.start is None or params.end is None:
-        return frozenset({OPEN_RANGE_TAG})
-    return frozenset(f"month:{m}" for m in months_between(params.start, params.end))
+def utc_days(params: RangeParams) -> tuple[date | None, date | None]:
+    """First and last UTC day the range's instants touch (a local range may spill into the
+    UTC day, and month, before or after its own)."""
+    lo, hi = range_bounds(params)
+    first = lo.date() if lo is not None else None
+    last = (hi - timedelta(microseconds=1)).date() if hi is not None else None
+    return first, last
 
-def touched_months(lake: Lake, params: RangeParams) -> list[str]:
-    present = lake.months(PLAYS)
-    lo = f"{params.start.year:04d}-{params.start.month:02d}" if params.start else "0000-00"
-    hi = f"{params.end.year:04d}-{params.end.month:02d}" if params.end else "9999-99"
+def month_tags(params: RangeParams) -> frozenset[str]:
+    """Which data an answer depends on: the UTC months (lake partitions) of its range (open
+    ranges: every month)."""
+    first, last = utc_days(params)
+    if first is None or last is None:
+        return frozenset({OPEN_RANGE_TAG})
+    return frozenset(f"month:{m}" for m in months_between(first, last))
+
+def touched_months(lake: Lake, params: RangeParams, table: str = PLAYS) -> list[str]:
+    """The lake's UTC month partitions of ``table`` holding instants of the range."""
+    present = lake.months(table)
+    first, last = utc_days(params)
+    lo = f"{first.year:04d}-{first.month:02d}" if first else "0000-00"
+    hi = f"{last.year:04d}-{last.month:02d}" if last else "9999-99"
     return [m for m in present if lo <= m <= hi]
 
 class ListeningSource:
@@ -60,20 +75,24 @@ class ListeningSource:
 
     async def run(self, query: Query) -> Result:
         params = validate(query.name, dict(query.params))
-        tags = month_tags(params)
-        meta: dict[str, Any] = {"tool": query.name, "user_id": query.scope}
+        tool = all_tools()[query.name]
+        tags = month_tags(tool.span(params) if tool.span is not None else params)
+        meta: dict[str, Any] = {"tool": query.name, "user_id": query.scope, "tz": zone_of(params),
+                                "min_ms": min_ms_of(params)}
         if self.rollups is not None:
             table = await self.rollups.answer(query.name, params, query.scope)
             if table is not None:
-                return Result(table=table, tags=tags, source="rollup", meta=meta)
+                return Result(table=finish(tool, table, params), tags=tags, source="rollup", meta=meta)
         table = await self.raw(query.name, params, query.scope)
-        return Result(table=table, tags=tags, source="raw", meta=meta)
+        return Result(table=finish(tool, table, params), tags=tags, source="raw", meta=meta)
 
     async def raw(self, tool_name: str, params: RangeParams, user_id: str) -> pa.Table:
-        tool = TOOLS[tool_name]
+        tool = all_tools()[tool_name]
+        span = tool.span(params) if tool.span is not None else params
         for attempt in (1, 2):
-            files = self.lake.files(PLAYS, touched_months(self.lake, params))
-            sql, args = tool.sql(plays_relation(files), params)
+            files = self.lake.files(tool.table, touched_months(self.lake, span, tool.table))
+            relation = episodes_relation(files) if tool.table == EPISODES else plays_relation(files)
+            sql, args = tool.sql(relation, params)
             if tool.needs_artists:
                 sql = f"WITH {GENRES_RELATION} AS ({artist_genres_sql(self.lake)}) {sql}"
             try:
@@ -105,6 +124,20 @@ class ListeningSource:
                                               chunk_timeout=self.stream_pool.query_timeout):
                 yield batch
 
+def finish(tool: Tool, table: pa.Table, params: RangeParams) -> pa.Table:
+    """Flag JSON columns for the encoders; a page of something never played is a 404."""
+    if tool.not_found_when_zero is not None:
+        rows = table.column(tool.not_found_when_zero).to_pylist() if table.num_rows else [0]
+        if not rows or not rows[0]:
+            ident = {k: v for k, v in params.model_dump(mode="json").items() if k.endswith("_id") or k == "year"}
+            raise NotFound(f"no plays of {', '.join(f'{k} {v!r}' for k, v in ident.items()) or 'this'} in this range",
+                           details=ident)
+    if tool.json_columns:
+        fields = [f.with_metadata({JSON_COLUMN_FLAG: b"1"}) if f.name in tool.json_columns else f for f in table.schema]
+        table = table.cast(pa.schema(fields, metadata=table.schema.metadata))
+    return table
+
+
 NO_GENRES = "no artist genres imported; import saved Web API artist objects"
 
 def artist_genres_sql(lake: Lake) -> str:
@@ -120,6 +153,15 @@ def artist_genres_sql(lake: Lake) -> str:
 
 def parquet_list(files: list[str]) -> str:
     return f"read_parquet({sql_file_list(files)}, hive_partitioning=false)"
+
+
+def episodes_relation(files: list[str]) -> str:
+    """Like :func:`plays_relation` for the ``episodes`` table."""
+    if not files:
+        return ("(SELECT * FROM (VALUES (NULL::VARCHAR, NULL::VARCHAR, NULL::TIMESTAMPTZ, NULL::BIGINT, NULL::VARCHAR, "
+                "NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR, NULL::VARCHAR)) AS t(play_id, user_id, "
+                "played_at, ms_played, kind, uri, title, show_name, platform, source) WHERE false)")
+    return f"read_parquet({sql_file_list(files)})"
 
 
 def plays_relation(files: list[str]) -> str:
