@@ -80,12 +80,16 @@ async def test_a_slow_workers_late_put_does_not_win(make_engine: EngineFactory, 
     B runs without the cross-worker lease (a lease is renewed while its run lasts, so A would
     otherwise wait for B), so A does not wait for B."""
     versions = FakeVersions()
-    slow, fast = VersionedSource(versions, delay=0.3), VersionedSource(versions)
+    slow, fast = VersionedSource(versions, delay=1.0), VersionedSource(versions)
     a = await followed(make_engine, versions, fast, clock)
     b = await followed(make_engine, versions, slow, clock)
     b.single_flight = False
     running = asyncio.ensure_future(b.get(q(JAN)))
-    await asyncio.sleep(0.05)  # B's source has read version 1
+    for _ in range(500):  # until B's source has read version 1 (a loaded machine may take a while)
+        if slow.runs:
+            break
+        await asyncio.sleep(0.01)
+    assert slow.runs == 1
     versions.change({JAN})
     await a.check_versions("d")
     served = await a.get(q(JAN))
