@@ -47,6 +47,7 @@ class Result:
     source: str = "raw"
     meta: dict[str, Any] = field(default_factory=dict)
     generated_at: float = field(default_factory=time.time)
+    version: int | None = None
 
 
 class Source(Protocol):

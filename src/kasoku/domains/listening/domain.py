@@ -15,8 +15,9 @@ from kasoku.domains.listening.rollup_match import LakeRollups
 from kasoku.domains.listening.source import ListeningSource
 from kasoku.engine.engine import Engine
 from kasoku.engine.types import Dataset, Policy
+from kasoku.domains.listening.snapshots import SnapshotCatalog
 from kasoku.lake.duckdb_pool import DuckDBPool
-from kasoku.lake.storage import Lake
+from kasoku.lake.ducklake import Lake, S3Options, default_s3_catalog
 
 if TYPE_CHECKING:
     from kasoku.domains.listening.rollup_build import RollupBuilder
@@ -27,12 +28,14 @@ LISTENING_POLICY = Policy(ttl_l1=6 * 3600, ttl_l2=6 * 3600, stale_ttl=600)
 
 
 def lake_from_settings(settings: Settings, url: str | None = None) -> Lake:
-    from kasoku.lake.storage import S3Options
-
     s3 = settings.s3
-    return Lake(url or settings.lake, S3Options(endpoint=s3.endpoint, access_key_id=s3.access_key_id,
-                                                secret_access_key=s3.secret_access_key, session_token=s3.session_token,
-                                                region=s3.region, url_style=s3.url_style, use_ssl=s3.use_ssl))
+    url = url or settings.lake
+    catalog = settings.lake_catalog
+    if catalog is None and url.startswith("s3://"):
+        catalog = default_s3_catalog(str(settings.state), url)
+    return Lake(url, S3Options(endpoint=s3.endpoint, access_key_id=s3.access_key_id,
+                               secret_access_key=s3.secret_access_key, session_token=s3.session_token,
+                               region=s3.region, url_style=s3.url_style, use_ssl=s3.use_ssl), catalog=catalog)
 
 
 def rollup_hook(settings: Settings) -> "RollupBuilder":
@@ -41,6 +44,14 @@ def rollup_hook(settings: Settings) -> "RollupBuilder":
     from kasoku.domains.listening.rollup_build import RollupBuilder
 
     return RollupBuilder(drop_only=not settings.rollups)
+
+
+def prepare_lake(lake: Lake) -> int | None:
+    """Create the listening tables if the lake lacks them (one transaction; a no-op otherwise)."""
+    from kasoku.domains.listening.tables import ensure_tables
+    from kasoku.lake.transaction import write
+
+    return write(lake, lambda con: (None, ensure_tables(con)), message="create listening tables").snapshot
 
 
 class ListeningDomain:
@@ -55,18 +66,15 @@ class ListeningDomain:
         self._last_health: dict[str, Any] = {"ok": True}
 
     def register(self, app: FastAPI, engine: Engine, settings: Settings) -> None:
+        prepare_lake(self.lake)  # the pool attaches read-only: the tables must exist first
         self.pool = DuckDBPool(self.lake, workers=settings.duckdb_workers, query_timeout=settings.query_timeout,
                                threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit)
-        matcher = LakeRollups(self.lake, self.pool) if settings.rollups else None
-        self.source = ListeningSource(self.lake, self.pool, rollups=matcher)
+        catalog = SnapshotCatalog(self.pool)
+        matcher = LakeRollups(self.pool, catalog) if settings.rollups else None
+        self.source = ListeningSource(self.lake, self.pool, rollups=matcher, catalog=catalog)
         engine.register(Dataset(routes.DATASET, LISTENING_POLICY, self.source))
         app.include_router(routes.router)
         routes.register_batch_routes(app, settings.user_id)
-        engine.invalidation_hooks.append(self._refresh_lake)
-
-    async def _refresh_lake(self) -> None:
-        """An ingest committed new data: re-read the manifest before answering again."""
-        await asyncio.to_thread(self.lake.refresh)
 
     async def startup(self) -> None:
         self._health_task = asyncio.create_task(self._health_loop())
@@ -87,4 +95,10 @@ class ListeningDomain:
         if self.pool is None:
             return {"ok": False, "reason": "not started"}
         pool = await self.pool.health()
-        return {"ok": bool(pool.get("ok")), "lake": self.lake.url, "months": len(self.lake.months("plays")), "duckdb": pool}
+        out: dict[str, Any] = {"ok": bool(pool.get("ok")), "lake": self.lake.url, "duckdb": pool}
+        if self.source is not None and pool.get("ok"):
+            with contextlib.suppress(Exception):
+                snapshot = await self.source.catalog.current()
+                out["snapshot"] = snapshot
+                out["months"] = len(await self.source.catalog.months(snapshot, "plays"))
+        return out
