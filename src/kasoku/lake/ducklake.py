@@ -100,25 +100,33 @@ class Lake:
         path = self.sqlite_catalog
         return f"ducklake:sqlite:{path}" if path is not None else f"ducklake:{self.catalog}"
 
-    def _prepare(self) -> None:
-        """Local directories exist; a new SQLite catalog starts in WAL mode, so readers never block a commit."""
+    def _prepare(self) -> bool:
+        """Local directories exist; a new SQLite catalog starts in WAL mode, so readers never block a commit.
+
+        Returns whether the catalog already holds a DuckLake (False: the first writable attach creates it).
+        """
         if not self.is_s3:
             os.makedirs(self.data_path, exist_ok=True)
         path = self.sqlite_catalog
         if path is None:
-            return
+            return True
         os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
         db = sqlite3.connect(path, timeout=30)
         try:
             if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 db.execute("PRAGMA journal_mode=WAL")
+            return db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'ducklake_metadata'").fetchone()[0] > 0
         finally:
             db.close()
 
     def connect(self, *, read_only: bool = False, threads: int | None = None,
                 memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
-        """A new DuckDB database with the lake attached as ``lake`` (its own DuckDB instance)."""
-        self._prepare()
+        """A new DuckDB database with the lake attached as ``lake`` (its own DuckDB instance).
+
+        ``read_only`` on a lake that does not exist yet creates the empty lake first.
+        """
+        if not self._prepare() and read_only:
+            self.connect().close()
         conn = duckdb.connect(":memory:", config=extensions.connect_config(s3=self.is_s3, threads=threads,
                                                                            memory_limit=memory_limit))
         try:

@@ -65,41 +65,45 @@ def ensure_guard(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def write(lake: Lake, body: Callable[[duckdb.DuckDBPyConnection], tuple[T, bool]], *, message: str,
-          attempts: int = 8, con: duckdb.DuckDBPyConnection | None = None,
+          attempts: int = 8, after: Callable[[duckdb.DuckDBPyConnection, int], None] | None = None,
           rng: random.Random | None = None) -> Written[T]:
-    """Run ``body`` in one lake transaction; retry it on a commit conflict (see module doc)."""
-    own = con is None
-    conn = lake.connect() if con is None else con
+    """Run ``body`` in one lake transaction; retry it on a commit conflict (see module doc).
+
+    Each attempt runs on a new connection: after a failed commit the old one is closed, never
+    reused (its catalog connection may still hold the failed transaction's state).
+    ``after(con, snapshot)`` runs on the committing connection once the commit succeeded.
+    """
     rng = rng or random.Random()
-    try:
-        for attempt in range(1, attempts + 1):
-            try:
-                conn.execute("BEGIN")
-                ensure_guard(conn)
-                conn.execute(f"UPDATE {GUARD} SET writes = writes + 1")
-                value, changed = body(conn)
-                if not changed:
-                    conn.execute("ROLLBACK")
-                    return Written(value, None, attempt)
-                conn.execute(f"CALL ducklake_set_commit_message({quote(ALIAS)}, 'kasoku', {quote(message)})")
-                conn.execute("COMMIT")
-                row = conn.execute(f"SELECT * FROM ducklake_last_committed_snapshot({quote(ALIAS)})").fetchone()
-                return Written(value, int(row[0]) if row else None, attempt)
-            except BaseException as exc:
-                _rollback(conn)
-                if not is_conflict(exc) or attempt == attempts:
-                    if is_conflict(exc):
-                        raise WriteConflict(f"{message}: other writers committed first {attempts} times; "
-                                            "nothing was written, run it again",
-                                            details={"attempts": attempts}) from exc
-                    raise
-                log.info("%s: lost a commit race (attempt %d): %s; retrying on the new snapshot",
-                         message, attempt, str(exc).splitlines()[0])
-                time.sleep(min(2.0, 0.05 * 2 ** attempt) * rng.uniform(0.5, 1.5))
-        raise AssertionError("unreachable: the loop returns or raises")
-    finally:
-        if own:
+    for attempt in range(1, attempts + 1):
+        conn = lake.connect()
+        try:
+            conn.execute("BEGIN")
+            ensure_guard(conn)
+            conn.execute(f"UPDATE {GUARD} SET writes = writes + 1")
+            value, changed = body(conn)
+            if not changed:
+                conn.execute("ROLLBACK")
+                return Written(value, None, attempt)
+            conn.execute(f"CALL ducklake_set_commit_message({quote(ALIAS)}, 'kasoku', {quote(message)})")
+            conn.execute("COMMIT")
+            row = conn.execute(f"SELECT * FROM ducklake_last_committed_snapshot({quote(ALIAS)})").fetchone()
+            snapshot = int(row[0]) if row and row[0] is not None else None
+            if after is not None and snapshot is not None:
+                after(conn, snapshot)
+            return Written(value, snapshot, attempt)
+        except BaseException as exc:
+            _rollback(conn)
+            if not is_conflict(exc) or attempt == attempts:
+                if is_conflict(exc):
+                    raise WriteConflict(f"{message}: other writers committed first {attempts} times; "
+                                        "nothing was written, run it again", details={"attempts": attempts}) from exc
+                raise
+            log.info("%s: lost a commit race (attempt %d): %s; retrying on the new snapshot",
+                     message, attempt, str(exc).splitlines()[0])
+        finally:
             conn.close()
+        time.sleep(min(2.0, 0.05 * 2 ** attempt) * rng.uniform(0.5, 1.5))
+    raise AssertionError("unreachable: the loop returns or raises")
 
 
 def _rollback(conn: duckdb.DuckDBPyConnection) -> None:

@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kasoku.domains.listening.formats import ParsedImport, read_sources
+from kasoku.domains.listening.formats import ARTISTS_SCHEMA, ParsedImport, read_sources
 from kasoku.domains.listening.rollup_build import RollupBuilder, played_in, shift_month
 from kasoku.domains.listening.schema import EPISODES_SCHEMA, PLAYS_SCHEMA, SOURCE_PRIORITY
 from kasoku.domains.listening.tables import ARTISTS, EPISODES, PLAYS, ensure_tables, ref
@@ -182,32 +182,41 @@ def ingest(lake: Lake, paths: Sequence[Path], *, user_id: str, progress: Progres
     """
     parsed: ParsedImport = read_sources(list(paths), user_id=user_id,
                                         progress=(lambda n: progress("read", n, None)) if progress else None)
-    summary = IngestSummary(files=parsed.files, records=parsed.records, plays_read=parsed.plays.num_rows,
-                            episodes=parsed.episodes.num_rows, artists=parsed.artists.num_rows,
-                            skipped=Counter(parsed.skipped), by_format=Counter(parsed.by_format))
+    summary = IngestSummary(files=parsed.files, records=parsed.records, skipped=Counter(parsed.skipped),
+                            by_format=Counter(parsed.by_format))
+    return import_tables(lake, parsed.plays, parsed.episodes, parsed.artists, summary=summary, progress=progress,
+                         rollups=rollups, attempts=attempts, message=f"ingest user={user_id} files={parsed.files}")
+
+
+def import_tables(lake: Lake, plays: pa.Table, episodes: pa.Table | None = None, artists: pa.Table | None = None, *,
+                  summary: IngestSummary | None = None, progress: Progress | None = None,
+                  rollups: RollupBuilder | None = None, attempts: int = 8, message: str = "ingest") -> IngestSummary:
+    """Merge already-normalised tables (PLAYS_SCHEMA, EPISODES_SCHEMA, ARTISTS_SCHEMA) into the lake:
+    the transaction :func:`ingest` runs after reading the files (tests and benchmarks call it directly)."""
+    episodes = episodes if episodes is not None else EPISODES_SCHEMA.empty_table()
+    artists = artists if artists is not None else ARTISTS_SCHEMA.empty_table()
+    summary = summary or IngestSummary()
+    summary.plays_read, summary.episodes, summary.artists = plays.num_rows, episodes.num_rows, artists.num_rows
     builder = rollups if rollups is not None else RollupBuilder()
 
     def body(con: duckdb.DuckDBPyConnection) -> tuple[_Outcome, bool]:
         created = ensure_tables(con)
         out = _Outcome()
-        out.new_plays, out.months = _merge_plays(con, parsed.plays)
+        out.new_plays, out.months = _merge_plays(con, plays)
         if progress is not None:
             progress("write", 1, None)
-        out.new_episodes = _merge_episodes(con, parsed.episodes)
-        out.artists_changed = _merge_artists(con, parsed.artists)
+        out.new_episodes = _merge_episodes(con, episodes)
+        out.artists_changed = _merge_artists(con, artists)
         if out.months or out.artists_changed:
             out.rollup_tables = builder(con, out.months, artists_changed=out.artists_changed)
         if progress is not None:
             progress("write", 1, None)
         return out, created or bool(out.months or out.new_episodes or out.artists_changed)
 
-    con = lake.connect()
-    try:
-        done = write(lake, body, message=f"ingest user={user_id} files={parsed.files}", attempts=attempts, con=con)
-        if done.snapshot is not None:
-            summary.files_written, summary.bytes_written = files_added(con, done.snapshot)
-    finally:
-        con.close()
+    def added(con: duckdb.DuckDBPyConnection, snapshot: int) -> None:
+        summary.files_written, summary.bytes_written = files_added(con, snapshot)
+
+    done = write(lake, body, message=message, attempts=attempts, after=added)
     out = done.value
     summary.new_plays, summary.new_episodes = out.new_plays, out.new_episodes
     summary.duplicates = summary.plays_read - summary.new_plays
