@@ -59,6 +59,8 @@ class ScanProfile:
     scanning_files: str | None = None  # e.g. "1/12" when hive filters pruned files
     filters: str | None = None
     rows_scanned: int = 0
+    table: str | None = None  # DuckLake scans name their table
+    inlined_tables: int = 0  # DuckLake: catalog-inlined row sets read besides the files
 
 
 @dataclass
@@ -78,6 +80,10 @@ class QueryProfile:
     @property
     def columns_read(self) -> set[str]:
         return {c for s in self.scans for c in s.projections}
+
+    @property
+    def tables_read(self) -> set[str]:
+        return {s.table for s in self.scans if s.table is not None}
 
 
 def _as_list(value: Any) -> list[str]:
@@ -110,7 +116,8 @@ def explain_analyze(cur: duckdb.DuckDBPyConnection, sql: str, params: Params = N
 
     def walk(node: dict[str, Any]) -> None:
         info = node.get("extra_info") or {}
-        if "Total Files Read" in info or str(info.get("Function", "")).upper().startswith("READ_"):
+        if "Total Files Read" in info or str(info.get("Function", "")).upper().startswith("READ_") \
+                or node.get("operator_name") == "DUCKLAKE_SCAN":
             names = info.get("Filename(s)", "")
             files = names if isinstance(names, list) else [n.strip() for n in str(names).split(",") if n.strip()]
             scans.append(ScanProfile(
@@ -122,6 +129,8 @@ def explain_analyze(cur: duckdb.DuckDBPyConnection, sql: str, params: Params = N
                 scanning_files=info.get("Scanning Files"),
                 filters=str(info["Filters"]) if "Filters" in info else None,
                 rows_scanned=int(node.get("operator_rows_scanned", 0)),
+                table=str(info["Table"]) if "Table" in info else None,
+                inlined_tables=int(info.get("Inlined Tables Read", 0) or 0),
             ))
         for child in node.get("children", []):
             walk(child)
