@@ -16,9 +16,8 @@ import pytest
 import uvicorn
 
 from kasoku.config import Settings
-from kasoku.lake.storage import Lake
 from kasoku.service import build_app
-from tests.plays import make_plays
+from tests.plays import load_lake, make_plays
 from tests.services import free_port
 
 TOKEN = "notify-token"
@@ -27,7 +26,7 @@ TOKEN = "notify-token"
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     lake_dir = tmp_path / "lake"
-    Lake(str(lake_dir)).commit({"plays": {m: make_plays(m, 100, user="me") for m in ("2024-01", "2024-02")}})
+    load_lake(lake_dir, {m: make_plays(m, 100, user="me") for m in ("2024-01", "2024-02")}, rollups=False)
     port = free_port()
     app = build_app(Settings(lake=str(lake_dir), user_id="me", admin_token=TOKEN))
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))

@@ -68,12 +68,18 @@ class ListeningSource:
         params = validate(query.name, dict(query.params))
         tags = month_tags(params)
         meta: dict[str, Any] = {"tool": query.name, "user_id": query.scope}
-        snapshot = await self.catalog.current()
-        if self.rollups is not None:
-            table = await self.rollups.answer(query.name, params, query.scope, snapshot)
-            if table is not None:
-                return Result(table=table, tags=tags, source="rollup", meta=meta, version=snapshot)
-        table = await self.raw(query.name, params, query.scope, snapshot)
+        try:
+            snapshot = await self.catalog.current()
+            if self.rollups is not None:
+                table = await self.rollups.answer(query.name, params, query.scope, snapshot)
+                if table is not None:
+                    return Result(table=table, tags=tags, source="rollup", meta=meta, version=snapshot)
+            table = await self.raw(query.name, params, query.scope, snapshot)
+        except duckdb.IOException as exc:
+            # A data file of this snapshot is gone (vacuumed past its retention, or storage lost it).
+            raise UpstreamUnavailable("the lake's files changed under the server or are missing; retry, or check the lake",
+                                      details={"lake": self.lake.url, "error": str(exc).splitlines()[0]},
+                                      headers={"Retry-After": "5"}) from None
         return Result(table=table, tags=tags, source="raw", meta=meta, version=snapshot)
 
     async def raw(self, tool_name: str, params: RangeParams, user_id: str, snapshot: int | None = None) -> pa.Table:
@@ -84,13 +90,7 @@ class ListeningSource:
         sql, args = tool.sql(ref(PLAYS, snapshot), params)
         if tool.needs_artists:
             sql = f"WITH {GENRES_RELATION} AS ({await self.artist_genres_sql(snapshot)}) {sql}"
-        try:
-            return await self.pool.arrow(sql, [user_id, *args])
-        except duckdb.IOException as exc:
-            # A data file of this snapshot is gone (vacuumed past its retention, or storage lost it).
-            raise UpstreamUnavailable("the lake's files changed under the server or are missing; retry, or check the lake",
-                                      details={"lake": self.lake.url, "error": str(exc).splitlines()[0]},
-                                      headers={"Retry-After": "5"}) from None
+        return await self.pool.arrow(sql, [user_id, *args])
 
     async def artist_genres_sql(self, snapshot: int) -> str:
         """(artist_name, genre) pairs of the imported artist objects; NotFound when there are none.
