@@ -86,13 +86,18 @@ def vacuum(lake: Lake, *, retention: timedelta, now: datetime | None = None) -> 
     stamp = quote(cutoff.isoformat())
     con = lake.connect()
     try:
-        expired = con.execute(f"CALL ducklake_expire_snapshots({_L}, older_than => {stamp}::TIMESTAMPTZ)").fetchall()
-        old = con.execute(f"CALL ducklake_cleanup_old_files({_L}, cleanup_all => true)").fetchall()
+        expired = _count(con, f"ducklake_expire_snapshots({_L}, older_than => {stamp}::TIMESTAMPTZ)")
+        old = _count(con, f"ducklake_cleanup_old_files({_L}, cleanup_all => true)")
         # Orphans younger than the retention may belong to a writer still running: keep those.
-        orphans = con.execute(f"CALL ducklake_delete_orphaned_files({_L}, older_than => {stamp}::TIMESTAMPTZ)").fetchall()
+        orphans = _count(con, f"ducklake_delete_orphaned_files({_L}, older_than => {stamp}::TIMESTAMPTZ)")
     finally:
         con.close()
-    return VacuumReport(len(expired), len(old), len(orphans))
+    return VacuumReport(expired, old, orphans)
+
+
+def _count(con: duckdb.DuckDBPyConnection, call: str) -> int:
+    """Run a DuckLake maintenance table function; how many rows (snapshots, files) it reports."""
+    return con.execute(f"CALL {call}").to_arrow_table().num_rows  # arrow: no Python timestamp conversion
 
 
 @dataclass
@@ -113,8 +118,8 @@ def compact(lake: Lake) -> CompactReport:
     con = lake.connect()
     try:
         before, files_before = current_snapshot(con), _files(con)
-        con.execute(f"CALL ducklake_flush_inlined_data({_L})").fetchall()
-        con.execute(f"CALL ducklake_merge_adjacent_files({_L})").fetchall()
+        _count(con, f"ducklake_flush_inlined_data({_L})")
+        _count(con, f"ducklake_merge_adjacent_files({_L})")
         after, files_after = current_snapshot(con), _files(con)
     finally:
         con.close()
