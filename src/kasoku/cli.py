@@ -259,7 +259,8 @@ def lake_vacuum_cmd(lake: LakeOpt = None,
     target = lake_from_settings(settings)
     if compact_first:
         done = run_clean(lambda: compact(target))
-        Console().print(f"compacted: {done.files_before} -> {done.files_after} files (snapshot {done.snapshot_after})")
+        Console().print(f"compacted: {done.rows_flushed} inlined rows written out, {done.files_flushed} -> "
+                        f"{done.files_after} files (snapshot {done.snapshot_after})")
     report = run_clean(lambda: vacuum(target, retention=timedelta(hours=hours)))
     Console().print(f"expired {report.snapshots_expired} snapshot(s); deleted {report.files_deleted} old and "
                     f"{report.orphans_deleted} orphaned file(s)")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlparse
@@ -32,6 +33,7 @@ from kasoku.lake.extensions import quote
 
 ALIAS = "lake"  # the attached catalog's name in every connection: tables are lake.<name>
 CATALOG_FILE = "catalog.sqlite"
+_ATTACH_ATTEMPTS = 20
 DATA_DIR = "data"
 
 
@@ -127,6 +129,18 @@ class Lake:
         """
         if not self._prepare() and read_only:
             self.connect().close()
+        for attempt in range(1, _ATTACH_ATTEMPTS + 1):
+            try:
+                return self._connect(read_only, threads, memory_limit)
+            except duckdb.Error as exc:
+                # Two processes creating a new lake at once: one initialises the catalog, the other
+                # finds it locked for a moment. Anything else is a real error.
+                if "locked" not in str(exc).lower() or attempt == _ATTACH_ATTEMPTS:
+                    raise
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def _connect(self, read_only: bool, threads: int | None, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
         conn = duckdb.connect(":memory:", config=extensions.connect_config(s3=self.is_s3, threads=threads,
                                                                            memory_limit=memory_limit))
         try:

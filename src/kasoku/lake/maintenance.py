@@ -105,7 +105,9 @@ class CompactReport:
     snapshot_before: int
     snapshot_after: int
     files_before: int
+    files_flushed: int  # files after inlined rows were written out (before merging)
     files_after: int
+    rows_flushed: int
 
 
 def _files(con: duckdb.DuckDBPyConnection) -> int:
@@ -114,13 +116,17 @@ def _files(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def compact(lake: Lake) -> CompactReport:
-    """Flush inlined rows to Parquet and merge adjacent small files (what a scheduler calls)."""
+    """Flush inlined rows to Parquet, rewrite files carrying many deletes, merge adjacent small
+    files (what a scheduler calls). Each step commits its own snapshot with the same rows."""
     con = lake.connect()
     try:
         before, files_before = current_snapshot(con), _files(con)
-        _count(con, f"ducklake_flush_inlined_data({_L})")
+        flushed = con.execute(f"CALL ducklake_flush_inlined_data({_L})").to_arrow_table()
+        rows = int(sum(int(v) for v in flushed.column("rows_flushed").to_pylist())) if flushed.num_rows else 0
+        files_flushed = _files(con)
+        _count(con, f"ducklake_rewrite_data_files({_L})")
         _count(con, f"ducklake_merge_adjacent_files({_L})")
         after, files_after = current_snapshot(con), _files(con)
     finally:
         con.close()
-    return CompactReport(before, after, files_before, files_after)
+    return CompactReport(before, after, files_before, files_flushed, files_after, rows)
