@@ -113,6 +113,7 @@ async def test_an_answer_is_pinned_to_the_snapshot_it_read(lake: Lake, source: L
     query = Query("listening", "listening_stats", {"granularity": "month", "start": "2024-01-01", "end": "2024-01-31"}, "u1")
     before = await source.run(query)
     load_lake(lake, make_plays("2024-01", 5, seed=99), rollups=False)
+    source.catalog.forget_current()  # the current snapshot id is reused for a fraction of a second
     after = await source.run(query)
     assert after.version is not None and before.version is not None and after.version > before.version
     assert before.table["track_count"].to_pylist() == [200] and after.table["track_count"].to_pylist() == [205]

@@ -75,6 +75,13 @@ class ListeningDomain:
         engine.register(Dataset(routes.DATASET, LISTENING_POLICY, self.source))
         app.include_router(routes.router)
         routes.register_batch_routes(app, settings.user_id)
+        engine.invalidation_hooks.append(self._forget_snapshot)
+
+    async def _forget_snapshot(self) -> None:
+        """An invalidation says the data changed: read the current snapshot afresh, not the one
+        remembered for a fraction of a second."""
+        if self.source is not None:
+            self.source.catalog.forget_current()
 
     async def startup(self) -> None:
         self._health_task = asyncio.create_task(self._health_loop())

@@ -35,8 +35,9 @@ class Plan:
     """The roll-up query chosen for a tool call: which table, its SQL and arguments."""
 
     table: str
-    sql: str
+    sql: str  # over the DuckLake table at the snapshot (what a profile shows)
     args: list[Any]
+    template: str = ""  # the same with ``{rel}`` for the table (answered from memory for small roll-ups)
 
 
 def whole_months(params: RangeParams) -> bool:
@@ -87,7 +88,7 @@ class LakeRollups:
         plan = await self.plan(tool, params, user_id, snapshot)
         if plan is None:
             return None
-        return await self.pool.arrow(plan.sql, plan.args)
+        return await self.catalog.query(snapshot, plan.table, plan.template, plan.args)
 
     # ------------------------------------------------------------ choosing
     async def plan(self, tool: str, params: RangeParams, user_id: str, snapshot: int) -> Plan | None:
@@ -147,7 +148,7 @@ class LakeRollups:
         """``sql`` over ``table`` at ``snapshot``, if the table has every one of ``months``."""
         if not set(months) <= set(await self.catalog.months(snapshot, table)):
             return None
-        return Plan(table, sql.replace("{rel}", ref(table, snapshot)), args)
+        return Plan(table, sql.replace("{rel}", ref(table, snapshot)), args, sql)
 
 
 # {rel} is substituted last (file paths may contain braces); the rest are str.format fields.
