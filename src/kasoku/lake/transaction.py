@@ -56,12 +56,18 @@ def is_conflict(exc: BaseException) -> bool:
     return any(h in text for h in _CONFLICT_HINTS)
 
 
-def ensure_guard(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the one-row guard table (idempotent; racing creators are retried by the caller)."""
-    con.execute(f"CREATE TABLE IF NOT EXISTS {GUARD} (id INTEGER, writes BIGINT)")
-    row = con.execute(f"SELECT count(*) FROM {GUARD}").fetchone()
+def bump_guard(con: duckdb.DuckDBPyConnection) -> None:
+    """Change the guard row (creating table and row on a new lake; racing creators are retried).
+
+    One statement on an existing lake: every statement on a DuckLake pays a catalog round trip.
+    """
+    try:
+        row = con.execute(f"UPDATE {GUARD} SET writes = writes + 1").fetchone()
+    except duckdb.CatalogException:
+        con.execute(f"CREATE TABLE {GUARD} (id INTEGER, writes BIGINT)")
+        row = None
     if not row or row[0] == 0:
-        con.execute(f"INSERT INTO {GUARD} VALUES (1, 0)")
+        con.execute(f"INSERT INTO {GUARD} VALUES (1, 1)")
 
 
 def write(lake: Lake, body: Callable[[duckdb.DuckDBPyConnection], tuple[T, bool]], *, message: str,
@@ -78,8 +84,7 @@ def write(lake: Lake, body: Callable[[duckdb.DuckDBPyConnection], tuple[T, bool]
         conn = lake.connect()
         try:
             conn.execute("BEGIN")
-            ensure_guard(conn)
-            conn.execute(f"UPDATE {GUARD} SET writes = writes + 1")
+            bump_guard(conn)
             value, changed = body(conn)
             if not changed:
                 conn.execute("ROLLBACK")

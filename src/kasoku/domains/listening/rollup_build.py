@@ -165,6 +165,11 @@ def end_in(months: Iterable[str]) -> str:
     return f"end_month IN ({', '.join(repr(m) for m in wanted)})" if wanted else "false"
 
 
+def _has_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = con.execute(f"SELECT EXISTS (SELECT 1 FROM {ref(table)})").fetchone()
+    return bool(row and row[0])
+
+
 def _where(table: str, months: Iterable[str]) -> str:
     months = list(months)
     if table in (DAYS, DAY_TRACKS, HOURS):
@@ -208,7 +213,7 @@ class RollupBuilder:
                 for month in monthly:
                     progress(month)
         genre_months = present if artists_changed else monthly
-        if genre_months:
+        if genre_months and (artists_changed or _has_rows(con, ARTISTS) or _has_rows(con, GENRES_MONTHLY)):
             con.execute(f"DELETE FROM {ref(GENRES_MONTHLY)} WHERE {_where(GENRES_MONTHLY, genre_months)}")
             con.execute(f"INSERT INTO {ref(GENRES_MONTHLY)} {_GENRES_SQL.format(where=month_in(genre_months))}")
             changed.append(GENRES_MONTHLY)

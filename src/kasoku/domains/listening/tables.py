@@ -70,7 +70,16 @@ def ref(table: str, snapshot: int | None = None) -> str:
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> bool:
-    """Create missing tables (inside the caller's transaction); True if any was created."""
+    """Create missing tables (inside the caller's transaction); True if any was created.
+
+    Tables are created together, so the last one existing means all do: one cheap probe on an
+    existing lake (listing tables through ``duckdb_tables()`` costs a catalog read per table).
+    """
+    try:
+        con.execute(f"SELECT 1 FROM {ref(list(TABLES)[-1])} LIMIT 0")
+        return False
+    except duckdb.CatalogException:
+        pass
     existing = {r[0] for r in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [ALIAS]).fetchall()}
     created = False
