@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Literal
@@ -34,6 +35,7 @@ from kasoku.lake.extensions import quote
 ALIAS = "lake"  # the attached catalog's name in every connection: tables are lake.<name>
 CATALOG_FILE = "catalog.sqlite"
 _ATTACH_ATTEMPTS = 20
+_CREATE_LOCK = threading.Lock()
 DATA_DIR = "data"
 
 
@@ -105,21 +107,26 @@ class Lake:
     def _prepare(self) -> bool:
         """Local directories exist; a new SQLite catalog starts in WAL mode, so readers never block a commit.
 
-        Returns whether the catalog already holds a DuckLake (False: the first writable attach creates it).
+        Returns whether the catalog file already existed (False: the first writable attach
+        initialises it). An existing catalog is never opened with Python's own sqlite3: two SQLite
+        libraries in one process share POSIX file locks, and closing one's handle drops the locks
+        the other (DuckDB's) holds — which loses writes and gives "disk I/O error".
         """
         if not self.is_s3:
             os.makedirs(self.data_path, exist_ok=True)
         path = self.sqlite_catalog
         if path is None:
             return True
-        os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
-        db = sqlite3.connect(path, timeout=30)
-        try:
-            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                db.execute("PRAGMA journal_mode=WAL")
-            return db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'ducklake_metadata'").fetchone()[0] > 0
-        finally:
-            db.close()
+        with _CREATE_LOCK:
+            if os.path.exists(path):
+                return True
+            os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+            db = sqlite3.connect(path, timeout=30)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the file
+            finally:
+                db.close()
+            return False
 
     def connect(self, *, read_only: bool = False, threads: int | None = None,
                 memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
@@ -128,7 +135,7 @@ class Lake:
         ``read_only`` on a lake that does not exist yet creates the empty lake first.
         """
         if not self._prepare() and read_only:
-            self.connect().close()
+            self.connect().close()  # initialise the new catalog (a read-only attach cannot)
         for attempt in range(1, _ATTACH_ATTEMPTS + 1):
             try:
                 return self._connect(read_only, threads, memory_limit)
