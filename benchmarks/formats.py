@@ -12,8 +12,8 @@ import argparse
 import time
 
 from benchmarks.synthetic import plays_table
-from kasoku.engine import compression
-from kasoku.engine.encoders import ENCODERS, encode
+from kasoku.api import compression
+from kasoku.api.encoders import ENCODERS, encode
 
 CODINGS = ["identity", "br", "zstd", "gzip", "lz4"]
 

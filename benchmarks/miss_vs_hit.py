@@ -25,6 +25,7 @@ from rich.table import Table  # noqa: E402
 
 from benchmarks.lakes import generate_plays, write_lake  # noqa: E402
 from benchmarks.stats import summary_ms  # noqa: E402
+from kasoku.api.bodies import body_of
 from kasoku.config import Settings  # noqa: E402
 from kasoku.engine.types import Query  # noqa: E402
 from kasoku.lake.ducklake import Lake  # noqa: E402
@@ -48,7 +49,7 @@ async def run(lake_dir: str, iterations: int, progress: Progress) -> dict[str, d
                     await engine.invalidate()
                 t = time.perf_counter()
                 served = await engine.get(query)
-                served.entry.body("json", "identity")
+                body_of(served.entry, "json", "identity")
                 samples.append(time.perf_counter() - t)
                 progress.advance(task)
             out[label] = summary_ms(samples)

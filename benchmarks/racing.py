@@ -1,6 +1,8 @@
-"""Racing figures: JV-Data parse throughput, and seed 002's latency table measured.
+"""Racing figures: JV-Data decode throughput, and seed 002's latency table measured.
 
-1. Parse throughput: records/s per record type, on records made by the builder (the demo's).
+1. Decode throughput: records/s per layout (38 types + 7 older layouts) on full records made
+   by the builder, per record (``parse_record``) and vectorised (``columnar.decode_table``);
+   then a full RACE day of the demo both ways.
 2. Latency of one realtime odds page (0B31, one race) through the engine, as the seed's table
    has it: L1 hit (seed: 0.01 ms), L2 hit (seed: 1-2 ms; needs Redis — set
    KASOKU_BENCH_REDIS_URL, otherwise the row says skipped), miss (seed: 20-40 ms for a COM
@@ -8,7 +10,7 @@
    FileClient's ``delay``) to mimic COM. Also the L1 hit over HTTP (ASGI, no socket), since a
    client sees that, not the dictionary lookup.
 
-    PYTHONPATH=src python -m benchmarks.racing [--iterations 300] [--misses 60]
+    PYTHONPATH=src:. python -m benchmarks.racing [--iterations 300] [--misses 60] [--decode-only]
 
 Prints figures; asserts nothing about wall time.
 """
@@ -19,6 +21,7 @@ import argparse
 import asyncio
 import math
 import os
+import random
 import statistics
 import tempfile
 import time
@@ -28,35 +31,78 @@ from typing import Any
 
 import httpx
 
+from benchmarks.jvdata_fill import full_record
 from kasoku.api.app import create_app
 from kasoku.config import Settings
 from kasoku.domains.racing.clients.files import FileClient
-from kasoku.domains.racing.demo import build_demo_archive, generate
+from kasoku.domains.racing.columnar import decode_table, decode_tables
+from kasoku.domains.racing.demo import RACE_DAYS, build_demo_archive, generate
 from kasoku.domains.racing.domain import RacingDomain
-from kasoku.domains.racing.records import parse_record, record_type_of
+from kasoku.domains.racing.fields import Group
+from kasoku.domains.racing.layouts import LAYOUTS, LEGACY_LAYOUTS
+from kasoku.domains.racing.records import parse_record, race_key_of
 from kasoku.domains.racing.source import page_query
 from kasoku.engine.engine import Engine
 
 SEED_MS = {"L1 hit": (0.01, 0.01), "L2 hit": (1.0, 2.0), "miss": (20.0, 40.0)}
 
 
-def parse_throughput(seconds_per_type: float = 0.3) -> list[tuple[str, int, float]]:
+def _rate(fn: Callable[[], Any], count: int, seconds: float) -> float:
+    """Records per second of ``fn`` (which decodes ``count`` records), repeated for ``seconds``."""
+    done, started = 0, time.perf_counter()
+    while True:
+        fn()
+        done += count
+        elapsed = time.perf_counter() - started
+        if elapsed >= seconds:
+            return done / elapsed
+
+
+def decode_throughput(seconds: float) -> list[tuple[str, int, float, float, float]]:
+    """(layout, bytes, dict records/s, vectorised records/s, vectorised scalars-only records/s) per
+    layout, on full records (every slot of every group filled: the worst case)."""
+    rng = random.Random(7)
+    rows = []
+    layouts = [*LAYOUTS.values(), *LEGACY_LAYOUTS.values()]
+    for layout in layouts:
+        records = [full_record(layout, rng) for _ in range(4)]
+        batch = records * max(1, min(2000, 2_000_000 // layout.length) // len(records))
+        scalars = [item.name for item in layout.items if not isinstance(item, Group) and item.count == 1]
+        one = _rate(lambda: [parse_record(r) for r in records], len(records), seconds / 3)
+        many = _rate(lambda: decode_table(batch, layout), len(batch), seconds / 3)
+        lazy = _rate(lambda: decode_table(batch, layout, columns=scalars), len(batch), seconds / 3)
+        name = layout.record_type + (f"_{layout.variant}" if layout.variant else "")
+        rows.append((name, layout.length, one, many, lazy))
+    return rows
+
+
+def demo_throughput(seconds: float) -> list[tuple[str, int, float, float]]:
+    """(type, records in a batch, dict records/s, vectorised records/s) on the demo's records:
+    realistic fill (10-16 runners, so an O6 holds 720-3,360 of its 4,896 slots)."""
     demo = generate()
     by_type: dict[str, list[bytes]] = {}
     for records in demo.files.values():
         for raw in records:
-            by_type.setdefault(record_type_of(raw), []).append(raw)
+            by_type.setdefault(raw[:2].decode(), []).append(raw)
     rows = []
-    for rtype in sorted(by_type):
-        sample = by_type[rtype][:200]
-        done, started = 0, time.perf_counter()
-        while time.perf_counter() - started < seconds_per_type:
-            for raw in sample:
-                parse_record(raw)
-            done += len(sample)
-        elapsed = time.perf_counter() - started
-        rows.append((rtype, len(sample[0]), done / elapsed))
+    for rtype, raws in sorted(by_type.items()):
+        layout = LAYOUTS[rtype]
+        one = _rate(lambda: [parse_record(r) for r in raws[:50]], len(raws[:50]), seconds / 2)
+        many = _rate(lambda: decode_table(raws, layout), len(raws), seconds / 2)
+        rows.append((rtype, len(raws), one, many))
     return rows
+
+
+def race_day(seconds: float) -> tuple[int, int, float, float]:
+    """A full RACE day of the demo plus its realtime odds (O1-O6) and weights: (records, bytes,
+    seconds per day with parse_record, with decode_tables)."""
+    demo = generate()
+    day = RACE_DAYS[0]
+    raws = [r for spec in ("RACE", "0B11", "0B33", "0B34", "0B35", "0B36") for r in demo.files[spec]
+            if race_key_of(r) is None or race_key_of(r)[:8] == day]
+    one = _rate(lambda: [parse_record(r) for r in raws], len(raws), seconds)
+    many = _rate(lambda: decode_tables(raws), len(raws), seconds)
+    return len(raws), sum(map(len, raws)), len(raws) / one, len(raws) / many
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -135,11 +181,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--misses", type=int, default=60)
+    parser.add_argument("--seconds", type=float, default=0.6, help="time per decode measurement")
+    parser.add_argument("--decode-only", action="store_true", help="decode figures only, no latency table")
     args = parser.parse_args()
-    print("JV-Data parse throughput (builder-made records, one thread)")
-    print(f"  {'type':<5} {'bytes':>7} {'records/s':>12} {'MB/s':>8}")
-    for rtype, size, rate in parse_throughput():
-        print(f"  {rtype:<5} {size:>7} {rate:>12,.0f} {rate * size / 1e6:>8.1f}")
+    print("JV-Data decode throughput, one thread, full records (every group slot filled: the worst case)")
+    print("  dict = parse_record per record (the API's pages); vectorised = columnar.decode_table over a batch;")
+    print("  scalars = decode_table(columns=<every non-repeated field>), the rest left undecoded")
+    print(f"  {'layout':<9} {'bytes':>7} {'dict rec/s':>11} {'vector rec/s':>13} {'x dict':>7} {'scalars rec/s':>14}"
+          f" {'vector MB/s':>12}")
+    below = []
+    for name, size, one, many, lazy in decode_throughput(args.seconds):
+        print(f"  {name:<9} {size:>7} {one:>11,.0f} {many:>13,.0f} {many / one:>7.1f} {lazy:>14,.0f}"
+              f" {many * size / 1e6:>12.1f}")
+        if many < 20_000:
+            below.append(name)
+    print(f"  below 20k records/s fully decoded: {', '.join(below) or 'none'}")
+    print("\nThe demo's records (realistic fill: 10-16 runners), per type")
+    print(f"  {'type':<5} {'records':>8} {'dict rec/s':>11} {'vector rec/s':>13} {'x dict':>7}")
+    for rtype, count, one, many in demo_throughput(args.seconds):
+        print(f"  {rtype:<5} {count:>8} {one:>11,.0f} {many:>13,.0f} {many / one:>7.1f}")
+    records, size, one, many = race_day(args.seconds)
+    print(f"\nA full race day of the demo (RACE + realtime O1-O6 and WH of 16 races): {records} records, "
+          f"{size / 1e6:.1f} MB")
+    print(f"  parse_record: {one * 1000:.0f} ms ({records / one:,.0f} records/s)")
+    print(f"  decode_tables: {many * 1000:.0f} ms ({records / many:,.0f} records/s), x{one / many:.1f}")
+    if args.decode_only:
+        return
     redis_url = os.environ.get("KASOKU_BENCH_REDIS_URL")
     with tempfile.TemporaryDirectory() as tmp:
         archive = build_demo_archive(Path(tmp)).archive

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -116,7 +117,17 @@ class RedisServer:
         _stop(self._proc)
         self._proc = None
 
+    def pause(self) -> None:
+        """SIGSTOP: the server keeps its connections but answers nothing (a stalled Redis)."""
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._proc is not None:
+            self._proc.send_signal(signal.SIGCONT)
+
     def close(self) -> None:
+        self.resume()
         self.stop()
         shutil.rmtree(self._dir, ignore_errors=True)
 

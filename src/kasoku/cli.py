@@ -91,15 +91,24 @@ def run_server(settings: Settings, *, workers: int = 1) -> None:
 def ingest_listening(paths: Annotated[list[Path], typer.Argument(help="export files, directories or the export .zip")],
                      user: Annotated[str | None, typer.Option("--user", help="user id (default: settings user_id)")] = None,
                      lake: LakeOpt = None,
-                     notify: Annotated[str | None, typer.Option(help="server URL whose cache to invalidate when done")] = None) -> None:
-    """Import a Spotify export (any format) into the lake, atomically and idempotently."""
+                     notify: Annotated[str | None, typer.Option(help="optional: a running server sees the ingest by "
+                                   "itself within version_poll_interval; this server URL drops the months at once "
+                                   "(needs the admin token)")] = None) -> None:
+    """Import a Spotify export (any format) into the lake, atomically and idempotently.
+
+    Running servers need no notice: each worker follows the lake's version and drops what changed.
+    """
     settings = settings_from(lake=lake)
     summary = run_clean(lambda: do_ingest(settings, paths, user or settings.user_id))
     print_summary(summary)
     if notify:
         if summary.months_rewritten:
             tags = [f"month:{m}" for m in summary.months_rewritten] + ["listening:open-range"]
-            run_clean(lambda: notify_server(notify, settings.admin_token, tags))
+            try:
+                notify_server(notify, settings.admin_token, tags)
+            except KasokuError as exc:  # the data is written and servers will see it anyway
+                console.print(f"[yellow]warning:[/] {exc.message} (servers see the ingest within "
+                              f"{settings.version_poll_interval:g} s without it)")
         else:
             console.print("nothing changed: no invalidation needed")
 

@@ -49,7 +49,6 @@ class Settings(BaseSettings):
     lake: str = Field("./.kasoku/lake", description="lake location: a directory or s3://bucket/prefix")
     lake_catalog: str | None = Field(None, description="DuckLake catalog: a SQLite file path (or sqlite:PATH); None = DIR/catalog.sqlite for a local lake, a file under the state directory for an s3:// lake")
     lake_retention_hours: float = Field(24.0, description="lake vacuum expires snapshots older than this and deletes the files only they used")
-    lake_poll_interval: float = Field(2.0, description="seconds between checks of the lake's current snapshot by a server")
     s3: S3Settings = Field(default_factory=S3Settings, description="S3 endpoint and credentials for s3:// lakes")
     state: Path = Field(default_factory=default_state_dir, description="directory for secrets and bookkeeping (tokens, API keys), files 0600; default $XDG_STATE_HOME/kasoku")
     user_id: str = Field("me", description="default user of the listening domain")
@@ -70,6 +69,7 @@ class Settings(BaseSettings):
     health_interval: float = Field(30.0, description="seconds between background health checks of the DuckDB pool")
 
     cache_l1_bytes: int = Field(64 * 1024 * 1024, description="memory tier bound in bytes (bodies + encodings)")
+    version_poll_interval: float = Field(2.0, gt=0, description="seconds between two reads of a dataset's data version (lake snapshot) by each worker: a change is served everywhere within this")
     redis_url: str | None = Field(None, description="Redis URL for the shared tier; None = memory only")
     redis_timeout: float = Field(0.25, description="seconds before a Redis call counts as failed")
     breaker_failures: int = Field(3, description="consecutive Redis failures that open the circuit breaker")

@@ -39,6 +39,8 @@ async def invalidate(request: Request, body: InvalidateRequest | None = None) ->
     require_admin(request)
     body = body or InvalidateRequest()
     engine = engine_of(request)
+    for name in engine.versions.followed():  # e.g. `ingest --notify`: learn the new version first
+        await engine.check_versions(name)
     if body.everything or (body.dataset is None and not body.tags):
         removed = await engine.invalidate()
     else:

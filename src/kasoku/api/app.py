@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -95,10 +96,12 @@ def create_app(settings: Settings, domains: list[Domain], *, engine: Engine | No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         start_l2 = getattr(engine.l2, "start", None)
         if start_l2 is not None:
-            # Another worker's invalidation drops our L1 too; Redis being down here is fine.
-            await start_l2(engine.invalidate_local)
+            # Another worker's admin invalidation drops our L1 too, and its news of a new data
+            # version makes us check now; Redis being down here is fine (we poll anyway).
+            await start_l2(engine.invalidate_local, engine.check_versions)
         for domain in domains:
             await domain.startup()
+        await engine.start()  # the first version of every followed dataset, then the polls
         for hook in startup_hooks or []:
             await hook(app)
         try:
@@ -128,8 +131,10 @@ def create_app(settings: Settings, domains: list[Domain], *, engine: Engine | No
         checks = {d.name: await d.health() for d in domains}
         ok = all(c.get("ok", True) for c in checks.values())
         l2 = engine.l2.stats() if engine.l2 is not None else None
+        versions = {name: v["version"] for name, v in engine.versions.stats().items()}
         return {"ok": ok, "version": __version__, "domains": checks, "cache": {"l1_entries": engine.l1.entries,
-                "l2": l2 is not None, "l2_breaker": l2.get("breaker") if l2 else None}}
+                "l2": l2 is not None, "l2_breaker": l2.get("breaker") if l2 else None},
+                "data_versions": versions, "worker": os.getpid()}
 
     for domain in domains:
         domain.register(app, engine, settings)

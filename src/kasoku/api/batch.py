@@ -21,8 +21,8 @@ from starlette.responses import Response
 
 from kasoku.api.negotiation import NotAcceptable, choose_encoding
 from kasoku.api.queries import build_query
-from kasoku.api.respond import VARY, body_for, engine_of
-from kasoku.engine import compression
+from kasoku.api.respond import VARY, answer, engine_of
+from kasoku.api import compression
 from kasoku.engine.engine import Engine
 from kasoku.engine.keys import query_key
 from kasoku.errors import KasokuError
@@ -79,13 +79,13 @@ async def _one(request: Request, engine: Engine, item: BatchItem, slots: asyncio
         query = build_query(request.app, item.route, item.params)
         cached = engine.l1.get(query_key(query))
         if cached is not None and engine.clock() < cached.fresh_until:
-            served = await engine.get(query)  # a fresh hit: no slot needed
+            found = await answer(engine, query, fmt, "identity", min_compress=min_compress)  # a fresh hit: no slot
         else:
             async with slots:
-                served = await engine.get(query)
-        body = await body_for(engine, served, fmt, "identity", min_compress)
-        data: Any = orjson.Fragment(body.content) if fmt == "json" else msgpack.unpackb(body.content, raw=False)
-        return {"route": item.route, "status": 200, "cache": served.outcome, "data": data}
+                found = await answer(engine, query, fmt, "identity", min_compress=min_compress)
+        content = found.body.content
+        data: Any = orjson.Fragment(content) if fmt == "json" else msgpack.unpackb(content, raw=False)
+        return {"route": item.route, "status": 200, "cache": found.served.outcome, "data": data}
     except KasokuError as exc:
         return {"route": item.route, "status": exc.status, "error": exc.to_dict()}
     except Exception:  # one item's bug must not fail its neighbours

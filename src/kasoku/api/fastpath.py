@@ -33,9 +33,9 @@ from starlette.types import Scope, Send
 
 from kasoku.api.negotiation import NotAcceptable, choose_encoding, choose_format
 from kasoku.api.respond import etag_matches, wire_headers
-from kasoku.engine.encoders import MEDIA_TYPES
+from kasoku.api.encoders import MEDIA_TYPES
 from kasoku.engine.engine import Engine, Served
-from kasoku.engine.entry import Body
+from kasoku.api.bodies import Body
 from kasoku.engine.types import Query
 
 
@@ -130,7 +130,7 @@ class HitFastPath:
         if encoding is None:
             encoding = choose_encoding(accept_encoding)
             self._remember(self._encodings, accept_encoding, encoding)
-        body = entry.bodies.get((fmt, encoding))
+        body: Body | None = entry.bodies.get((fmt, encoding))  # type: ignore[assignment]  # api/bodies.py memo
         if body is None:
             return None
         if engine.dataset(found.query.dataset).policy.adaptive:

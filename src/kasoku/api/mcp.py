@@ -34,7 +34,7 @@ from starlette.responses import Response
 
 from kasoku import __version__
 from kasoku.api.queries import WIRE_PARAMS, build_query, query_routes
-from kasoku.api.respond import body_for, engine_of
+from kasoku.api.respond import answer, engine_of
 from kasoku.errors import KasokuError
 
 log = logging.getLogger(__name__)
@@ -153,12 +153,13 @@ async def _call_tool(request: Request, params: dict[str, Any]) -> dict[str, Any]
     engine = engine_of(request)
     try:
         query = build_query(request.app, route, arguments)
-        served = await engine.get(query)
+        found = await answer(engine, query, "json", "identity",
+                             min_compress=request.app.state.settings.compress_min_bytes)
     except KasokuError as exc:  # a tool execution error: the model sees it and may retry
         envelope = {"error": exc.to_dict()}
         return {"content": [{"type": "text", "text": f"{exc.code}: {exc.message}"}],
                 "structuredContent": envelope, "isError": True}
-    body = await body_for(engine, served, "json", "identity", request.app.state.settings.compress_min_bytes)
+    served, body = found.served, found.body
     now = engine.clock()
     meta = {"route": route, "cache": served.outcome, "tier": served.tier, "etag": body.etag,
             "source": served.entry.source, "age": served.age(now), "max_age": served.remaining(now)}

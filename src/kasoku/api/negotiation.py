@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kasoku.engine.compression import COMPRESSORS
-from kasoku.engine.encoders import MEDIA_TYPES
+from kasoku.api.compression import COMPRESSORS
+from kasoku.api.encoders import MEDIA_TYPES
 from kasoku.errors import KasokuError
 
 _FORMAT_BY_MEDIA = {

@@ -9,14 +9,15 @@ this Starlette path answer byte for byte alike.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from kasoku.api.negotiation import choose_encoding, choose_format
-from kasoku.engine.encoders import MEDIA_TYPES
+from kasoku.api.encoders import MEDIA_TYPES
 from kasoku.engine.engine import Engine, Served
-from kasoku.engine.entry import Body
+from kasoku.api.bodies import Body, body_of, stored_body
 from kasoku.engine.types import Query
 
 VARY = "Accept, Accept-Encoding"
@@ -37,13 +38,29 @@ async def serve_query(request: Request, query: Query, *, memo: bool = True) -> R
     fmt = choose_format(request.headers.get("accept"), request.query_params.get("format"))
     encoding = choose_encoding(request.headers.get("accept-encoding"))
     engine = engine_of(request)
-    served = await engine.get(query)
+    found = await answer(engine, query, fmt, encoding, min_compress=request.app.state.settings.compress_min_bytes)
     if memo:
         remember = getattr(request.app.state, "remember_query", None)
         if remember is not None:
-            remember(request.scope, query, served.key)
-    body = await body_for(engine, served, fmt, encoding, request.app.state.settings.compress_min_bytes)
-    return respond(request, engine, served, body, fmt)
+            remember(request.scope, query, found.served.key)
+    return respond(request, engine, found.served, found.body, fmt)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    served: Served
+    body: Body
+
+
+async def answer(engine: Engine, query: Query, fmt: str, encoding: str, *, min_compress: int) -> Answer:
+    """The one responder: a Query to the engine's entry, then its (format, coding) body.
+
+    Every way in uses it — GET routes (:func:`serve_query`), batch, MCP, the odds WebSocket —
+    and only the framing around the body differs. The fast path (api/fastpath.py) is its
+    shortcut for a fresh L1 hit whose body this responder made before.
+    """
+    served = await engine.get(query)
+    return Answer(served, await body_for(engine, served, fmt, encoding, min_compress))
 
 
 # Encoding and compressing a large answer takes tens of milliseconds: do it off the event loop.
@@ -53,13 +70,13 @@ OFFLOAD_BYTES = 256 * 1024
 async def body_for(engine: Engine, served: Served, fmt: str, encoding: str, min_compress: int) -> Body:
     """The stored body; made (once) and charged to L1 only when this pair was never asked for."""
     entry = served.entry
-    found = entry.bodies.get((fmt, encoding))
+    found = stored_body(entry, fmt, encoding)
     if found is not None:
         return found
     if len(entry.payload) > OFFLOAD_BYTES:
-        body = await asyncio.to_thread(entry.body, fmt, encoding, min_compress=min_compress)
+        body = await asyncio.to_thread(body_of, entry, fmt, encoding, min_compress=min_compress)
     else:
-        body = entry.body(fmt, encoding, min_compress=min_compress)
+        body = body_of(entry, fmt, encoding, min_compress=min_compress)
     engine.charge(served)
     return body
 

@@ -27,7 +27,7 @@ import pyarrow as pa
 from starlette.responses import StreamingResponse
 
 from kasoku.api.negotiation import NotAcceptable, parse_header
-from kasoku.engine.encoders import json_default
+from kasoku.api.encoders import json_default
 from kasoku.errors import KasokuError
 
 log = logging.getLogger(__name__)

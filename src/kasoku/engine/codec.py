@@ -2,12 +2,16 @@
 
 Layout (big-endian)::
 
-    magic "KSKE" | version u8 | flags u8 | reserved u16 | meta length u32 | payload length u32
-    | msgpack metadata | Arrow IPC payload
+    magic "KSKE" | codec version u8 | flags u8 | reserved u16 | meta length u32 | payload length u32
+    | data version u64 | msgpack metadata | Arrow IPC payload
 
 The header lets a reader reject foreign or truncated values (another program's key, an old
 kasoku version) as a plain miss instead of decoding garbage. Deadlines are absolute epoch
 seconds, so every worker agrees on how long an entry has left.
+
+The data version (the snapshot the answer was computed from; flag bit 0 says whether there is
+one) sits at a fixed offset, bytes 16..23, so the L2 put script compares it with a
+``GETRANGE`` of the stored header, without decoding anything (engine/redis_tier.py).
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ import msgpack
 from kasoku.engine.entry import Entry
 
 MAGIC = b"KSKE"
-VERSION = 1
-_HEADER = struct.Struct(">4sBBHII")
+VERSION = 2
+_HEADER = struct.Struct(">4sBBHIIQ")
+HAS_DATA_VERSION = 1  # flag bit
 HEADER_SIZE = _HEADER.size
 
 
@@ -45,14 +50,17 @@ def encode(entry: Entry, *, fresh_until: float | None = None, hard_until: float 
         packed = msgpack.packb(meta, use_bin_type=True)
     except (TypeError, ValueError) as exc:
         raise CodecError(f"entry metadata is not serialisable: {exc}") from exc
-    return _HEADER.pack(MAGIC, VERSION, 0, 0, len(packed), len(entry.payload)) + packed + entry.payload
+    flags, data_version = (0, 0) if entry.version is None else (HAS_DATA_VERSION, entry.version)
+    if not 0 <= data_version < 2**53:  # the Lua compare reads it as a double
+        raise CodecError(f"data version out of range: {data_version}")
+    return _HEADER.pack(MAGIC, VERSION, flags, 0, len(packed), len(entry.payload), data_version) + packed + entry.payload
 
 
 def decode(data: bytes) -> Entry:
     """Parse bytes written by :func:`encode`; raises :class:`CodecError` on anything else."""
     if len(data) < HEADER_SIZE:
         raise CodecError("value shorter than the header")
-    magic, version, _flags, _reserved, meta_len, payload_len = _HEADER.unpack_from(data)
+    magic, version, flags, _reserved, meta_len, payload_len, data_version = _HEADER.unpack_from(data)
     if magic != MAGIC:
         raise CodecError("not a kasoku entry (bad magic)")
     if version != VERSION:
@@ -67,6 +75,7 @@ def decode(data: bytes) -> Entry:
         return Entry(payload=bytes(data[HEADER_SIZE + meta_len:]), meta=dict(meta["meta"]),
                      tags=frozenset(meta["tags"]), source=str(meta["source"]), rows_key=str(meta["rows_key"]),
                      created_at=float(meta["created_at"]), fresh_until=float(meta["fresh_until"]),
-                     hard_until=float(meta["hard_until"]), rows=int(meta["rows"]))
+                     hard_until=float(meta["hard_until"]), rows=int(meta["rows"]),
+                     version=data_version if flags & HAS_DATA_VERSION else None)
     except (KeyError, TypeError, ValueError) as exc:
         raise CodecError(f"incomplete entry metadata: {exc}") from exc

@@ -2,17 +2,27 @@
 
     key → L1 → (L2) → single-flight → source → entry stored in the tiers
 
-It knows datasets, policies, tiers and sources; it knows nothing of HTTP or of any domain.
+It knows datasets, policies, tiers, sources and data versions; it knows nothing of HTTP or
+of any domain.
+
+Freshness (engine/versions.py): a followed dataset's entries carry the data version they were
+computed from, and this process's book of what changed when decides whether one may be served.
+L1 never holds an entry the book calls stale: every book change drops its tags from L1 at
+once (no await between), and nothing stale is ever put into L1 — so an L1 hit, and the fast
+path in api/, need no check. Entries read from L2 are checked on every read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
+
+import pyarrow as pa
 
 from kasoku.engine.adaptive import AdaptiveTTL
 from kasoku.engine.entry import Entry
@@ -21,6 +31,7 @@ from kasoku.engine.memory import MemoryTier
 from kasoku.engine.metrics import Metrics
 from kasoku.engine.singleflight import SingleFlight
 from kasoku.engine.types import Dataset, Lifetime, Policy, Query, Result, SharedTier
+from kasoku.engine.versions import Follower, VersionSource
 from kasoku.errors import NotFound, QueryTimeout
 
 log = logging.getLogger(__name__)
@@ -60,18 +71,14 @@ class Engine:
         self._background: set[asyncio.Task[Any]] = set()
         self.adaptive = AdaptiveTTL()
         self.on_result: list[Callable[[Query, Result], None]] = []  # e.g. prefetch rules
-        # Run before an invalidation drops anything (e.g. re-read the lake manifest), so that
-        # no answer computed afterwards can come from the data the invalidation retired.
-        self.invalidation_hooks: list[Callable[[], Awaitable[None]]] = []
-        # Bumped by every invalidation: a source run that began before one is not cached.
-        self.epoch = 0
+        self.versions = Follower(self._changed, metrics=self.metrics)
 
     # -- registry -------------------------------------------------------------------------
     def register(self, dataset: Dataset) -> None:
         if dataset.name in self._datasets:
             raise ValueError(f"dataset {dataset.name!r} registered twice")
         policy = dataset.policy.with_overrides(**self._overrides.get(dataset.name, {}))
-        self._datasets[dataset.name] = Dataset(dataset.name, policy, dataset.source, dataset.rows_key)
+        self._datasets[dataset.name] = dataclasses.replace(dataset, policy=policy)
 
     def dataset(self, name: str) -> Dataset:
         try:
@@ -82,6 +89,40 @@ class Engine:
     @property
     def datasets(self) -> dict[str, Dataset]:
         return dict(self._datasets)
+
+    # -- data versions ----------------------------------------------------------------------
+    def follow(self, dataset: str, source: VersionSource, *, interval: float) -> None:
+        """Follow ``dataset``'s data version: poll ``source`` every ``interval`` seconds (from
+        :meth:`start`) and drop exactly what changed. Its entries then record their version."""
+        self.dataset(dataset)
+        self.versions.follow(dataset, source, interval=interval)
+
+    async def check_versions(self, dataset: str) -> bool:
+        """Check ``dataset``'s version now (e.g. right after this process wrote). True if it changed."""
+        return await self.versions.check(dataset)
+
+    async def start(self) -> None:
+        """Read every followed version once, then poll in the background (app startup)."""
+        await self.versions.start()
+
+    def _fresh(self, dataset: str, entry: Entry) -> bool:
+        book = self.versions.book(dataset)
+        return book is None or not book.stale(entry.version, entry.tags)
+
+    async def _changed(self, dataset: str, tags: frozenset[str] | None) -> None:
+        """The follower learned a new version (its book already says so): drop what it retired.
+
+        L1 first and synchronously (the invariant above); L2 is only cleanup — an entry left
+        there because Redis is down is refused on read by every worker's own book.
+        """
+        wanted = [f"dataset:{dataset}"] if tags is None else sorted(tags)
+        removed_l1 = self.l1.invalidate_tags(wanted)
+        self.metrics.invalidations.labels("l1").inc(removed_l1)
+        self._gauge()
+        if self.l2 is not None:
+            self.l2.announce(dataset)
+            removed_l2 = await self.l2.invalidate(tags=wanted, broadcast=False)
+            self.metrics.invalidations.labels("l2").inc(removed_l2)
 
     # -- the read path ----------------------------------------------------------------------
     async def get(self, query: Query) -> Served:
@@ -101,6 +142,8 @@ class Engine:
         if self.l2 is not None:
             l2 = self.l2
             entry, _ = await self._l2_reads.do(key, lambda: l2.get(key))
+            if entry is not None and not await self._usable(dataset.name, key, entry):
+                entry = None
             if entry is not None and now < entry.hard_until:
                 if dataset.policy.adaptive:
                     self.adaptive.read(key)
@@ -116,7 +159,35 @@ class Engine:
         entry, leader = await self.flight.do(key, lambda: self._compute(dataset, query, key))
         if not leader:
             self.metrics.coalesced_waiter(dataset.name, "process")
+            if not self._fresh(dataset.name, entry):
+                # Joined a run that began before a change this process now knows of: run again.
+                entry, _ = await self.flight.do(key, lambda: self._compute(dataset, query, key))
         return self._answer(dataset, key, Served(entry, "miss", key, "source"))
+
+    async def _usable(self, dataset: str, key: str, entry: Entry) -> bool:
+        """Whether an entry read from L2 may be served by this process's book; a stale one is deleted."""
+        book = self.versions.book(dataset)
+        if book is None:
+            return True
+        version = entry.version
+        if version is not None and book.horizon is not None and version < book.horizon:
+            # Older than what this process has followed: ask the source what changed since (once per version).
+            await self.versions.extend(dataset, version)
+        if version is not None and book.latest is not None and version > book.latest:
+            self.versions.nudge(dataset)  # another worker has seen a newer version: look now
+        if not book.stale(version, entry.tags):
+            return True
+        if version is not None and self.l2 is not None:
+            self.l2.discard(key, version)
+        self.metrics.lookup("l2", dataset, "outdated")
+        return False
+
+    def stream(self, query: Query) -> AsyncIterator[pa.RecordBatch]:
+        """The rows of ``query`` batch by batch, from the dataset's streaming capability (never cached)."""
+        dataset = self.dataset(query.dataset)
+        if dataset.stream is None:
+            raise NotFound(f"dataset {query.dataset!r} cannot stream its answers", details={"dataset": query.dataset})
+        return dataset.stream(query)
 
     def _answer(self, dataset: Dataset, key: str, served: Served) -> Served:
         if served.outcome != "miss":
@@ -142,7 +213,7 @@ class Engine:
         """Background refresh of a stale entry: another worker may already have refreshed L2."""
         if self.l2 is not None:
             entry = await self.l2.get(key)
-            if entry is not None and self.clock() < entry.fresh_until:
+            if entry is not None and self.clock() < entry.fresh_until and await self._usable(dataset.name, key, entry):
                 return self._promote(key, entry, dataset.policy)
         return await self._compute(dataset, query, key)
 
@@ -160,8 +231,8 @@ class Engine:
         # Across workers: one holder of a Redis lease runs the source; others wait for its result.
         async def wait_for() -> Entry | None:
             found = await l2.get(key)
-            if found is None or self.clock() >= found.fresh_until:
-                return None  # nothing yet, or the stale entry being refreshed
+            if found is None or self.clock() >= found.fresh_until or not self._fresh(dataset.name, found):
+                return None  # nothing yet, the stale entry being refreshed, or an older version's
             return self._promote(key, found, dataset.policy)
 
         return await l2.run_once(key, lambda: self._run_source(dataset, query, key), wait_for)
@@ -169,7 +240,8 @@ class Engine:
     async def _run_source(self, dataset: Dataset, query: Query, key: str) -> tuple[Entry, Lifetime | None]:
         """Run the source, keep the answer in L1; returns it with its L2 lifetime (None: too big to cache)."""
         started = time.perf_counter()
-        epoch = self.epoch
+        book = self.versions.book(dataset.name)
+        known = book.latest if book is not None else None  # the version this run reads at least
         try:
             result = await dataset.source.run(query)
         except QueryTimeout:
@@ -183,13 +255,18 @@ class Engine:
         tags = frozenset({f"dataset:{dataset.name}", *result.tags})
         entry = Entry.from_table(result.table, meta=result.meta, tags=tags, source=result.source,
                                  rows_key=dataset.rows_key, created_at=self.clock(), ttl=policy.ttl_l1,
-                                 stale_ttl=policy.stale_ttl)
+                                 stale_ttl=policy.stale_ttl,
+                                 version=result.version if result.version is not None else known)
+        book = self.versions.book(dataset.name)  # as it is now: it may have learned a change meanwhile
+        if book is not None and result.version is not None and book.latest is not None \
+                and result.version > book.latest:
+            self.versions.nudge(dataset.name)
         factor = self.adaptive.refreshed(key, entry.payload, policy)
         entry.fresh_until = entry.created_at + policy.ttl_l1 * factor
         entry.hard_until = entry.fresh_until + policy.stale_ttl
         life: Lifetime | None = None
-        if epoch != self.epoch:
-            log.info("not caching %s: invalidated while it ran", key)
+        if book is not None and book.stale(entry.version, entry.tags):
+            log.info("not caching %s: computed from version %s, older than a change since", key, entry.version)
         elif len(entry.payload) <= policy.max_entry_bytes:
             self.l1.set(key, entry)
             life = Lifetime(policy.ttl_l2 * factor, policy.stale_ttl)
@@ -219,7 +296,6 @@ class Engine:
             self.dataset(dataset)
             wanted.append(f"dataset:{dataset}")
         everything = not wanted
-        await self._before_invalidation()
         removed_l2 = 0
         if self.l2 is not None:
             removed_l2 = await self.l2.invalidate(tags=wanted, everything=everything)
@@ -231,18 +307,9 @@ class Engine:
 
     async def invalidate_local(self, *, tags: Iterable[str] | None, everything: bool) -> int:
         """Apply an invalidation broadcast by another worker to this process's L1 only."""
-        await self._before_invalidation()
         removed = self.l1.clear() if everything else self.l1.invalidate_tags(tags or [])
         self._gauge()
         return removed
-
-    async def _before_invalidation(self) -> None:
-        for hook in self.invalidation_hooks:
-            try:
-                await hook()
-            except Exception:  # a failing hook must not stop the invalidation itself
-                log.exception("invalidation hook failed")
-        self.epoch += 1
 
     # -- housekeeping ---------------------------------------------------------------------------
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
@@ -277,9 +344,11 @@ class Engine:
             "single_flight": self.single_flight,
             "adaptive_ttls": self.adaptive.chosen(policies),
             "policies": {n: _policy_dict(p) for n, p in policies.items()},
+            "versions": self.versions.stats(),
         }
 
     async def close(self) -> None:
+        await self.versions.close()
         for task in [*self._background, *self.flight.tasks()]:
             task.cancel()
         if self.l2 is not None:

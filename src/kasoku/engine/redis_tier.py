@@ -9,6 +9,11 @@ Keys carry a generation (see ``constants``): "invalidate everything" is one INCR
 invalidation reads the tag's member set — no KEYS or SCAN over the keyspace. The generation
 is read inside small Lua scripts, so every get/put is still one round trip.
 
+A put never replaces an entry of a newer data version with an older one: the put script reads
+the stored header (``GETRANGE``) and compares versions atomically (engine/versions.py). Pub/sub
+carries admin invalidations and "dataset X has a new version: check now" — a shortcut only;
+no freshness guarantee rests on it.
+
 Cross-worker single-flight: ``SET lock token NX PX lease``; the holder computes, returns to
 its caller at once, and in the background writes L2 *then* releases the lease
 (compare-and-delete), so a waiter that sees the lease gone finds the value or takes over.
@@ -40,23 +45,51 @@ from kasoku.engine.types import Lifetime
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 OnInvalidate = Callable[..., Awaitable[Any]]  # engine.invalidate_local(tags=..., everything=...)
+OnVersion = Callable[[str], Awaitable[Any]]  # engine.check_versions(dataset)
 Compute = Callable[[], Awaitable[tuple[Entry, Lifetime | None]]]
 
 _GET = """
 local gen = redis.call('GET', KEYS[1]) or '0'
 return redis.call('GET', ARGV[1] .. gen .. ':' .. ARGV[2])
 """
-_PUT = """
+# The data version of a stored entry, read from its codec header (bytes 16..23, flag bit 0 of
+# byte 6 says there is one); nil for no version or a value that is not a current entry.
+_DATA_VERSION = """
+local function data_version(head)
+  if string.len(head) < %(header)d or string.sub(head, 1, 4) ~= '%(magic)s' or string.byte(head, 5) ~= %(codec)d then
+    return nil
+  end
+  if string.byte(head, 6) %% 2 == 0 then return nil end
+  local v = 0
+  for i = 17, 24 do v = v * 256 + string.byte(head, i) end
+  return v
+end
+""" % {"header": codec.HEADER_SIZE, "magic": codec.MAGIC.decode(), "codec": codec.VERSION}
+# Never overwrite an answer of a newer data version with one of an older (a slow worker's
+# late put): compared here, atomically, against what is stored. Returns 0 when refused.
+_PUT = _DATA_VERSION + """
 local gen = redis.call('GET', KEYS[1]) or '0'
+local ekey = ARGV[1] .. gen .. ':' .. ARGV[3]
+local new = tonumber(ARGV[6])
+local old = data_version(redis.call('GETRANGE', ekey, 0, %(last)d))
+if old ~= nil and (new == nil or new < old) then return 0 end
 local px = tonumber(ARGV[5])
-redis.call('SET', ARGV[1] .. gen .. ':' .. ARGV[3], ARGV[4], 'PX', px)
-for i = 6, #ARGV do
+redis.call('SET', ekey, ARGV[4], 'PX', px)
+for i = 7, #ARGV do
   local tk = ARGV[2] .. gen .. ':' .. ARGV[i]
   redis.call('SADD', tk, ARGV[3])
   if redis.call('PTTL', tk) < px then redis.call('PEXPIRE', tk, px) end
 end
 return 1
-"""
+""" % {"last": codec.HEADER_SIZE - 1}
+# Delete an entry found stale, unless a newer one replaced it meanwhile.
+_DISCARD = _DATA_VERSION + """
+local gen = redis.call('GET', KEYS[1]) or '0'
+local ekey = ARGV[1] .. gen .. ':' .. ARGV[2]
+local old = data_version(redis.call('GETRANGE', ekey, 0, %(last)d))
+if old ~= nil and old <= tonumber(ARGV[3]) then return redis.call('DEL', ekey) end
+return 0
+""" % {"last": codec.HEADER_SIZE - 1}
 _DROP_TAGS = """
 local gen = redis.call('GET', KEYS[1]) or '0'
 local removed = 0
@@ -99,8 +132,10 @@ class RedisTier:
         self._listener: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.subscribed = asyncio.Event()
+        self._on_version: OnVersion | None = None
         self._get = client.register_script(_GET)
         self._put = client.register_script(_PUT)
+        self._discard = client.register_script(_DISCARD)
         self._drop_tags = client.register_script(_DROP_TAGS)
         self._release = client.register_script(_RELEASE)
 
@@ -167,14 +202,27 @@ class RedisTier:
             log.warning("not writing %s to L2: %s", key, exc)
             self.metrics.redis_puts.labels("skipped").inc()
             return False
-        args: list[Any] = [ENTRY_PREFIX, TAG_PREFIX, key, data, px, *sorted(entry.tags)]
+        version = "" if entry.version is None else str(entry.version)
+        args: list[Any] = [ENTRY_PREFIX, TAG_PREFIX, key, data, px, version, *sorted(entry.tags)]
         try:
-            await self._call("put", lambda: self._put(keys=[GENERATION_KEY], args=args))
+            written = await self._call("put", lambda: self._put(keys=[GENERATION_KEY], args=args))
         except Unavailable:
             self.metrics.redis_puts.labels("failed").inc()
             return False
+        if not written:
+            self.metrics.redis_puts.labels("superseded").inc()  # a newer version's answer is there
+            return False
         self.metrics.redis_puts.labels("written").inc()
         return True
+
+    def discard(self, key: str, version: int) -> None:
+        """Delete ``key`` if what is stored is of ``version`` or older (found stale). Best effort, never waits."""
+        async def run() -> None:
+            with contextlib.suppress(Unavailable):
+                await self._call("discard", lambda: self._discard(keys=[GENERATION_KEY],
+                                                                  args=[ENTRY_PREFIX, key, version]))
+        if self.breaker.state != "open":
+            self._spawn(run())
 
     def put(self, key: str, entry: Entry, life: Lifetime) -> None:
         """Queue a write; never waits. Dropped (and counted) when the queue is full or Redis is down."""
@@ -200,8 +248,9 @@ class RedisTier:
                 self._queue.task_done()
 
     # -- invalidation ---------------------------------------------------------------------------
-    async def invalidate(self, *, tags: Iterable[str] | None = None, everything: bool = False) -> int:
-        """Drop L2 entries (by tag, or all via a new generation) and tell every other worker.
+    async def invalidate(self, *, tags: Iterable[str] | None = None, everything: bool = False,
+                         broadcast: bool = True) -> int:
+        """Drop L2 entries (by tag, or all via a new generation) and (``broadcast``) tell every other worker.
 
         Returns the number of L2 entries deleted (0 for "everything": old keys die by TTL).
         """
@@ -215,6 +264,8 @@ class RedisTier:
                 removed = int(await self._call("invalidate", lambda: self._drop_tags(keys=[GENERATION_KEY], args=args)))
         except Unavailable:
             log.warning("L2 invalidation skipped: redis unavailable")
+        if not broadcast:
+            return removed
         message = orjson.dumps({"origin": self.origin, "tags": wanted, "everything": everything})
         try:
             await self._call("publish", lambda: self.client.publish(INVALIDATION_CHANNEL, message))
@@ -223,8 +274,21 @@ class RedisTier:
             log.warning("invalidation broadcast not sent: redis unavailable")
         return removed
 
-    async def start(self, on_invalidate: OnInvalidate) -> None:
-        """Start listening for other workers' invalidations (retries until Redis is there)."""
+    def announce(self, dataset: str) -> None:
+        """Tell other workers that ``dataset`` has a new data version, so they check now rather
+        than at their next poll. Only a shortcut: a lost message costs at most one poll interval."""
+        message = orjson.dumps({"origin": self.origin, "check": dataset})
+
+        async def run() -> None:
+            with contextlib.suppress(Unavailable):
+                await self._call("publish", lambda: self.client.publish(INVALIDATION_CHANNEL, message))
+                self.metrics.broadcasts.labels("sent").inc()
+        if self.breaker.state != "open":
+            self._spawn(run())
+
+    async def start(self, on_invalidate: OnInvalidate, on_version: OnVersion | None = None) -> None:
+        """Start listening for other workers' invalidations and version news (retries until Redis is there)."""
+        self._on_version = on_version
         if self._listener is None:
             self._listener = asyncio.ensure_future(self._listen(on_invalidate))
 
@@ -269,6 +333,11 @@ class RedisTier:
         if message.get("origin") == self.origin:
             return  # our own broadcast: already applied locally
         self.metrics.broadcasts.labels("received").inc()
+        check = message.get("check")
+        if check is not None:
+            if self._on_version is not None:
+                self._spawn(self._on_version(str(check)))  # the listener never waits on a version read
+            return
         await on_invalidate(tags=list(message.get("tags") or []), everything=bool(message.get("everything")))
 
     # -- cross-worker single-flight ---------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -39,7 +39,9 @@ class Result:
 
     ``meta`` travels with the rows to every wire format (e.g. ``total_count`` of a page);
     ``tags`` say which slices of data the answer depends on (dataset, months, race days),
-    so an ingest can invalidate exactly the entries it made stale.
+    so an ingest can invalidate exactly the entries it made stale. ``version``: the data version
+    (lake snapshot id) the answer was computed from; None lets the engine stamp the version it
+    knew before the run (see engine/versions.py).
     """
 
     table: pa.Table
@@ -78,14 +80,22 @@ class Policy:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
 
+Streamer = Callable[["Query"], AsyncIterator[pa.RecordBatch]]
+
+
 @dataclass(frozen=True, slots=True)
 class Dataset:
-    """A dataset registered by a domain: its name, default policy and source."""
+    """A dataset registered by a domain: its name, default policy and source.
+
+    ``stream``: the dataset's capability to answer a query batch by batch (results too large
+    to hold, never cached); None = it cannot. Reached through ``Engine.stream``.
+    """
 
     name: str
     policy: Policy
     source: Source
     rows_key: str = "data"
+    stream: Streamer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +109,10 @@ class Lifetime:
 class SharedTier(Protocol):
     """L2, shared by workers (Redis). Every method degrades to 'nothing' on failure; none raises.
 
-    ``put`` is fire-and-forget (a bounded background queue): a write never delays an answer.
+    ``put`` is fire-and-forget (a bounded background queue): a write never delays an answer,
+    and never replaces an entry of a newer data version (``Entry.version``) with an older one.
+    ``discard`` deletes an entry found stale unless a newer one replaced it; ``announce`` tells
+    other workers a dataset has a new version (a latency shortcut: they would see it by polling).
     ``run_once`` is cross-worker single-flight: one worker runs ``compute`` (which returns the
     entry and its L2 lifetime, None = too big to share); the others get the result through
     ``wait_for`` (an L2 read that only accepts a fresh entry).
@@ -107,7 +120,10 @@ class SharedTier(Protocol):
 
     async def get(self, key: str) -> "Entry | None": ...
     def put(self, key: str, entry: "Entry", life: Lifetime) -> None: ...
-    async def invalidate(self, *, tags: Iterable[str] | None = None, everything: bool = False) -> int: ...
+    def discard(self, key: str, version: int) -> None: ...
+    def announce(self, dataset: str) -> None: ...
+    async def invalidate(self, *, tags: Iterable[str] | None = None, everything: bool = False,
+                         broadcast: bool = True) -> int: ...
     async def run_once(self, key: str, compute: Callable[[], Awaitable["tuple[Entry, Lifetime | None]"]],
                        wait_for: Callable[[], Awaitable["Entry | None"]]) -> "Entry": ...
     def stats(self) -> dict[str, Any]: ...

@@ -19,20 +19,30 @@ TOKEN = "e2e-admin-token"
 
 
 class Server:
-    def __init__(self, redis_url: str) -> None:
+    """A uvicorn process serving ``factory``; ``env`` adds to (or, None values, removes from) its environment."""
+
+    def __init__(self, redis_url: str | None, *, factory: str = "tests.e2e.cache.fruit:create",
+                 env: dict[str, str | None] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, KASOKU_REDIS_URL=redis_url, KASOKU_ADMIN_TOKEN=TOKEN, KASOKU_REDIS_TIMEOUT="0.1",
-                   KASOKU_BREAKER_RESET="0.3", KASOKU_BREAKER_FAILURES="2",
-                   PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
-        self.proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "tests.e2e.cache.fruit:create",
-                                      "--port", str(self.port), "--log-level", "warning"], cwd=ROOT, env=env)
+        full = dict(os.environ, KASOKU_ADMIN_TOKEN=TOKEN, KASOKU_REDIS_TIMEOUT="0.1",
+                    KASOKU_BREAKER_RESET="0.3", KASOKU_BREAKER_FAILURES="2",
+                    PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
+        if redis_url is not None:
+            full["KASOKU_REDIS_URL"] = redis_url
+        for name, value in (env or {}).items():
+            if value is None:
+                full.pop(name, None)
+            else:
+                full[name] = value
+        self.proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", factory,
+                                      "--port", str(self.port), "--log-level", "warning"], cwd=ROOT, env=full)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}")
             try:
-                if httpx.get(self.url + "/health", timeout=0.5).json()["cache"]["l2"]:
+                if httpx.get(self.url + "/health", timeout=0.5).json()["cache"]["l2"] == (redis_url is not None):
                     return
             except httpx.HTTPError:
                 time.sleep(0.05)

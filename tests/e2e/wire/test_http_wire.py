@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi import FastAPI
 
-from kasoku.engine import compression
+from kasoku.api import compression
 from tests.e2e.wire.conftest import Clock
 from tests.e2e.wire.memdomain import MemDomain, make_table
 

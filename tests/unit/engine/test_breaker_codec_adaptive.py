@@ -1,6 +1,7 @@
 import pyarrow as pa
 import pytest
 
+from kasoku.api.bodies import body_of
 from kasoku.engine import codec
 from kasoku.engine.adaptive import AdaptiveTTL
 from kasoku.engine.breaker import Breaker
@@ -47,13 +48,13 @@ def _entry() -> Entry:
 
 def test_codec_round_trip_keeps_everything_but_the_memoised_bodies() -> None:
     entry = _entry()
-    entry.body("json", "identity")
+    body_of(entry, "json", "identity")
     back = codec.decode(codec.encode(entry, fresh_until=200.0, hard_until=250.0))
     assert back.payload == entry.payload and back.table().equals(entry.table())
     assert (back.meta, back.tags, back.source, back.rows_key, back.rows) == (entry.meta, entry.tags, "rollup", "rows", 3)
     assert (back.created_at, back.fresh_until, back.hard_until) == (100.0, 200.0, 250.0)
     assert back.bodies == {}
-    assert back.body("json", "identity").content == entry.body("json", "identity").content
+    assert body_of(back, "json", "identity").content == body_of(entry, "json", "identity").content
 
 
 @pytest.mark.parametrize("data", [b"", b"KSKE", b"PK\x03\x04" + bytes(20), b"x" * 100])

@@ -4,6 +4,7 @@ import orjson
 import pyarrow as pa
 import pytest
 
+from kasoku.api.bodies import body_of
 from kasoku.engine.engine import Engine
 from kasoku.engine.types import Dataset, Policy, Query
 from kasoku.errors import NotFound
@@ -21,10 +22,10 @@ async def test_miss_then_hit_returns_the_same_bytes(clock) -> None:
     source = CountingSource()
     engine = make_engine(clock, source)
     first = await engine.get(Query("d", "t", {"n": 4}))
-    body1 = first.entry.body("json", "identity").content
+    body1 = body_of(first.entry, "json", "identity").content
     second = await engine.get(Query("d", "t", {"n": 4}))
     assert (first.outcome, second.outcome) == ("miss", "hit")
-    assert second.entry.body("json", "identity").content is body1
+    assert body_of(second.entry, "json", "identity").content is body1
     assert orjson.loads(body1) == {"n": 4, "data": [{"i": i, "v": 0, "name": f"row{i}"} for i in range(4)]}
     assert source.runs == 1
 
@@ -97,37 +98,12 @@ async def test_policy_overrides_from_settings(clock) -> None:
     assert engine.dataset("d").policy.ttl_l1 == 5.0 and engine.dataset("d").policy.ttl_l2 == 70
 
 
-async def test_an_answer_computed_across_an_invalidation_is_not_cached(clock) -> None:
-    source = CountingSource(delay=0.05)
-    engine = make_engine(clock, source)
-    running = asyncio.ensure_future(engine.get(Query("d", "t", {})))
-    await asyncio.sleep(0.01)  # the source is running on the old data
-    await engine.invalidate()
-    assert (await running).outcome == "miss"  # its caller still gets an answer...
-    fresh = await engine.get(Query("d", "t", {}))
-    assert fresh.outcome == "miss" and source.runs == 2  # ...but it was not cached
-
-
-async def test_invalidation_hooks_run_before_entries_are_dropped(clock) -> None:
-    engine = make_engine(clock, CountingSource())
-    await engine.get(Query("d", "t", {}))
-    seen: list[int] = []
-
-    async def hook() -> None:
-        seen.append(engine.l1.entries)  # still cached while the hook runs (e.g. manifest refresh)
-
-    engine.invalidation_hooks.append(hook)
-    await engine.invalidate()
-    await engine.invalidate_local(tags=["dataset:d"], everything=False)
-    assert seen == [1, 0] and engine.l1.entries == 0
-
-
 async def test_entries_hold_only_the_bytes_they_are_charged_for(clock) -> None:
     engine = make_engine(clock, CountingSource())
     served = await engine.get(Query("d", "t", {"n": 100}))
     assert not any(isinstance(v, pa.Table) for v in (getattr(served.entry, f) for f in served.entry.__slots__))
     assert served.entry.table().num_rows == 100  # read from the payload when needed
-    assert served.entry.body("csv", "identity").content.startswith(b'"i"')
+    assert body_of(served.entry, "csv", "identity").content.startswith(b'"i"')
 
 
 async def test_background_refresh_failure_is_logged_and_stale_keeps_serving(clock, caplog) -> None:
@@ -140,3 +116,16 @@ async def test_background_refresh_failure_is_logged_and_stale_keeps_serving(cloc
     await asyncio.sleep(0.01)
     assert "background refresh failed" in caplog.text
     assert (await engine.get(Query("d", "t", {}))).outcome == "stale"
+
+
+async def test_streams_go_through_the_datasets_streaming_capability(clock) -> None:
+    async def rows(query: Query):  # type: ignore[no-untyped-def]
+        for i in range(int(query.params["n"])):
+            yield pa.record_batch({"i": [i]})
+
+    engine = Engine(l1_bytes=10**6, clock=clock)
+    engine.register(Dataset("s", Policy(), CountingSource(), stream=rows))
+    engine.register(Dataset("d", Policy(), CountingSource()))
+    assert [b["i"][0].as_py() async for b in engine.stream(Query("s", "rows", {"n": 3}))] == [0, 1, 2]
+    with pytest.raises(NotFound):
+        engine.stream(Query("d", "rows", {}))

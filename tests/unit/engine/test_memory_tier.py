@@ -1,5 +1,6 @@
 import pyarrow as pa
 
+from kasoku.api.bodies import body_of
 from kasoku.engine.entry import Entry
 from kasoku.engine.memory import MemoryTier
 
@@ -50,7 +51,7 @@ def test_new_bodies_are_charged(clock) -> None:
     entry = make_entry(clock, 2000)
     tier.set("k", entry)
     before = tier.bytes
-    entry.body("json", "identity")
+    body_of(entry, "json", "identity")
     tier.set("k", entry)
     assert tier.bytes > before
 

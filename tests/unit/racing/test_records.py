@@ -72,9 +72,10 @@ def test_unknown_type_gets_the_header_only() -> None:
         parse_record(b"ZZ720")
 
 
-def test_unknown_race_keyed_type_still_gets_its_race_id() -> None:
-    data = parse_record(b"O35" + b"20230828" + RACE.encode() + b"0" * 50 + b"\r\n").data
-    assert data["race_id"] == RACE and data["_layout"] == "header-only"
+def test_every_documented_type_is_known_so_a_short_one_is_refused() -> None:
+    """O3 used to be header-only; now that every type has a table, a cut record is an error."""
+    with pytest.raises(RecordError, match=r"O3 record is 79 bytes.*2654"):
+        parse_record(b"O35" + b"20230828" + RACE.encode() + b"0" * 50 + b"\r\n")
 
 
 def test_um_lengths_other_than_current_and_v4802_fail() -> None:

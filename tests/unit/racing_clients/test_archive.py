@@ -3,8 +3,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.jvdata_samples import sample_files
-
 import pytest
 
 from kasoku.domains.racing.archive import import_files, split_records
@@ -128,14 +126,6 @@ def test_progress_is_reported_per_file(tmp_path: Path) -> None:
 def test_empty_file_imports_nothing(tmp_path: Path) -> None:
     summary = import_files([write_jvd(tmp_path / "e.jvd", [])], tmp_path / "arc")
     assert summary.records == 0
-
-
-def test_real_samples_import(tmp_path: Path) -> None:
-    """Conformance: every real record passes validation (lengths, cp932, header dates)."""
-    paths = sample_files()
-    summary = import_files(paths, tmp_path / "arc")
-    assert summary.records == len(paths)
-    assert summary.by_dataspec["RACE"] == 13 and summary.by_dataspec["0B14"] == 5
 
 
 def test_a_record_whose_fields_do_not_parse_is_refused(tmp_path: Path) -> None:

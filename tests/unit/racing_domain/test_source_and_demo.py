@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import orjson
 import pytest
@@ -13,9 +14,10 @@ from kasoku.domains.racing.catalogue import DATASPECS, get_dataspec
 from kasoku.domains.racing.demo import example_paths, generate
 from kasoku.domains.racing.domain import client_from_settings, policy_for
 from kasoku.domains.racing.jobs import job_fromtime
+from kasoku.domains.racing.records import parse_record
 from kasoku.domains.racing.routes import fetch_args
 from kasoku.domains.racing.source import data_tags, page_query, records_table, view_table
-from kasoku.engine.encoders import json_columns
+from kasoku.engine.arrow import json_columns
 from kasoku.engine.keys import query_key
 from kasoku.errors import ConfigError, InvalidParameter, UpstreamError
 
@@ -90,12 +92,53 @@ def test_client_from_settings_needs_an_archive(tmp_path) -> None:  # type: ignor
 
 
 def test_demo_is_deterministic() -> None:
-    a, b, c = generate(7), generate(7), generate(8)
+    a, b, c = generate(7, races_per_day=2), generate(7, races_per_day=2), generate(8, races_per_day=2)
     assert a.files == b.files and a.race_ids == b.race_ids
     assert a.files["RACE"] != c.files["RACE"]
-    assert {"RACE", "YSCH", "DIFF", "0B11", "0B12", "0B15", "0B31", "0B32"} == set(a.files)
-    assert len(a.race_ids) == 48 and len(set(a.race_ids)) == 48
+    assert set(a.files) == {"RACE", "YSCH", "DIFF", "0B11", "0B12", "0B15", "0B31", "0B32", "0B33", "0B34",
+                            "0B35", "0B36"}
+    assert len(a.race_ids) == 12 and len(set(a.race_ids)) == 12
     assert example_paths()[0].startswith("/api/v1/data/RACE")
+    full = generate()
+    assert f"/api/v1/master/horse/{full.horse_ids[0]}" in example_paths()
+    assert f"/api/v1/realtime/odds/{full.race_ids[0]}?type=win" in example_paths()
+
+
+def test_demo_races_are_consistent_across_their_records() -> None:
+    """One field of horses per race in RA, SE, WH, O1-O6 and HR; payouts are the final odds."""
+    demo = generate(11, races_per_day=2)
+    by_race: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for spec in ("0B11", "0B12", "0B31", "0B32", "0B33", "0B34", "0B35", "0B36"):
+        for raw in demo.files[spec]:
+            data = parse_record(raw).data
+            by_race.setdefault(data["race_id"], {}).setdefault(data["record_type"], []).append(data)
+    favourites_won = 0
+    for race_id, records in by_race.items():
+        (ra,), (hr,), (wh,) = records["RA"], records["HR"], records["WH"]
+        entries = sorted(records["SE"], key=lambda se: se["horse_number"])
+        runners = len(entries)
+        assert ra["num_entries"] == ra["num_starters"] == runners and ra["weekday_code"] in ("1", "2")
+        assert all(se["horse_name"] and se["jockey_short_name"] and se["trainer_short_name"] for se in entries)
+        assert [w["horse_name"] for w in wh["horse_weight_infos"]] == [se["horse_name"] for se in entries]
+        assert [w["horse_weight"] for w in wh["horse_weight_infos"]] == [se["horse_weight"] for se in entries]
+        for rtype, group, pairs in (("O1", "win_odds", runners), ("O2", "quinella_odds", runners * (runners - 1) // 2),
+                                    ("O3", "wide_odds", runners * (runners - 1) // 2),
+                                    ("O4", "exacta_odds", runners * (runners - 1)),
+                                    ("O5", "trio_odds", runners * (runners - 1) * (runners - 2) // 6),
+                                    ("O6", "trifecta_odds", runners * (runners - 1) * (runners - 2))):
+            (odds,) = records[rtype]
+            assert (odds["num_entries"], odds["num_starters"], len(odds[group])) == (runners, runners, pairs), rtype
+        o1 = records["O1"][0]["win_odds"]
+        winner = next(se for se in entries if se["confirmed_placing"] == 1)
+        assert hr["win_payback"][0]["number"] == f"{winner['horse_number']:02d}"
+        assert hr["win_payback"][0]["payout"] == round(o1[winner["horse_number"] - 1]["odds"] * 100)
+        trifecta = {row["combination"]: row["odds"] for row in records["O6"][0]["trifecta_odds"]}
+        top3 = sorted(entries, key=lambda se: se["confirmed_placing"])[:3]
+        key = "".join(f"{se['horse_number']:02d}" for se in top3)
+        assert hr["trifecta_payback"][0] == {"number": key, "payout": round(trifecta[key] * 100),
+                                             "popularity_rank": hr["trifecta_payback"][0]["popularity_rank"]}
+        favourites_won += winner["win_popularity_rank"] <= 3
+    assert favourites_won >= len(by_race) // 3  # results follow the odds (not always the favourite)
 
 
 def test_prefetch_skips_races_older_than_the_upstream_keeps_realtime_data() -> None:

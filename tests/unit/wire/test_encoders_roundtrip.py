@@ -14,8 +14,9 @@ import pyarrow.parquet as pq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kasoku.engine import compression
-from kasoku.engine.encoders import encode
+from kasoku.api.bodies import body_of
+from kasoku.api import compression
+from kasoku.api.encoders import encode
 from kasoku.engine.entry import Entry
 
 COLUMN_TYPES = {
@@ -57,18 +58,18 @@ def test_every_format_decodes_to_the_same_rows(table: pa.Table) -> None:
 @given(tables(), st.sampled_from(["br", "zstd", "gzip", "lz4"]))
 def test_entry_bodies_are_made_once_and_decode(table: pa.Table, coding: str) -> None:
     entry = Entry.from_table(table, meta={}, tags=frozenset(), source="t", rows_key="data", created_at=0, ttl=60, stale_ttl=0)
-    body = entry.body("json", coding, min_compress=0)
-    assert entry.body("json", coding, min_compress=0) is body
+    body = body_of(entry, "json", coding, min_compress=0)
+    assert body_of(entry, "json", coding, min_compress=0) is body
     assert orjson.loads(compression.decompress(body.content, coding))["data"] == table.to_pylist()
-    assert body.etag != entry.body("json", "identity").etag
+    assert body.etag != body_of(entry, "json", "identity").etag
 
 
 def test_small_bodies_are_not_compressed_and_share_the_identity_etag() -> None:
     entry = Entry.from_table(pa.table({"a": [1]}), meta={}, tags=frozenset(), source="t", rows_key="data",
                              created_at=0, ttl=60, stale_ttl=0)
-    small = entry.body("json", "br", min_compress=1024)
+    small = body_of(entry, "json", "br", min_compress=1024)
     assert small.encoding == "identity"
-    assert small is entry.body("json", "identity")
+    assert small is body_of(entry, "json", "identity")
 
 
 def test_decimal_columns_encode_as_numbers() -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 from fastapi import FastAPI
 
 from kasoku.config import Settings
@@ -14,8 +16,10 @@ from kasoku.domains.listening import routes
 from kasoku.domains.listening.rollup_match import LakeRollups
 from kasoku.domains.listening.source import ListeningSource
 from kasoku.engine.engine import Engine
-from kasoku.engine.types import Dataset, Policy
 from kasoku.domains.listening.snapshots import SnapshotCatalog
+from kasoku.domains.listening.tools import RangeParams
+from kasoku.domains.listening.versions import ListeningVersions
+from kasoku.engine.types import Dataset, Policy, Query
 from kasoku.lake.duckdb_pool import DuckDBPool
 from kasoku.lake.ducklake import Lake, S3Options, default_s3_catalog
 
@@ -72,16 +76,19 @@ class ListeningDomain:
         catalog = SnapshotCatalog(self.pool)
         matcher = LakeRollups(self.pool, catalog) if settings.rollups else None
         self.source = ListeningSource(self.lake, self.pool, rollups=matcher, catalog=catalog)
-        engine.register(Dataset(routes.DATASET, LISTENING_POLICY, self.source))
+        engine.register(Dataset(routes.DATASET, LISTENING_POLICY, self.source, stream=self._stream))
+        # The one freshness mechanism: every worker polls the lake's snapshot id itself; the
+        # versions it sees also move the source's pinned snapshot forward (never behind the engine).
+        engine.follow(routes.DATASET, ListeningVersions(self.lake, self.pool, catalog=catalog),
+                      interval=settings.version_poll_interval)
         app.include_router(routes.router)
         routes.register_batch_routes(app, settings.user_id)
-        engine.invalidation_hooks.append(self._forget_snapshot)
 
-    async def _forget_snapshot(self) -> None:
-        """An invalidation says the data changed: read the current snapshot afresh, not the one
-        remembered for a fraction of a second."""
-        if self.source is not None:
-            self.source.catalog.forget_current()
+    def _stream(self, query: Query) -> AsyncIterator[pa.RecordBatch]:
+        """Every play of the query's range, batch by batch (the dataset's streaming capability)."""
+        if self.source is None:
+            raise RuntimeError("the listening domain streams before it was registered")
+        return self.source.stream(RangeParams.model_validate(dict(query.params)), query.scope)
 
     async def startup(self) -> None:
         self._health_task = asyncio.create_task(self._health_loop())

@@ -105,14 +105,11 @@ async def plays(request: Request, params: Annotated[PlaysQuery, Q()]) -> Respons
 async def plays_stream(request: Request, start: Annotated[date | None, Q(description="first day (UTC), inclusive")] = None,
                        end: Annotated[date | None, Q(description="last day (UTC), inclusive")] = None, user_id: UserId = None,
                        format: Annotated[str | None, Q(description="ndjson | json | sse (overrides Accept)")] = None) -> Response:
-    from kasoku.domains.listening.source import ListeningSource
-
     fmt = choose_stream_format(request.headers.get("accept"), format)
-    source = engine_of(request).dataset(DATASET).source
-    if not isinstance(source, ListeningSource):
-        raise TypeError("the listening dataset is not served by a ListeningSource")
+    RangeParams(start=start, end=end)  # a backwards range is a 400 before any byte is sent
+    params = {"start": start.isoformat() if start else None, "end": end.isoformat() if end else None}
     scope = user_id or request.app.state.settings.user_id
-    return await stream_response(source.stream(RangeParams(start=start, end=end), scope), fmt)
+    return await stream_response(engine_of(request).stream(Query(DATASET, "plays", params, scope)), fmt)
 
 
 # Route path → tool: what /v1/batch may name (the builders build the same Query as the routes).

@@ -54,6 +54,11 @@ class SnapshotCatalog:
             self._current = (now, snapshot)
         return snapshot
 
+    def observe(self, snapshot: int) -> None:
+        """Someone read the current snapshot (the engine's version poll): use it from now on."""
+        if self._current is None or snapshot > self._current[1]:
+            self._current = (self._clock(), snapshot)
+
     def forget_current(self) -> None:
         """Read the current snapshot from the catalog on next use (e.g. right after an own write)."""
         self._current = None

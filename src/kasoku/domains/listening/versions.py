@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 
 from kasoku.domains.listening.rollup_build import ALL_TABLES
+from kasoku.domains.listening.snapshots import SnapshotCatalog
 from kasoku.domains.listening.source import OPEN_RANGE_TAG
 from kasoku.domains.listening.tables import ARTISTS, EPISODES, MONTH_OF, PLAYS
 from kasoku.lake.duckdb_pool import DuckDBPool
@@ -79,9 +80,12 @@ class ListeningVersions:
     attaches the lake read-only once, on first use, in a connection of its own.
     """
 
-    def __init__(self, lake: Lake, pool: DuckDBPool | None = None) -> None:
+    def __init__(self, lake: Lake, pool: DuckDBPool | None = None, *, catalog: SnapshotCatalog | None = None) -> None:
+        """``catalog``: the source's snapshot memo; every version read here moves it forward, so the
+        source never pins a snapshot older than one the engine already knows of."""
         self.lake = lake
         self.pool = pool
+        self.catalog = catalog
         self._con: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.Lock()
 
@@ -97,10 +101,16 @@ class ListeningVersions:
         return await asyncio.to_thread(self._run, fn)
 
     async def current(self) -> int:
-        return int(await self._call(current_snapshot))
+        snapshot = int(await self._call(current_snapshot))
+        if self.catalog is not None:
+            self.catalog.observe(snapshot)
+        return snapshot
 
     async def changes(self, since: int) -> tuple[int, frozenset[str] | None]:
-        return await self._call(lambda cur: changes_since(cur, since))  # type: ignore[no-any-return]
+        current, tags = await self._call(lambda cur: changes_since(cur, since))
+        if self.catalog is not None:
+            self.catalog.observe(current)
+        return current, tags
 
     def close(self) -> None:
         with self._lock:

@@ -24,6 +24,7 @@ scaled fields (odds 3.2 -> '0032'), seconds for race times (83.4 -> '1234'),
 dicts for sub-records; ``race_id`` fills the race-key parts. Fields not given are
 zeros (numbers, dates) or padding (text: U+3000 for full-width, spaces otherwise);
 ``None`` for a number writes spaces, which the parser reads back as None.
+``_layout='V4802'`` (as the parser reports an older layout) builds the legacy layout.
 Race and meet builders default ``data_creation_date`` to the race date; master
 builders require it, so that ``creation_date_of`` works on everything they make.
 """
@@ -34,7 +35,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kasoku.domains.racing.layouts import LAYOUTS, RACE_KEY, RACE_KEYED, Field, Group, Layout
+from kasoku.domains.racing.layouts import LAYOUTS, LEGACY_LAYOUTS, RACE_KEY, RACE_KEYED, Field, Group, Layout
 from kasoku.domains.racing.records import CRLF, ENCODING, RecordError
 
 _NOT_GIVEN = object()
@@ -42,11 +43,8 @@ _NOT_GIVEN = object()
 
 def build_record(record_type: str, /, **fields: Any) -> bytes:
     """A record of ``record_type`` with exactly its declared length, CR LF included."""
-    layout = LAYOUTS.get(record_type)
-    if layout is None:
-        raise RecordError(f"no layout to build a {record_type!r} record (known: {', '.join(sorted(LAYOUTS))})",
-                          record_type=record_type)
     given = dict(fields)
+    layout = _layout(record_type, given.pop("_layout", ""))
     if given.pop("record_type", record_type) != record_type:
         raise RecordError(f"record_type field disagrees with {record_type!r}", record_type=record_type)
     race_id = given.pop("race_id", None)
@@ -63,6 +61,20 @@ def build_record(record_type: str, /, **fields: Any) -> bytes:
                  else _encode_field(layout, item, value))
         buf[item.pos - 1:item.pos - 1 + item.size] = chunk
     return bytes(buf) + CRLF
+
+
+def _layout(record_type: str, variant: str) -> Layout:
+    """The current layout, or with ``_layout='V4802'`` (as the parser reports it) the older one."""
+    current = LAYOUTS.get(record_type)
+    if current is None:
+        raise RecordError(f"no layout to build a {record_type!r} record (known: {', '.join(sorted(LAYOUTS))})",
+                          record_type=record_type)
+    if not variant:
+        return current
+    for (rtype, _), legacy in LEGACY_LAYOUTS.items():
+        if rtype == record_type and legacy.variant == variant:
+            return legacy
+    raise RecordError(f"{record_type} has no {variant!r} layout", record_type=record_type)
 
 
 def _split_race_id(record_type: str, race_id: str) -> dict[str, str]:
@@ -82,18 +94,24 @@ def _encode_group(layout: Layout, group: Group, rows: Any) -> bytes:
     if len(rows) > group.count:
         raise RecordError(f"{layout.record_type}.{group.name}: {len(rows)} entries, room for {group.count}",
                           record_type=layout.record_type)
+    names = {f.name for f in group.fields}
     out = bytearray()
-    for n in range(group.count):
-        row = dict(rows[n]) if n < len(rows) else {}
-        unknown = set(row) - {f.name for f in group.fields}
+    for given in rows:
+        row = dict(given)
+        unknown = set(row) - names
         if unknown:
             raise RecordError(f"{layout.record_type}.{group.name} has no field(s) {', '.join(sorted(unknown))}",
                               record_type=layout.record_type)
-        slot = bytearray(b" " * group.width)
-        for f in group.fields:
-            slot[f.pos - 1:f.pos - 1 + f.size] = _encode_field(layout, f, row.get(f.name, _NOT_GIVEN))
-        out += slot
-    return bytes(out)
+        out += _encode_slot(layout, group, row)
+    # Unused slots are all alike (every field not given): encode one, repeat it.
+    return bytes(out) + _encode_slot(layout, group, {}) * (group.count - len(rows))
+
+
+def _encode_slot(layout: Layout, group: Group, row: dict[str, Any]) -> bytes:
+    slot = bytearray(b" " * group.width)
+    for f in group.fields:
+        slot[f.pos - 1:f.pos - 1 + f.size] = _encode_field(layout, f, row.get(f.name, _NOT_GIVEN))
+    return bytes(slot)
 
 
 def _encode_field(layout: Layout, f: Field, value: Any) -> bytes:
@@ -134,6 +152,10 @@ def _encode_value(layout: Layout, f: Field, value: Any) -> bytes:
         tenths = round(abs(value) * 10)
         minutes, rest = divmod(tenths, 600)
         number = minutes * 1000 + rest
+    elif f.kind == "racetime100":
+        hundredths = round(abs(value) * 100)
+        minutes, rest = divmod(hundredths, 6000)
+        number = minutes * 10000 + rest
     else:
         number = round(abs(value) * f.scale) if f.kind == "scaled" else int(abs(value))
     digits = str(number)

@@ -1,10 +1,17 @@
 """A deterministic demo JV-Data archive: a few race days built with the record builder,
 written as raw JV-Data files and imported by the real importer (``archive.import_files``).
 
-Stored: RACE (RA, SE, HR, O1, O2), YSCH (YS), DIFF (UM, KS, CH). Realtime, per race:
-0B11 (WH), 0B12 (RA SE HR, final), 0B15 (RA SE, entry list), 0B31 (O1), 0B32 (O2).
+Two meetings (Tokyo 3rd, Hanshin 2nd) over three days (Sat 1 June, Sun 2 June, Sat 8 June
+2024), 8 races a day each. Per race one field of horses runs through every record: RA and SE
+(entry list, data_code 2; final results, 7), WH (weights, with the horse names), O1-O6 (the
+same horse numbers and entry counts in every odds record) and HR (payouts = the final odds of
+the winning combinations). Results follow the odds: one strength per horse makes both.
+
+Stored: RACE (RA SE HR O1 O2), YSCH (YS), DIFF (UM KS CH). Realtime, per race: 0B11 (WH),
+0B12 (RA SE HR, final), 0B15 (RA SE, entry list), 0B31-0B36 (O1-O6). O3-O6 are realtime only
+to keep the demo's RACE fetch small (an O6 holds up to 4,896 trifecta odds).
 Everything comes from one seeded ``random.Random``: the same seed gives byte-identical files.
-Names are invented (katakana horse names, kanji person names); no real record is copied.
+Names are invented (``demo_names``); no real record is copied.
 """
 
 from __future__ import annotations
@@ -16,26 +23,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kasoku.domains.racing.archive import ImportSummary, import_files
-from kasoku.domains.racing.builder import (
-    build_entry,
-    build_horse,
-    build_jockey,
-    build_payout,
-    build_quinella_odds,
-    build_race,
-    build_schedule,
-    build_trainer,
-    build_weights,
-    build_win_odds,
-)
+from kasoku.domains.racing.builder import build_horse, build_jockey, build_schedule, build_trainer
+from kasoku.domains.racing.demo_names import Person, breeder, horse_name, owner, people, silks
+from kasoku.domains.racing.demo_race import Horse, RacePlan, race_records
 
 RACE_DAYS = ("20240601", "20240602", "20240608")
 COURSES = (("05", "03"), ("09", "02"))  # (racecourse code, kaiji): Tokyo 3rd meet, Hanshin 2nd meet
 RACES_PER_DAY = 8
-_SYLLABLES = "アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワン"
-_FAMILY = ("田中", "佐藤", "鈴木", "高橋", "伊藤", "渡辺", "山本", "中村", "小林", "加藤", "吉田", "山田")
-_GIVEN = ("一郎", "健", "翔", "誠", "大輔", "拓也", "豊", "勇", "亮", "学")
-_RACE_NAMES = ("未勝利", "１勝クラス", "２勝クラス", "３勝クラス", "オープン", "新馬")
+SPECS = ("RACE", "YSCH", "DIFF", "0B11", "0B12", "0B15", "0B31", "0B32", "0B33", "0B34", "0B35", "0B36")
+_WEEKDAY = {5: "1", 6: "2"}  # JV-Data 曜日コード: 1 土, 2 日 (3 祝日, 4 月 ... 8 金)
+_TRACKS = {"05": ("11", "23"), "09": ("17", "24")}  # turf, dirt: Tokyo left-handed, Hanshin right-handed
+_SPECIALS = ("由比ヶ浜特別", "青梅特別", "八王子特別", "三田特別", "甲南ステークス", "リボン賞")
+# (condition name, race type, condition codes 2yo/3yo/4yo/5yo+/youngest, weight type, purse in 100 yen)
+_CLASSES = (
+    ("２歳新馬", "11", ("701", "000", "000", "000", "701"), "3", (72000, 29000, 18000, 11000, 7200)),
+    ("３歳未勝利", "12", ("000", "703", "000", "000", "703"), "3", (55000, 22000, 14000, 8300, 5500)),
+    ("３歳以上１勝クラス", "13", ("000", "005", "005", "005", "005"), "4", (78000, 31000, 20000, 12000, 7800)),
+    ("３歳以上２勝クラス", "13", ("000", "010", "010", "010", "010"), "4", (110000, 44000, 28000, 17000, 11000)),
+    ("３歳以上３勝クラス", "13", ("000", "016", "016", "016", "016"), "4", (150000, 60000, 38000, 23000, 15000)),
+)
 
 
 @dataclass
@@ -51,86 +57,119 @@ class DemoArchive:
     summary: ImportSummary | None = None
 
 
-def _katakana(rng: random.Random) -> str:
-    return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(4, 9)))
-
-
-def _person(rng: random.Random) -> str:
-    return rng.choice(_FAMILY) + rng.choice(_GIVEN)
-
-
-def generate(seed: int = 2024) -> DemoArchive:
-    """All records by target dataspec (no files written)."""
+def generate(seed: int = 2024, *, races_per_day: int = RACES_PER_DAY) -> DemoArchive:
+    """All records by target dataspec (no files written); ``races_per_day`` < 8 makes a smaller
+    demo (tests), whose last race is still the day's special."""
     rng = random.Random(seed)
     demo = DemoArchive(Path("."))
-    files: dict[str, list[bytes]] = {s: [] for s in ("RACE", "YSCH", "DIFF", "0B11", "0B12", "0B15", "0B31", "0B32")}
-    jockeys = [(f"{1000 + i:05d}", _person(rng)) for i in range(24)]
-    trainers = [(f"{2000 + i:05d}", _person(rng)) for i in range(16)]
-    horses: list[tuple[str, str]] = []
+    files: dict[str, list[bytes]] = {s: [] for s in SPECS}
+    jockeys = people(rng, 24, 1001)
+    trainers = people(rng, 16, 1101)
     created = "2024-05-30"
-    for code, name in jockeys:
-        files["DIFF"].append(build_jockey(code, name, data_creation_date=created, jockey_name_short=name[:4]))
-    for code, name in trainers:
-        files["DIFF"].append(build_trainer(code, name, data_creation_date=created, trainer_name_short=name[:4]))
+    for person in jockeys:
+        files["DIFF"].append(_person_record("KS", person, rng, created))
+    for person in trainers:
+        files["DIFF"].append(_person_record("CH", person, rng, created))
+    horses: list[Horse] = []
+    names: set[str] = set()
     for day_index, day in enumerate(RACE_DAYS):
+        date = dt.date(int(day[:4]), int(day[4:6]), int(day[6:]))
         for course, kaiji in COURSES:
             nichiji = f"{day_index + 1:02d}"
-            files["YSCH"].append(build_schedule(f"{day}{course}{kaiji}{nichiji}"))
-            for race_no in range(1, RACES_PER_DAY + 1):
+            weather = rng.choice("1112")
+            going = rng.choice("1112") if weather == "1" else rng.choice("23")
+            files["YSCH"].append(build_schedule(f"{day}{course}{kaiji}{nichiji}", weekday_code=_WEEKDAY[date.weekday()]))
+            for race_no in range(RACES_PER_DAY - races_per_day + 1, RACES_PER_DAY + 1):
                 race_id = f"{day}{course}{kaiji}{nichiji}{race_no:02d}"
                 demo.race_ids.append(race_id)
-                _race(rng, race_id, race_no, jockeys, trainers, horses, files)
-    for reg, name in horses:
-        files["DIFF"].append(build_horse(reg, name, data_creation_date=created))
-    demo.horse_ids = [h for h, _ in horses[:3]]
-    demo.jockey_ids = [j for j, _ in jockeys[:3]]
-    demo.trainer_ids = [t for t, _ in trainers[:3]]
+                plan = _plan(rng, race_id, race_no, date, course, weather, going)
+                runners = rng.randint(10, 16)
+                field_ = [_horse(rng, names, trainers, plan, len(horses) + i + 1) for i in range(runners)]
+                horses += field_
+                records = race_records(rng, plan, field_, rng.sample(jockeys, runners))
+                files["RACE"] += [*records.final, records.odds["O1"], records.odds["O2"]]
+                files["0B11"].append(records.weights)
+                files["0B12"] += records.final
+                files["0B15"] += records.entries_early
+                for n, rtype in enumerate(("O1", "O2", "O3", "O4", "O5", "O6"), start=1):
+                    files[f"0B3{n}"].append(records.odds[rtype])
+    for horse in horses:
+        files["DIFF"].append(_horse_record(horse, created))
+    demo.horse_ids = [h.reg for h in horses[:3]]
+    demo.jockey_ids = [j.code for j in jockeys[:3]]
+    demo.trainer_ids = [t.code for t in trainers[:3]]
     demo.files = files
     return demo
 
 
-def _race(rng: random.Random, race_id: str, race_no: int, jockeys: list[tuple[str, str]],
-          trainers: list[tuple[str, str]], horses: list[tuple[str, str]], files: dict[str, list[bytes]]) -> None:
-    runners = rng.randint(10, 16)
-    distance = rng.choice((1200, 1400, 1600, 1800, 2000, 2400))
-    post = f"{9 + (race_no * 35 + 50) // 60:02d}:{(race_no * 35 + 50) % 60:02d}"
-    name = rng.choice(_RACE_NAMES)
-    final = build_race(race_id, name, distance, post_time=post, num_entries=runners, track_code="11")
-    entries_final: list[bytes] = []
-    entries_early: list[bytes] = []
-    for number in range(1, runners + 1):
-        reg = f"20{rng.randint(19, 21)}{rng.randint(100000, 999999)}"
-        horse_name = _katakana(rng)
-        horses.append((reg, horse_name))
-        jockey = rng.choice(jockeys)
-        trainer = rng.choice(trainers)
-        common = {"jockey_code": jockey[0], "jockey_name": jockey[1][:4], "trainer_code": trainer[0],
-                  "trainer_name": trainer[1][:4], "pedigree_reg_num": reg,
-                  "bracket_number": min(8, (number + 1) // 2)}
-        entries_final.append(build_entry(race_id, number, horse_name, **common))
-        entries_early.append(build_entry(race_id, number, horse_name, data_code="2", **common))
-    strength = {n: rng.uniform(0.5, 3.0) for n in range(1, runners + 1)}
-    total = sum(strength.values())
-    win = {n: round(max(1.1, 0.8 * total / s), 1) for n, s in strength.items()}
-    pairs = {(a, b): round(min(9999.9, win[a] * win[b] / 2.5), 1)
-             for a in range(1, runners + 1) for b in range(a + 1, runners + 1)}
-    order = sorted(win, key=lambda n: win[n] * rng.uniform(0.5, 1.5))
-    first, second, third = order[0], order[1], order[2]
-    payout = build_payout(race_id, win={first: int(win[first] * 100)},
-                          place={first: 110 + rng.randint(0, 300), second: 120 + rng.randint(0, 500),
-                                 third: 130 + rng.randint(0, 700)},
-                          quinella={tuple(sorted((first, second))): int(pairs[tuple(sorted((first, second)))] * 100)})
-    o1 = build_win_odds(race_id, win)
-    o2 = build_quinella_odds(race_id, pairs)
-    weights = build_weights(race_id, {n: rng.randint(420, 540) for n in range(1, runners + 1)},
-                            changes={n: rng.randint(-8, 8) for n in range(1, runners + 1)})
-    files["RACE"] += [final, *entries_final, payout, o1, o2]
-    files["0B11"].append(weights)
-    files["0B12"] += [final, *entries_final, payout]
-    files["0B15"] += [build_race(race_id, name, distance, post_time=post, num_entries=runners, data_code="2"),
-                      *entries_early]
-    files["0B31"].append(o1)
-    files["0B32"].append(o2)
+def _plan(rng: random.Random, race_id: str, race_no: int, date: dt.date, course: str, weather: str,
+          going: str) -> RacePlan:
+    special = race_no == RACES_PER_DAY
+    condition, race_type, codes, weight_type, purse = _CLASSES[
+        4 if special else (0 if race_no == 3 else 1 if race_no <= 2 else 2 if race_no <= 5 else 3)]
+    turf = special or race_no % 2 == 0
+    distance = rng.choice((1400, 1600, 1800, 2000, 2400) if turf else (1200, 1400, 1600, 1800))
+    minutes = 9 * 60 + 50 + (race_no - 1) * 35
+    return RacePlan(
+        race_id=race_id, weekday_code=_WEEKDAY[date.weekday()], name=rng.choice(_SPECIALS) if special else "",
+        condition=condition, grade_code="E" if special else "", race_type_code=race_type, cond_codes=codes,
+        weight_type_code=weight_type, distance=distance, track_code=_TRACKS[course][0 if turf else 1],
+        course_code=rng.choice("ABC") if turf else "", post_time=f"{minutes // 60:02d}:{minutes % 60:02d}",
+        purse=purse, weather_code=weather, going_code=going)
+
+
+def _horse(rng: random.Random, names: set[str], trainers: list[Person], plan: RacePlan, serial: int) -> Horse:
+    age = _age(rng, plan.race_type_code)
+    born = 2024 - age
+    trainer = rng.choice(trainers)
+    farm, place = breeder(rng)
+    return Horse(
+        reg=_reg(born, serial), name=horse_name(rng, names), sex_code=rng.choice("1112"),
+        age=age, coat_code=rng.choice(("01", "03", "03", "04", "05", "07")),
+        birth_date=f"{born}-{rng.randint(2, 5):02d}-{rng.randint(1, 28):02d}", trainer=trainer,
+        affiliation="1" if int(trainer.code) % 2 else "2", owner_code=f"{rng.randint(1, 9999):06d}",
+        owner_name=owner(rng), silks=silks(rng), breeder=farm, birthplace=place,
+        body_weight=rng.randint(430, 520) // 2 * 2, sire=horse_name(rng, names), dam=horse_name(rng, names))
+
+
+def _age(rng: random.Random, race_type_code: str) -> int:
+    return 2 if race_type_code == "11" else 3 if race_type_code == "12" else rng.choice((3, 4, 4, 5, 6))
+
+
+def _reg(born: int, serial: int) -> str:
+    """血統登録番号: birth year + a serial (the first horse of the demo is known without generating it)."""
+    return f"{born}1{serial:05d}"
+
+
+def _person_record(rtype: str, person: Person, rng: random.Random, created: str) -> bytes:
+    born = f"{rng.randint(1965, 2002)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+    licensed = f"{int(born[:4]) + rng.randint(18, 25)}-03-01"
+    if rtype == "KS":
+        return build_jockey(person.code, person.name, data_creation_date=created, jockey_name_short=person.short,
+                            birth_date=born, license_issue_date=licensed, deregistration_flag="0", sex_code="1",
+                            riding_qualification_code="1", jockey_apprentice_code="0",
+                            affiliation_code="1" if int(person.code) % 2 else "2")
+    return build_trainer(person.code, person.name, data_creation_date=created, trainer_name_short=person.short,
+                         birth_date=born, license_issue_date=licensed, deregistration_flag="0", sex_code="1",
+                         affiliation_code="1" if int(person.code) % 2 else "2")
+
+
+def _horse_record(horse: Horse, created: str) -> bytes:
+    return build_horse(horse.reg, horse.name, data_creation_date=created, deregistration_flag="0",
+                       birth_date=horse.birth_date, horse_symbol_code="00", sex_code=horse.sex_code, breed_code="1",
+                       coat_color_code=horse.coat_code, affiliation_code=horse.affiliation,
+                       trainer_code=horse.trainer.code, trainer_name_short=horse.trainer.short,
+                       breeder_name=horse.breeder, birthplace_name=horse.birthplace, owner_code=horse.owner_code,
+                       owner_name=horse.owner_name,
+                       pedigree_3gen=[{"breeding_reg_num": f"11{abs(hash_code(horse.sire)):08d}",
+                                       "horse_name": horse.sire},
+                                      {"breeding_reg_num": f"12{abs(hash_code(horse.dam)):08d}",
+                                       "horse_name": horse.dam}])
+
+
+def hash_code(name: str) -> int:
+    """A stable 8-digit number for an invented name (never the built-in ``hash``, which varies)."""
+    return sum((i + 1) * ord(c) for i, c in enumerate(name)) * 7919 % 10**8
 
 
 def build_demo_archive(directory: Path, *, seed: int = 2024,
@@ -161,13 +200,13 @@ def build_demo_archive(directory: Path, *, seed: int = 2024,
 
 
 def example_paths(seed: int = 2024) -> list[str]:
-    """A few URLs that answer from the demo archive (cheap: regenerates ids, writes nothing)."""
-    demo = generate(seed)
-    race = demo.race_ids[0]
+    """A few URLs that answer from the demo archive (cheap: computes the first ids, writes nothing).
+    The first race of the demo is a 3-year-old maiden race, so its first horse is born in 2021."""
+    race = f"{RACE_DAYS[0]}{COURSES[0][0]}{COURSES[0][1]}0101"
     return [f"/api/v1/data/RACE?from_time={RACE_DAYS[0]}&to_time={RACE_DAYS[0]}&limit=5",
-            f"/api/v1/realtime/odds/{race}?type=win", f"/api/v1/realtime/odds/{race}?type=quinella",
-            f"/api/v1/realtime/weight/{race}", f"/api/v1/master/horse/{demo.horse_ids[0]}",
-            f"/api/v1/master/jockey/{demo.jockey_ids[0]}",
+            f"/api/v1/realtime/odds/{race}?type=win", f"/api/v1/realtime/odds/{race}?type=trifecta",
+            f"/api/v1/realtime/weight/{race}", f"/api/v1/master/horse/{_reg(2021, 1)}",
+            "/api/v1/master/jockey/01001",
             f"/api/v1/schedule?from_date={RACE_DAYS[0]}&to_date={RACE_DAYS[-1]}&jyo_cd=05", "/status"]
 
 

@@ -38,7 +38,7 @@ from typing import Any
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from kasoku.api.respond import body_for
+from kasoku.api.respond import answer
 from kasoku.engine.engine import Engine
 from kasoku.engine.types import Query
 from kasoku.errors import KasokuError
@@ -118,8 +118,8 @@ class Poller:
     async def poll(self) -> None:
         self.polls += 1
         try:
-            served = await self.hub.engine.get(self.query)
-            body = await body_for(self.hub.engine, served, "json", "identity", self.hub.compress_min_bytes)
+            found = await answer(self.hub.engine, self.query, "json", "identity",
+                                 min_compress=self.hub.compress_min_bytes)
         except KasokuError as exc:
             log.warning("odds poll %s %s failed: %s", self.race_id, self.odds_type, exc.message)
             frame = orjson.dumps({"type": "error", "race_id": self.race_id, "odds_type": self.odds_type,
@@ -129,6 +129,7 @@ class Poller:
         except Exception:  # a bug must not kill the poller; the watchers keep their last odds
             log.exception("odds poll %s %s failed", self.race_id, self.odds_type)
             return
+        body = found.body
         if body.etag != self.etag:
             self.etag = body.etag
             self.frame = orjson.dumps({"type": "odds", "race_id": self.race_id, "odds_type": self.odds_type,

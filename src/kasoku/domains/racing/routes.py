@@ -33,7 +33,7 @@ from kasoku.domains.racing.source import (
     page_query,
     view_table,
 )
-from kasoku.engine.encoders import json_columns
+from kasoku.engine.arrow import json_columns
 from kasoku.engine.keys import query_key
 from kasoku.engine.types import Query
 from kasoku.errors import InvalidParameter

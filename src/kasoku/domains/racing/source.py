@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 from kasoku.domains.racing.catalogue import DATASPECS
 from kasoku.domains.racing.clients.base import UpstreamClient
 from kasoku.domains.racing.records import RecordError, parse_record
-from kasoku.engine.encoders import JSON_COLUMN_FLAG
+from kasoku.engine.arrow import JSON_COLUMN_FLAG
 from kasoku.engine.types import Query, Result
 from kasoku.errors import InvalidParameter, NotFound, UpstreamError
 

@@ -1,7 +1,9 @@
 """Where the real JV-Data sample records are: ``<repo>/../shared/reference/jvdata-samples``.
 
-CI always has ``../shared`` beside the clone; ``KASOKU_JVDATA_SAMPLES`` overrides it (e.g. a
-worktree elsewhere). A missing folder fails the tests that need it, loudly, never a skip.
+Only this suite (``tests/samples``, outside the default test run) reads them; ``.ci/run``
+runs it with ``../shared`` beside the clone. ``KASOKU_JVDATA_SAMPLES`` overrides the folder
+(e.g. a worktree elsewhere); the layout documents are read from its parent. A missing
+folder fails these tests loudly, never a skip.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def samples_dir() -> Path:
@@ -27,3 +29,11 @@ def sample_files() -> list[Path]:
     if not found:
         raise AssertionError(missing_message(samples_dir()))
     return found
+
+
+def reference_doc(name: str) -> Path:
+    """A layout document beside the samples (``jvdata-layouts.md``, ``jvdata-layouts-more.md``)."""
+    path = samples_dir().parent / name
+    if not path.is_file():
+        raise AssertionError(missing_message(path))
+    return path

@@ -22,6 +22,8 @@ import pyarrow.csv as pacsv
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
+from kasoku.engine.arrow import json_columns
+
 MEDIA_TYPES: dict[str, str] = {
     "json": "application/json",
     "msgpack": "application/msgpack",
@@ -29,11 +31,7 @@ MEDIA_TYPES: dict[str, str] = {
     "csv": "text/csv; charset=utf-8",
     "parquet": "application/vnd.apache.parquet",
 }
-JSON_COLUMN_FLAG = b"kasoku.json"
 
-
-def json_columns(schema: pa.Schema) -> list[str]:
-    return [f.name for f in schema if f.metadata and f.metadata.get(JSON_COLUMN_FLAG) == b"1"]
 
 
 def rows_of(table: pa.Table, *, embed_json: Callable[[str], Any] | None = None) -> list[dict[str, Any]]:
@@ -114,12 +112,3 @@ ENCODERS: dict[str, Callable[[pa.Table, dict[str, Any], str], bytes]] = {
 
 def encode(table: pa.Table, meta: dict[str, Any], rows_key: str, fmt: str) -> bytes:
     return ENCODERS[fmt](table, meta, rows_key)
-
-
-def table_to_ipc(table: pa.Table) -> bytes:
-    """The canonical payload of a cache entry (what Redis stores): Arrow IPC stream bytes."""
-    return encode_arrow(table, {}, "data")
-
-
-def table_from_ipc(payload: bytes) -> pa.Table:
-    return ipc.open_stream(pa.py_buffer(payload)).read_all()

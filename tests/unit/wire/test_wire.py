@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from kasoku.api.negotiation import NotAcceptable, choose_encoding, choose_format
-from kasoku.engine import compression
-from kasoku.engine.encoders import encode
+from kasoku.api import compression
+from kasoku.api.encoders import encode
 
 TABLE = pa.table({"track": ["a", "b"], "plays": [3, 1], "minutes": [1.5, 0.25]})
 
