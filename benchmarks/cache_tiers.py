@@ -3,7 +3,7 @@
     python benchmarks/cache_tiers.py [--redis-url URL] [--iterations 2000] [--delay-ms 20 40]
                                       [--concurrency 200] [--upstream-slots 8]
 
-Prints figures against seed 002's (L1 hit 0.01 ms, L2 hit 1-2 ms, miss 20-40 ms). Without
+Prints figures against the original racing service's published ones (L1 hit 0.01 ms, L2 hit 1-2 ms, miss 20-40 ms). Without
 --redis-url it starts its own redis-server/valkey-server on a free port. Each get goes
 through the whole engine (key hashing, tier lookups, metrics), as a request would.
 """

@@ -64,10 +64,11 @@ async def best_rps(url: str, args: argparse.Namespace, headers: dict[str, str]) 
     return s["requests_per_s"], s["p50_ms"]
 
 
-def wrk_rps(url: str, args: argparse.Namespace, headers: dict[str, str]) -> tuple[float, float]:
+def wrk_rps(url: str, args: argparse.Namespace, headers: dict[str, str],
+            prefix: list[str] | None = None) -> tuple[float, float]:
     """wrk (a C load generator, Debian package ``wrk``) takes far less CPU than a Python client,
-    so on a 2-core machine the servers, not the client, set the pace."""
-    cmd = ["wrk", "-t1", f"-c{args.concurrency}", f"-d{args.seconds}s", "--latency"]
+    so on a 2-core machine the servers, not the client, set the pace. ``prefix``: e.g. taskset."""
+    cmd = [*(prefix or []), "wrk", "-t1", f"-c{args.concurrency}", f"-d{args.seconds}s", "--latency"]
     for name, value in headers.items():
         cmd += ["-H", f"{name}: {value}"]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout

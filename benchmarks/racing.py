@@ -1,4 +1,4 @@
-"""Racing figures: JV-Data decode throughput, and seed 002's latency table measured.
+"""Racing figures: JV-Data decode throughput, and the original racing service's latency table measured.
 
 1. Decode throughput: records/s per layout (38 types + 7 older layouts) on full records made
    by the builder, per record (``parse_record``) and vectorised (``columnar.decode_table``);

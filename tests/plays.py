@@ -33,7 +33,7 @@ def make_plays(month: str, n: int, *, seed: int = 0, user: str = "u1", source: s
         rows["track_id"].append(f"spotify:track:{track.lower().replace(' ', '')}")
         rows["track_name"].append(track)
         rows["artist_name"].append(artist)
-        rows["album_name"].append(None)
+        rows["album_name"].append(f"{artist} Best" if i % 5 else None)
         rows["platform"].append("linux")
         rows["country"].append("JP")
         rows["reason_start"].append("trackdone")
@@ -47,6 +47,7 @@ def make_plays(month: str, n: int, *, seed: int = 0, user: str = "u1", source: s
 # Few names, some differing only in case, so ties and case-folding happen in property tests.
 TIE_ARTISTS = ["Aimer", "YOASOBI", "Ado", "aimer"]
 TIE_TRACKS = ["Idol", "Usseewa", "Yoru", "idol", "Zankyo"]
+TIE_ALBUMS: list[str | None] = [None, "Best", "Live"]
 EPOCH = datetime(2023, 11, 1, tzinfo=timezone.utc)
 
 
@@ -63,7 +64,8 @@ def plays_table(rows: list[tuple[str, int, int, int, int]]) -> pa.Table:
         cols["track_id"].append(f"spotify:track:{track}:{artist}")
         cols["track_name"].append(track)
         cols["artist_name"].append(artist)
-        for name in ("album_name", "platform", "country", "reason_start", "reason_end", "shuffle", "skipped"):
+        cols["album_name"].append(TIE_ALBUMS[(a + t) % len(TIE_ALBUMS)])
+        for name in ("platform", "country", "reason_start", "reason_end", "shuffle", "skipped"):
             cols[name].append(None)
         cols["source"].append("extended")
     return pa.table(cols, schema=PLAYS_SCHEMA)

@@ -1,4 +1,4 @@
-"""The benchmark client (seed 002's, with concurrency): warm-up, iterations, latency stats.
+"""The benchmark client (the original racing service's, with concurrency): warm-up, iterations, latency stats.
 
 ``concurrency`` workers share one keep-alive connection pool and draw from one iteration
 budget, so requests/s is the throughput at that concurrency and each latency is one

@@ -26,17 +26,40 @@ lake_app = typer.Typer(no_args_is_help=True, help="The DuckLake lake: status, va
 app.add_typer(lake_app, name="lake")
 racing_app = typer.Typer(no_args_is_help=True, help="JRA-VAN racing data: JV-Data archives.")
 app.add_typer(racing_app, name="racing")
+keys_app = typer.Typer(no_args_is_help=True, help="API keys: once one exists, every data route needs a key.")
+app.add_typer(keys_app, name="keys")
 console = Console(stderr=True)
 T = TypeVar("T")
 
 LakeOpt = Annotated[str | None, typer.Option("--lake", help="lake directory or s3://bucket/prefix (env KASOKU_LAKE)")]
+StateOpt = Annotated[Path | None, typer.Option("--state", help="state directory for keys and secrets (env KASOKU_STATE)")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from kasoku import __version__
+
+        print(f"kasoku {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="print the version and exit")] = False) -> None:
+    """kasoku: fast answers over slow data."""
 
 
 def settings_from(**overrides: Any) -> Settings:
+    from kasoku.config import config_file
+
     try:
         return Settings().with_overrides(**overrides)
+    except KasokuError as exc:  # a kasoku.toml that does not parse: the message names it
+        console.print(f"[red]error:[/] {exc.message}")
+        raise typer.Exit(2) from None
     except Exception as exc:  # pydantic's message already names the setting
-        console.print(f"[red]error:[/] invalid settings: {exc}")
+        where = config_file()
+        console.print(f"[red]error:[/] invalid settings{f' (from KASOKU_* and {where})' if where else ''}: {exc}")
         raise typer.Exit(2) from None
 
 
@@ -45,7 +68,11 @@ def run_clean(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except KasokuError as exc:
-        console.print(f"[red]error:[/] {exc.message}")
+        console.print(f"[red]error:[/] {exc.message}", soft_wrap=True, highlight=False)
+        raise typer.Exit(1) from None
+    except OSError as exc:  # storage unreachable (S3 down, a disk gone): one line, not a traceback
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        console.print(f"[red]error:[/] storage unreachable: {first[:300]}", soft_wrap=True, highlight=False)
         raise typer.Exit(1) from None
 
 
@@ -60,10 +87,58 @@ def serve(host: Annotated[str | None, typer.Option(help="bind address")] = None,
           lake: LakeOpt = None,
           racing_archive: Annotated[str | None, typer.Option("--racing-archive", help="JV-Data archive directory")] = None,
           redis_url: Annotated[str | None, typer.Option("--redis-url", help="Redis URL for the shared tier")] = None,
-          workers: Annotated[int, typer.Option(help="server worker processes")] = 1) -> None:
+          workers: Annotated[int, typer.Option(help="server worker processes", min=1)] = 1,
+          state: StateOpt = None,
+          create: Annotated[bool, typer.Option("--create", help="start an empty lake if none is there")] = False,
+          allow_anonymous: Annotated[bool, typer.Option("--allow-anonymous", help="serve a non-loopback address "
+                                                        "without API keys (anyone reaching the port reads everything)")] = False,
+          collect: Annotated[bool, typer.Option("--collect", help="also run the Spotify collector's scheduler (one leader across workers)")] = False,
+          watch: Annotated[Path | None, typer.Option("--watch", help="import export files dropped into this folder (done/, failed/)")] = None) -> None:
     """Run the HTTP server."""
-    settings = settings_from(host=host, port=port, lake=lake, racing_archive=racing_archive, redis_url=redis_url)
+    settings = settings_from(host=host, port=port, lake=lake, racing_archive=racing_archive, redis_url=redis_url,
+                             state=state, allow_anonymous=allow_anonymous or None, collect=collect or None, import_dir=watch)
+    run_clean(lambda: check_serve(settings, create=create))
     run_server(settings, workers=workers)
+
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def check_serve(settings: Settings, *, create: bool) -> None:
+    """Refuse what a newcomer would not mean: a lake path that is not there (a typo serves an
+    empty lake), an open port with no keys."""
+    from urllib.parse import urlparse
+
+    from kasoku.keys import KeyStore
+
+    parsed = urlparse(settings.lake)
+    if parsed.scheme in ("", "file"):
+        local = Path(parsed.path if parsed.scheme == "file" else settings.lake).expanduser()
+        if not local.is_dir() and not create:
+            raise KasokuError(f"no lake at {local.resolve()}: check --lake / KASOKU_LAKE, "
+                              "or pass --create to start an empty one")
+    keys = KeyStore.for_lake(settings.state, settings.lake)
+    if settings.host not in LOOPBACK and not keys.enabled and not settings.allow_anonymous:
+        raise KasokuError(f"refusing to serve {settings.host} without API keys: anyone reaching the port would read "
+                          "every user's data. Create one (kasoku keys create --user ID), or pass --allow-anonymous")
+
+
+def print_banner(settings: Settings) -> None:
+    from kasoku.keys import KeyStore
+
+    keys = KeyStore.for_lake(settings.state, settings.lake)
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    auth = (f"on ({len(keys.keys())} API keys)" if keys.enabled
+            else "off (no API keys: anyone reaching the port reads everything)")
+    zone = getattr(settings, "zone", None) or "UTC"
+    lines = [f"kasoku serving on http://{host}:{settings.port}  (docs: /docs, health: /health/ready)",
+             f"  lake    {settings.lake}", f"  zone    {zone}",
+             f"  redis   {settings.redis_url or 'off (memory cache only)'}", f"  auth    {auth}",
+             f"  admin   {'on' if settings.admin_token or any(k.scope == 'admin' for k in keys.keys()) else 'off'}"]
+    if settings.racing_archive:
+        lines.insert(2, f"  racing  {settings.racing_archive}")
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 def run_server(settings: Settings, *, workers: int = 1) -> None:
@@ -73,18 +148,26 @@ def run_server(settings: Settings, *, workers: int = 1) -> None:
 
     # Workers are separate processes: they rebuild settings from the environment.
     for name, value in (("KASOKU_LAKE", settings.lake), ("KASOKU_RACING_ARCHIVE", settings.racing_archive),
-                        ("KASOKU_REDIS_URL", settings.redis_url)):
+                        ("KASOKU_REDIS_URL", settings.redis_url), ("KASOKU_STATE", str(settings.state)),
+                        ("KASOKU_HOST", settings.host), ("KASOKU_ALLOW_ANONYMOUS", "true" if settings.allow_anonymous else None),
+                        ("KASOKU_COLLECT", "true" if settings.collect else None),
+                        ("KASOKU_IMPORT_DIR", str(settings.import_dir) if settings.import_dir else None)):
         if value:
             os.environ[name] = value
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    limits = settings.limits
+    server = {"host": settings.host, "port": settings.port, "log_level": "warning",
+              "timeout_keep_alive": limits.keep_alive_timeout, "limit_concurrency": limits.max_connections,
+              "h11_max_incomplete_event_size": limits.max_header_bytes}
     if workers > 1:
-        uvicorn.run("kasoku.service:build_app", factory=True, host=settings.host, port=settings.port,
-                    workers=workers, log_level="warning")
+        print_banner(settings)
+        uvicorn.run("kasoku.service:build_app", factory=True, workers=workers, **server)  # type: ignore[arg-type]
     else:
         from kasoku.service import build_app
 
         app = run_clean(lambda: build_app(settings))
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        print_banner(settings)
+        uvicorn.run(app, **server)  # type: ignore[arg-type]
 
 
 @ingest_app.command("listening")
@@ -100,7 +183,17 @@ def ingest_listening(paths: Annotated[list[Path], typer.Argument(help="export fi
     """
     settings = settings_from(lake=lake)
     summary = run_clean(lambda: do_ingest(settings, paths, user or settings.user_id))
-    print_summary(summary)
+    if not summary.files:
+        ignored = summary.ignored_files
+        listed = "".join(f"\n  {name}" for name in ignored[:20]) + ("\n  ..." if len(ignored) > 20 else "")
+        console.print(f"[red]error:[/] nothing imported: no Spotify export file among {', '.join(map(str, paths))}"
+                      + (f"; not recognised:{listed}" if ignored else " (no .json or .zip files found)"), highlight=False)
+        raise typer.Exit(1)
+    print_summary(summary, settings.lake)
+    from kasoku.domains.listening.collector.imports import close_gaps
+
+    for closed in run_clean(lambda: close_gaps(settings.state, paths, user or settings.user_id, by=", ".join(map(str, paths)))):
+        Console().print(closed.line())
     if notify:
         if summary.months_rewritten:
             tags = [f"month:{m}" for m in summary.months_rewritten] + ["listening:open-range"]
@@ -132,10 +225,14 @@ def do_ingest(settings: Settings, paths: list[Path], user_id: str) -> Any:
         return ingest(lake, paths, user_id=user_id, progress=progress, rollups=rollup_hook(settings))
 
 
-def print_summary(summary: Any) -> None:
-    table = Table(title="ingest summary", show_header=False)
-    for label, value in [("files", summary.files), ("records read", summary.records), ("plays read", summary.plays_read),
-                         ("new plays", summary.new_plays), ("duplicates", summary.duplicates),
+def print_summary(summary: Any, lake: str) -> None:
+    table = Table(title=f"ingest summary (lake {lake})", show_header=False)
+    skipped = dict(summary.skipped)
+    # One figure for one idea: a play already in the lake and a play twice in the import are both duplicates.
+    duplicates = summary.duplicates + skipped.pop("duplicate_in_import", 0)
+    for label, value in [("files imported", summary.files), ("records read", summary.records),
+                         ("new plays", summary.new_plays),
+                         ("duplicates (already in the lake or repeated in the import)", duplicates),
                          ("podcast/audiobook plays (kept apart)", summary.episodes),
                          ("artists with genres", summary.artists),
                          ("months rewritten", ", ".join(summary.months_rewritten) or "none"),
@@ -143,8 +240,10 @@ def print_summary(summary: Any) -> None:
                          ("lake snapshot", summary.snapshot if summary.snapshot is not None else "unchanged"),
                          ("commit attempts", summary.attempts)]:
         table.add_row(label, str(value))
-    for reason, count in sorted(summary.skipped.items()):
-        table.add_row(f"skipped: {reason}", str(count))
+    for reason, count in sorted(skipped.items()):
+        table.add_row(f"skipped: {reason.replace('_', ' ')}", str(count))
+    for name in getattr(summary, "ignored_files", [])[:20]:
+        table.add_row("not recognised (ignored)", str(name))
     Console().print(table)
 
 
@@ -287,7 +386,7 @@ def invalidate(url: Annotated[str, typer.Option(help="server base URL")] = "http
 def demo(port: Annotated[int, typer.Option(help="port to serve on")] = 8000,
          host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
          data_dir: Annotated[Path, typer.Option("--dir", help="where the demo export and lake live")] = Path(".kasoku/demo"),
-         plays: Annotated[int, typer.Option(help="plays in the generated history")] = 300_000,
+         plays: Annotated[int, typer.Option(help="plays in the generated history (at least 1)", min=1)] = 300_000,
          lake: LakeOpt = None,
          no_serve: Annotated[bool, typer.Option("--no-serve", help="build the data, then exit")] = False) -> None:
     """Build a realistic demo history through the real importer, then serve it."""
@@ -348,7 +447,7 @@ def bench(url: Annotated[str, typer.Argument(help="URL to GET")],
 
 @app.command()
 def advise(url: Annotated[str, typer.Option(help="server base URL")] = "http://127.0.0.1:8000") -> None:
-    """Walk seed 000's adoption flowchart on a running server's measurements."""
+    """Walk the cache adoption flowchart on a running server's measurements."""
     import httpx
 
     settings = settings_from()
@@ -364,7 +463,7 @@ def advise(url: Annotated[str, typer.Option(help="server base URL")] = "http://1
         return response.json()
 
     result = run_clean(fetch)
-    table = Table(title="adoption flowchart (seed 000)")
+    table = Table(title="cache adoption flowchart")
     for column in ("question", "measured", "answer", "then"):
         table.add_column(column)
     for step in result["path"]:
@@ -372,6 +471,54 @@ def advise(url: Annotated[str, typer.Option(help="server base URL")] = "http://1
     Console().print(table)
     for line in result["advice"]:
         Console().print(f"- {line}")
+
+
+@keys_app.command("create")
+def keys_create(user: Annotated[str, typer.Option("--user", help="whose data the key reads")],
+                scope: Annotated[str, typer.Option("--scope", help="read (that user's data) or admin (any user, /admin)")] = "read",
+                name: Annotated[str | None, typer.Option("--name", help="a name to list and revoke it by")] = None,
+                lake: LakeOpt = None, state: StateOpt = None) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    from kasoku.keys import KeyStore
+
+    settings = settings_from(lake=lake, state=state)
+    store = KeyStore.for_lake(settings.state, settings.lake)
+    key, secret = run_clean(lambda: store.create(user, scope, name))
+    console.print(f"created {key.scope} key [bold]{key.name}[/] for user {key.user} (lake {settings.lake}); "
+                  "it is shown once, keep it now:", highlight=False)
+    print(secret)
+
+
+@keys_app.command("list")
+def keys_list(lake: LakeOpt = None, state: StateOpt = None) -> None:
+    """List the API keys of a lake (names, users, scopes; never the keys)."""
+    import datetime as dt
+
+    from kasoku.keys import KeyStore
+
+    settings = settings_from(lake=lake, state=state)
+    store = run_clean(lambda: KeyStore.for_lake(settings.state, settings.lake))
+    table = Table(title=f"API keys of {settings.lake} ({store.path})")
+    for column in ("name", "user", "scope", "created"):
+        table.add_column(column)
+    for key in store.keys():
+        created = dt.datetime.fromtimestamp(key.created_at, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        table.add_row(key.name, key.user, key.scope, created)
+    Console().print(table)
+    if not store.enabled:
+        Console().print("no keys: the server answers anyone who reaches it (loopback only, unless --allow-anonymous)")
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: Annotated[str, typer.Argument(help="the key's name (kasoku keys list)")],
+                lake: LakeOpt = None, state: StateOpt = None) -> None:
+    """Revoke an API key: a running server refuses it within a second, sessions included."""
+    from kasoku.keys import KeyStore
+
+    settings = settings_from(lake=lake, state=state)
+    store = KeyStore.for_lake(settings.state, settings.lake)
+    key = run_clean(lambda: store.revoke(name))
+    console.print(f"revoked {key.name} ({key.scope} key of user {key.user})", highlight=False)
 
 
 @racing_app.command("import")
@@ -407,6 +554,11 @@ def do_racing_import(files: list[Path], archive: Path, dataspec: str | None) -> 
         task = bar.add_task("validating JV-Data files", total=len(files))
         return import_files(list(files), archive, dataspec=dataspec,
                             progress=lambda done, _total, _path: bar.update(task, completed=done))
+
+
+from kasoku.cli_spotify import register as _register_spotify  # noqa: E402  (its commands use the helpers above)
+
+_register_spotify(app)
 
 
 def main() -> None:

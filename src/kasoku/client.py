@@ -210,6 +210,8 @@ class _Base:
 
     @staticmethod
     def _invalidate_body(tags: Sequence[str] | None, dataset: str | None, everything: bool) -> dict[str, Any]:
+        # Nothing named means everything, said explicitly (the server refuses an empty request).
+        everything = everything or (not tags and dataset is None)
         return {"tags": list(tags) if tags else None, "dataset": dataset, "everything": everything}
 
 

@@ -8,12 +8,14 @@ e.g. ``KASOKU_S3__ENDPOINT``), an optional ``kasoku.toml`` (path from ``KASOKU_C
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from kasoku.errors import ConfigError
 from kasoku.state import default_state_dir
 
 
@@ -30,6 +32,43 @@ class S3Settings(BaseModel):
     use_ssl: bool = Field(True, description="https to the endpoint")
 
 
+def _known_zone(name: str | None) -> str | None:
+    import zoneinfo
+
+    if name is not None and name != "UTC" and name not in zoneinfo.available_timezones():
+        raise ValueError(f"unknown time zone {name!r} (an IANA name such as 'Asia/Tokyo')")
+    return name
+
+
+class ListeningUserSettings(BaseModel):
+    """One listener's own defaults; unset fields fall back to the listening section's."""
+
+    model_config = ConfigDict(extra="forbid")
+    tz: str | None = Field(None, description="IANA time zone of this user's days, weeks, months and hours")
+    min_ms: int | None = Field(None, ge=0, le=86_400_000, description="this user's play rule: streams shorter (ms) are not counted")
+
+    _zone = field_validator("tz")(_known_zone)
+
+
+class ListeningSettings(BaseModel):
+    """Defaults of the listening domain's time zone and play rule (docs/listening.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    tz: str = Field("UTC", description="default IANA time zone of listening answers (tz= overrides per request)")
+    min_ms: int = Field(0, ge=0, le=86_400_000, description="default play rule: streams shorter than this many ms are not counted (0 = every stream, as the original system; Spotify counts 30000)")
+    users: dict[str, ListeningUserSettings] = Field(default_factory=dict, description="per-user tz and min_ms, keyed by user id")
+
+    _zone = field_validator("tz")(_known_zone)
+
+    def tz_for(self, user: str) -> str:
+        found = self.users.get(user)
+        return found.tz if found is not None and found.tz is not None else self.tz
+
+    def min_ms_for(self, user: str) -> int:
+        found = self.users.get(user)
+        return found.min_ms if found is not None and found.min_ms is not None else self.min_ms
+
+
 class DatasetPolicySettings(BaseModel):
     """Overrides of one dataset's cache policy; unset fields keep the domain's default."""
 
@@ -43,6 +82,49 @@ class DatasetPolicySettings(BaseModel):
     adaptive_min_reads: int | None = Field(None, description="reads between refreshes before an unchanged entry's TTL doubles")
 
 
+class SpotifySettings(BaseModel):
+    """The Spotify Web API collector (``kasoku spotify login``, ``kasoku collect``, ``serve --collect``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    client_id: str | None = Field(None, description="Client ID of your Spotify app (PKCE: no client secret is needed or stored)")
+    accounts_url: str = Field("https://accounts.spotify.com", description="Spotify accounts service (authorize, token)")
+    api_url: str = Field("https://api.spotify.com", description="Spotify Web API base URL")
+    scopes: str = Field("user-read-recently-played", description="scopes asked for at login (space-separated)")
+    poll_interval: float = Field(180.0, gt=0, description="seconds between polls of recently-played (it keeps only the last 50 plays)")
+    poll_cron: str | None = Field(None, description="cron expression for the poll instead of poll_interval (5 fields, UTC)")
+    overlap: float = Field(600.0, ge=0, description="seconds before the cursor re-read by every poll (late plays); re-read plays are deduplicated")
+    maintenance_cron: str = Field("30 3 * * *", description="cron (UTC) of the nightly lake maintenance (compaction / vacuum)")
+    rollup_cron: str = Field("0 2,14 * * *", description="cron (UTC) of the roll-up maintenance (rebuild stale months)")
+    retry_after_cap: float = Field(300.0, ge=0, description="longest wait (s) honoured for a 429 Retry-After; longer asks end the poll (reported, nothing lost)")
+    max_attempts: int = Field(4, ge=1, description="attempts of one request on 429 / 5xx / network errors before the poll fails")
+    backoff: float = Field(1.0, ge=0, description="first back-off (s) after a 5xx or network error; doubles each attempt")
+    timeout: float = Field(15.0, gt=0, description="seconds before one HTTP request to Spotify fails")
+    artist_pace: float = Field(0.5, ge=0, description="seconds between two artist metadata requests")
+    artists_per_poll: int = Field(20, ge=0, description="new artists whose metadata one poll fetches at most (the rest wait, queued)")
+    lease_seconds: float = Field(60.0, gt=0, description="leader lease of the scheduler when it is held in Redis")
+
+
+class LimitSettings(BaseModel):
+    """What one request, one key and one server may take (docs/security.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_body_bytes: int = Field(1024 * 1024, ge=1, description="largest request body (413 past it)")
+    max_header_bytes: int = Field(16 * 1024, ge=1024, description="largest total of request header bytes (431 past it)")
+    max_query_bytes: int = Field(4096, ge=64, description="longest query string (414 past it)")
+    max_query_params: int = Field(64, ge=1, description="most query parameters in one request (400 past it)")
+    keep_alive_timeout: float = Field(5.0, gt=0, description="seconds an idle keep-alive connection stays open")
+    max_connections: int = Field(1000, ge=1, description="connections and in-flight requests at once; past it new ones get 503")
+    rate: str = Field("100/second", description="requests per API key, a `limits` string like '100/second' or "
+                      "'50/second;2000/minute'; '' = unlimited; past it 429 + Retry-After")
+    rate_anonymous: str = Field("", description="requests per client address when no key is given (servers without keys); '' = unlimited")
+    streams_per_key: int = Field(2, ge=1, description="streams one key (or address) may run at once (429 past it)")
+    streams_total: int = Field(8, ge=1, description="streams the server runs at once (503 past it)")
+    stream_workers: int = Field(2, ge=1, description="DuckDB threads of their own for streams, so queries always have workers")
+    jobs_per_key: int = Field(4, ge=1, description="racing batch-download jobs one key may have pending or running (429 past it)")
+    memo_bytes: int = Field(8 * 1024 * 1024, ge=0, description="bytes the cache-hit fast path's memo of request lines may hold")
+    error_excerpt: int = Field(80, ge=8, description="characters of a bad input echoed back in an error body")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KASOKU_", env_nested_delimiter="__", extra="forbid")
 
@@ -51,6 +133,10 @@ class Settings(BaseSettings):
     lake_retention_hours: float = Field(24.0, description="lake vacuum expires snapshots older than this and deletes the files only they used")
     s3: S3Settings = Field(default_factory=S3Settings, description="S3 endpoint and credentials for s3:// lakes")
     state: Path = Field(default_factory=default_state_dir, description="directory for secrets and bookkeeping (tokens, API keys), files 0600; default $XDG_STATE_HOME/kasoku")
+    spotify: SpotifySettings = Field(default_factory=SpotifySettings, description="Spotify Web API collector (see below)")
+    collect: bool = Field(False, description="run the Spotify collector's scheduler (poll, maintenance, watched folder) inside the server")
+    import_dir: Path | None = Field(None, description="watched folder: export .zip/.json files dropped here are imported once (done/, failed/)")
+    import_settle: float = Field(5.0, ge=0, description="seconds a dropped file's size and mtime must stay unchanged before it is imported")
     user_id: str = Field("me", description="default user of the listening domain")
     racing_archive: str | None = Field(None, description="directory of a JV-Data archive served by the racing domain")
     racing_client: Literal["files", "com"] = Field("files", description="racing upstream: JV-Data files, or JV-Link COM (Windows)")
@@ -60,7 +146,13 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="address the server binds")
     port: int = Field(8000, description="port the server binds")
-    admin_token: str | None = Field(None, description="bearer token for /admin; admin endpoints are disabled when unset")
+    admin_token: str | None = Field(None, description="bearer token for /admin (admin API keys work too); admin endpoints are disabled when neither exists")
+    allow_anonymous: bool = Field(False, description="serve on a non-loopback address although no API key exists (anyone reaching the port reads everything)")
+    allowed_hosts: list[str] | None = Field(None, description="Host header values served (DNS-rebinding guard; '*' = any); None = localhost, 127.0.0.1, ::1 and the bound host")
+    allowed_origins: list[str] = Field(default_factory=list, description="browser origins (scheme://host[:port]) besides the server's own that may call /mcp and open WebSockets")
+    cors_origins: list[str] = Field(default_factory=list, description="origins given CORS access to the API; empty = CORS off")
+    session_ttl: float = Field(12 * 3600.0, gt=0, description="seconds a dashboard sign-in cookie stays valid")
+    limits: LimitSettings = Field(default_factory=LimitSettings, description="request size, rate and concurrency limits (see below)")
 
     query_timeout: float = Field(30.0, description="seconds before a lake query is interrupted (504)")
     duckdb_workers: int = Field(4, description="threads running DuckDB queries (one cursor each)")
@@ -71,6 +163,7 @@ class Settings(BaseSettings):
     cache_l1_bytes: int = Field(64 * 1024 * 1024, description="memory tier bound in bytes (bodies + encodings)")
     version_poll_interval: float = Field(2.0, gt=0, description="seconds between two reads of a dataset's data version (lake snapshot) by each worker: a change is served everywhere within this")
     redis_url: str | None = Field(None, description="Redis URL for the shared tier; None = memory only")
+    redis_cluster: bool = Field(False, description="the Redis URL names any node of a Redis/Valkey Cluster (keys hash-tagged so every multi-key operation stays in one slot)")
     redis_timeout: float = Field(0.25, description="seconds before a Redis call counts as failed")
     breaker_failures: int = Field(3, description="consecutive Redis failures that open the circuit breaker")
     breaker_reset: float = Field(5.0, description="seconds before an open breaker lets one probe through")
@@ -82,6 +175,7 @@ class Settings(BaseSettings):
     batch_max_items: int = Field(50, description="most queries in one batch request")
     batch_concurrency: int = Field(8, description="misses a batch runs at once")
     rollups: bool = Field(True, description="answer from roll-ups when they give the identical answer")
+    listening: ListeningSettings = Field(default_factory=ListeningSettings, description="listening time zone and play rule: defaults and per user")
 
     @classmethod
     def settings_customise_sources(
@@ -95,13 +189,23 @@ class Settings(BaseSettings):
         toml_path = Path(os.environ.get("KASOKU_CONFIG", "kasoku.toml"))
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if toml_path.is_file():
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+            try:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{toml_path.resolve()}: not valid TOML: {exc}",
+                                  details={"file": str(toml_path.resolve())}) from None
         return tuple(sources)
 
     def with_overrides(self, **changes: Any) -> "Settings":
         """A copy with CLI options applied (None means 'not given')."""
         given = {k: v for k, v in changes.items() if v is not None}
         return self.model_copy(update=given)
+
+
+def config_file() -> Path | None:
+    """The kasoku.toml in use, if any (error messages name it)."""
+    path = Path(os.environ.get("KASOKU_CONFIG", "kasoku.toml"))
+    return path.resolve() if path.is_file() else None
 
 
 def documented_settings() -> dict[str, str]:

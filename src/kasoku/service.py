@@ -9,9 +9,10 @@ from kasoku.config import Settings
 
 
 def build_domains(settings: Settings) -> list[Domain]:
+    from kasoku.domains.listening.collector.domain import CollectorDomain
     from kasoku.domains.listening.domain import ListeningDomain
 
-    domains: list[Domain] = [ListeningDomain(settings)]
+    domains: list[Domain] = [ListeningDomain(settings), CollectorDomain(settings)]
     if settings.racing_archive or settings.racing_client == "com":
         from kasoku.domains.racing.domain import RacingDomain
 
@@ -21,4 +22,10 @@ def build_domains(settings: Settings) -> list[Domain]:
 
 def build_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    return create_app(settings, build_domains(settings))
+    domains = build_domains(settings)
+    app = create_app(settings, domains)
+    if not any(d.name == "racing" for d in domains):
+        from kasoku.domains.racing.absent import router
+
+        app.include_router(router)
+    return app

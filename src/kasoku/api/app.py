@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -12,13 +11,18 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kasoku import __version__
-from kasoku.api import admin, batch, errors, mcp
+from kasoku.api import admin, auth, batch, errors, health, mcp
+from kasoku.api.auth import Authenticator, Sessions
 from kasoku.api.fastpath import HitFastPath, HitMemo
+from kasoku.api.guard import RESPONSES as GUARD_RESPONSES
+from kasoku.api.guard import Guard, allowed_host_set
+from kasoku.api.limits import RateLimiter, Slots
 from kasoku.config import Settings
 from kasoku.errors import ConfigError
 from kasoku.engine.engine import Engine
 from kasoku.engine.metrics import Metrics
 from kasoku.engine.types import SharedTier
+from kasoku.keys import KeyStore
 
 
 class Domain(Protocol):
@@ -68,16 +72,26 @@ def shared_tier(url: str, settings: Settings, engine: Engine) -> SharedTier:
 
     return RedisTier.from_url(url, metrics=engine.metrics, timeout=settings.redis_timeout,
                               lease=settings.lock_lease, failures=settings.breaker_failures,
-                              reset=settings.breaker_reset, clock=engine.clock, queue_size=settings.redis_write_queue)
+                              reset=settings.breaker_reset, clock=engine.clock, queue_size=settings.redis_write_queue,
+                              cluster=settings.redis_cluster)
 
 
 class KasokuApp(FastAPI):
-    """FastAPI with the cache-hit fast path in front: a repeated GET that is a fresh L1 hit
-    is answered with stored bytes before FastAPI's own request handling runs."""
+    """FastAPI with two layers in front: the guard (api/guard.py: sizes, hosts, origins, keys,
+    rate) and the cache-hit fast path — a repeated GET that is a fresh L1 hit is answered with
+    stored bytes before FastAPI's own request handling runs."""
 
     fast_path: HitFastPath | None = None
+    front: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        front = self.front
+        if front is not None:
+            await front(scope, receive, send)
+        else:
+            await self.behind_guard(scope, receive, send)
+
+    async def behind_guard(self, scope: Scope, receive: Receive, send: Send) -> None:
         fast = self.fast_path
         if fast is not None and scope["type"] == "http" and await fast.answer(scope, send):
             return
@@ -113,28 +127,25 @@ def create_app(settings: Settings, domains: list[Domain], *, engine: Engine | No
                 await domain.shutdown()
             await engine.close()
 
-    app = KasokuApp(title="kasoku", version=__version__, lifespan=lifespan,
+    app = KasokuApp(title="kasoku", version=__version__, lifespan=lifespan, responses=GUARD_RESPONSES,
                   description="Fast answers over a Parquet lake and slow upstream APIs.")
     app.state.settings = settings
     app.state.engine = engine
     app.state.domains = domains
     app.state.query_routes = {}
-    memo = HitMemo()
+    memo = HitMemo(max_bytes=settings.limits.memo_bytes)
     app.state.remember_query = memo.remember
-    errors.install(app)
+    app.state.public_paths = set()  # auth.make_public adds to it; the guard reads the same set
+    authenticator = Authenticator(KeyStore.for_lake(settings.state, settings.lake),
+                                  Sessions.in_state(settings.state, settings.session_ttl), settings.admin_token)
+    app.state.authenticator = authenticator
+    app.state.streams = Slots("streams", settings.limits.streams_per_key, settings.limits.streams_total)
+    errors.install(app, excerpt_chars=settings.limits.error_excerpt)
+    app.include_router(health.router)
+    app.include_router(auth.router)
     app.include_router(admin.router)
     app.include_router(batch.router)
     app.include_router(mcp.router)
-
-    @app.get("/health", tags=["health"], summary="Liveness and the health of every domain's sources")
-    async def health() -> dict[str, Any]:
-        checks = {d.name: await d.health() for d in domains}
-        ok = all(c.get("ok", True) for c in checks.values())
-        l2 = engine.l2.stats() if engine.l2 is not None else None
-        versions = {name: v["version"] for name, v in engine.versions.stats().items()}
-        return {"ok": ok, "version": __version__, "domains": checks, "cache": {"l1_entries": engine.l1.entries,
-                "l2": l2 is not None, "l2_breaker": l2.get("breaker") if l2 else None},
-                "data_versions": versions, "worker": os.getpid()}
 
     for domain in domains:
         domain.register(app, engine, settings)
@@ -144,4 +155,21 @@ def create_app(settings: Settings, domains: list[Domain], *, engine: Engine | No
                           details={"datasets": sorted(engine.datasets)})
     app.fast_path = HitFastPath(engine=engine, memo=memo)
     app.add_middleware(MetricsMiddleware, metrics=engine.metrics)
+    app.front = front_of(app, settings, authenticator)
     return app
+
+
+def front_of(app: KasokuApp, settings: Settings, authenticator: Authenticator) -> ASGIApp:
+    """The guard around the app (and CORS around the guard, when origins are configured)."""
+    front: ASGIApp = Guard(app.behind_guard, limits=settings.limits, authenticator=authenticator,
+                           hosts=allowed_host_set(settings.allowed_hosts, settings.host),
+                           origins=frozenset(o.lower().rstrip("/") for o in [*settings.allowed_origins, *settings.cors_origins]),
+                           rate=RateLimiter(settings.limits.rate),
+                           rate_anonymous=RateLimiter(settings.limits.rate_anonymous), public=app.state.public_paths)
+    if settings.cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        front = CORSMiddleware(front, allow_origins=settings.cors_origins, allow_methods=["GET", "POST", "DELETE"],
+                               allow_headers=["Authorization", "X-API-Key", "Content-Type", "Accept", "If-None-Match"],
+                               expose_headers=["ETag", "X-Cache", "Retry-After", "X-Kasoku-Source"], max_age=600)
+    return front

@@ -19,7 +19,8 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from kasoku.api.negotiation import NotAcceptable, choose_encoding
+from kasoku.api.errors import json_safe
+from kasoku.api.negotiation import choose_encoding, choose_format
 from kasoku.api.queries import build_query
 from kasoku.api.respond import VARY, answer, engine_of
 from kasoku.api import compression
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["batch"])
 
 BATCH_MEDIA = {"json": "application/json", "msgpack": "application/msgpack"}
+BATCH_FORMATS = tuple(BATCH_MEDIA)  # in the server's order: JSON unless MessagePack is preferred
 
 
 class BatchItem(BaseModel):
@@ -58,7 +60,7 @@ async def batch(request: Request, items: list[BatchItem] = Body(..., examples=[_
     if len(items) > settings.batch_max_items:
         raise TooManyItems(f"a batch holds at most {settings.batch_max_items} queries; got {len(items)}",
                            details={"max_items": settings.batch_max_items, "items": len(items)})
-    fmt = _batch_format(request.headers.get("accept"), request.query_params.get("format"))
+    fmt = choose_format(request.headers.get("accept"), request.query_params.get("format"), offered=BATCH_FORMATS)
     engine = engine_of(request)
     slots = asyncio.Semaphore(max(1, settings.batch_concurrency))
     min_compress = settings.compress_min_bytes
@@ -76,7 +78,7 @@ async def batch(request: Request, items: list[BatchItem] = Body(..., examples=[_
 async def _one(request: Request, engine: Engine, item: BatchItem, slots: asyncio.Semaphore, fmt: str,
                min_compress: int) -> dict[str, Any]:
     try:
-        query = build_query(request.app, item.route, item.params)
+        query = build_query(request.app, item.route, item.params, request.scope)
         cached = engine.l1.get(query_key(query))
         if cached is not None and engine.clock() < cached.fresh_until:
             found = await answer(engine, query, fmt, "identity", min_compress=min_compress)  # a fresh hit: no slot
@@ -87,20 +89,8 @@ async def _one(request: Request, engine: Engine, item: BatchItem, slots: asyncio
         data: Any = orjson.Fragment(content) if fmt == "json" else msgpack.unpackb(content, raw=False)
         return {"route": item.route, "status": 200, "cache": found.served.outcome, "data": data}
     except KasokuError as exc:
-        return {"route": item.route, "status": exc.status, "error": exc.to_dict()}
+        return {"route": item.route, "status": exc.status, "error": json_safe(exc.to_dict())}
     except Exception:  # one item's bug must not fail its neighbours
         log.exception("batch item %s failed", item.route)
         return {"route": item.route, "status": 500,
                 "error": {"code": "INTERNAL_ERROR", "message": "internal error; see the server log", "details": {}}}
-
-
-def _batch_format(accept: str | None, format_param: str | None) -> str:
-    """JSON unless MessagePack is asked for (by ?format= or Accept)."""
-    if format_param:
-        if format_param not in BATCH_MEDIA:
-            raise NotAcceptable(f"batch answers are json or msgpack, not {format_param!r}",
-                                details={"supported": sorted(BATCH_MEDIA.values())})
-        return format_param
-    if accept and "msgpack" in accept and "application/json" not in accept:
-        return "msgpack"
-    return "json"

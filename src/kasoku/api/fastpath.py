@@ -31,6 +31,7 @@ from typing import Any
 
 from starlette.types import Scope, Send
 
+from kasoku.api.auth import principal_of
 from kasoku.api.negotiation import NotAcceptable, choose_encoding, choose_format
 from kasoku.api.respond import etag_matches, wire_headers
 from kasoku.api.encoders import MEDIA_TYPES
@@ -48,11 +49,24 @@ class Remembered:
 
 
 class HitMemo:
-    """(path, raw query string) → the Query the full route validated it to. LRU-bounded."""
+    """(path, raw query string, caller) → the Query the full route validated it to.
 
-    def __init__(self, max_items: int = 10_000) -> None:
-        self.max_items = max_items
-        self._items: OrderedDict[tuple[str, bytes], Remembered] = OrderedDict()
+    The caller part is the principal's scope and user (api/auth.py ``memo_id``): a route's
+    Query may depend on who asks (a read key's own user is its default ``user_id``), so one
+    request line is remembered per caller kind and never answered for another. LRU-bounded
+    in bytes: a client sending many long distinct URLs evicts its own lines, nothing more.
+    """
+
+    ENTRY_OVERHEAD = 200  # the tuple, the Remembered and dict slot, roughly
+
+    def __init__(self, max_bytes: int = 8 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._items: OrderedDict[tuple[str, bytes, str], Remembered] = OrderedDict()
+
+    @staticmethod
+    def _size(key: tuple[str, bytes, str]) -> int:
+        return len(key[0]) + len(key[1]) + len(key[2]) + HitMemo.ENTRY_OVERHEAD
 
     def remember(self, scope: Scope, query: Query, key: str) -> None:
         if scope.get("method") != "GET":
@@ -60,13 +74,17 @@ class HitMemo:
         qs: bytes = scope.get("query_string", b"")
         values = urllib.parse.parse_qs(qs.decode("latin-1"), keep_blank_values=True).get("format")
         fmt = values[-1] if values else None  # Starlette's QueryParams.get: the last value wins
-        self._items[(scope["path"], qs)] = Remembered(query, key, fmt, scope.get("route"))
-        self._items.move_to_end((scope["path"], qs))
-        while len(self._items) > self.max_items:
-            self._items.popitem(last=False)
+        item = (scope["path"], qs, principal_of(scope).memo_id)
+        if item not in self._items:
+            self.bytes += self._size(item)
+        self._items[item] = Remembered(query, key, fmt, scope.get("route"))
+        self._items.move_to_end(item)
+        while self.bytes > self.max_bytes and self._items:
+            old, _ = self._items.popitem(last=False)
+            self.bytes -= self._size(old)
 
-    def get(self, path: str, query_string: bytes) -> Remembered | None:
-        return self._items.get((path, query_string))
+    def get(self, path: str, query_string: bytes, caller: str) -> Remembered | None:
+        return self._items.get((path, query_string, caller))
 
     def __len__(self) -> int:
         return len(self._items)
@@ -93,7 +111,7 @@ class HitFastPath:
         """True when the request was answered here; False = let the application handle it."""
         if scope["method"] != "GET":
             return False
-        found = self.memo.get(scope["path"], scope["query_string"])
+        found = self.memo.get(scope["path"], scope["query_string"], principal_of(scope).memo_id)
         if found is None:
             return False
         started = time.perf_counter()

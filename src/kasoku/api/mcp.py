@@ -17,7 +17,8 @@ Transport choices (spec 2025-06-18, "Streamable HTTP"): every POST is answered w
 ``application/json`` body (the spec lets a server choose JSON over SSE), notifications and
 responses with ``202`` and no body, ``GET /mcp`` with ``405`` (no server-initiated stream).
 The server is stateless: no ``Mcp-Session-Id`` is issued, so any worker can answer any call.
-An ``Origin`` header naming another host is refused (the spec's DNS-rebinding rule).
+An ``Origin`` other than the server's own (or ``allowed_origins``) is refused by the guard
+(api/guard.py), ``null`` included — the spec's DNS-rebinding rule.
 JSON-RPC batches (arrays, protocol 2025-03-26) are accepted too.
 """
 
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import re
-import urllib.parse
 from typing import Any
 
 import orjson
@@ -43,7 +43,6 @@ router = APIRouter(tags=["mcp"])
 PROTOCOL_VERSIONS = ("2025-06-18", "2025-03-26", "2024-11-05")  # newest first
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, INTERNAL_ERROR = -32700, -32600, -32601, -32602, -32603
 _VERSION_SEGMENT = re.compile(r"^v\d+$")
-_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
 class RpcError(Exception):
@@ -152,7 +151,7 @@ async def _call_tool(request: Request, params: dict[str, Any]) -> dict[str, Any]
     route = tools[name]["route"]
     engine = engine_of(request)
     try:
-        query = build_query(request.app, route, arguments)
+        query = build_query(request.app, route, arguments, request.scope)
         found = await answer(engine, query, "json", "identity",
                              min_compress=request.app.state.settings.compress_min_bytes)
     except KasokuError as exc:  # a tool execution error: the model sees it and may retry
@@ -208,22 +207,11 @@ def _json(content: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(content), status_code=status, media_type="application/json")
 
 
-def _foreign_origin(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    if not origin or origin == "null":
-        return False
-    host = urllib.parse.urlsplit(origin).hostname or ""
-    own = (request.headers.get("host") or "").rsplit(":", 1)[0]
-    return host not in _LOOPBACK and host != own
-
-
 @router.post("/mcp", summary="Model Context Protocol (JSON-RPC 2.0, Streamable HTTP, JSON responses)",
              responses={200: {"description": "a JSON-RPC response (or an array, for a batch)"},
                         202: {"description": "only notifications were sent"},
                         400: {"description": "body is not JSON (-32700) or not JSON-RPC (-32600)"}})
 async def mcp(request: Request) -> Response:
-    if _foreign_origin(request):
-        return _json(_error(None, RpcError(INVALID_REQUEST, "Origin not allowed")), status=403)
     version = request.headers.get("mcp-protocol-version")
     if version is not None and version not in PROTOCOL_VERSIONS:
         return _json(_error(None, RpcError(INVALID_REQUEST, f"unsupported MCP-Protocol-Version {version!r}",

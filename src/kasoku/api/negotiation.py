@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from kasoku.api.compression import COMPRESSORS
 from kasoku.api.encoders import MEDIA_TYPES
 from kasoku.errors import KasokuError
@@ -20,6 +22,7 @@ _FORMAT_BY_MEDIA = {
 }
 # Preference when the client is indifferent between several of ours (by q-value).
 _SERVER_ORDER = ["json", "msgpack", "arrow", "csv", "parquet"]
+FORMATS: tuple[str, ...] = tuple(_SERVER_ORDER)  # what ?format= takes (OpenAPI declares it as an enum)
 ENCODING_PREFERENCE = ["br", "zstd", "gzip", "lz4"]
 # What a 406 lists: the media types (for Accept) and the names (for ?format=).
 _SUPPORTED = {"supported": sorted(MEDIA_TYPES.values()), "formats": sorted(MEDIA_TYPES)}
@@ -50,15 +53,22 @@ def parse_header(header: str) -> list[tuple[str, float]]:
     return items
 
 
-def choose_format(accept: str | None, format_param: str | None) -> str:
-    """``?format=`` wins (browsers, curl); else the Accept header; default JSON."""
+def choose_format(accept: str | None, format_param: str | None, offered: Sequence[str] | None = None) -> str:
+    """``?format=`` wins (browsers, curl); else the Accept header by q-value; default JSON.
+
+    ``offered``: the formats this answer can take, in the server's order (a batch: json,
+    msgpack); every format by default. Anything else is a 406 naming what is offered.
+    """
+    order = list(offered) if offered is not None else _SERVER_ORDER
+    supported = _SUPPORTED if offered is None else {"supported": sorted(MEDIA_TYPES[f] for f in order),
+                                                    "formats": sorted(order)}
     if format_param:
         fmt = format_param.lower()
-        if fmt not in MEDIA_TYPES:
-            raise NotAcceptable(f"unsupported format {format_param!r}", details=_SUPPORTED)
+        if fmt not in order:
+            raise NotAcceptable(f"unsupported format {format_param!r}", details=supported)
         return fmt
     if not accept:
-        return "json"
+        return order[0]
     # RFC 9110 12.5.1: the most specific range that matches a type decides its q, so
     # "application/json;q=0, */*" refuses JSON even though */* would match it.
     specific: dict[str, float] = {}
@@ -72,12 +82,12 @@ def choose_format(accept: str | None, format_param: str | None) -> str:
                 wildcard[fmt] = max(q, wildcard.get(fmt, 0.0))
     best: tuple[float, int] | None = None
     chosen = ""
-    for fmt in _SERVER_ORDER:
+    for rank, fmt in enumerate(order):
         q = specific.get(fmt, wildcard.get(fmt, 0.0))
-        if q > 0 and (best is None or (q, -_SERVER_ORDER.index(fmt)) > best):
-            best, chosen = (q, -_SERVER_ORDER.index(fmt)), fmt
+        if q > 0 and (best is None or (q, -rank) > best):
+            best, chosen = (q, -rank), fmt
     if best is None:
-        raise NotAcceptable(f"none of the accepted types is supported: {accept}", details=_SUPPORTED)
+        raise NotAcceptable(f"none of the accepted types is supported: {accept}", details=supported)
     return chosen
 
 

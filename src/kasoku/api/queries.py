@@ -11,6 +11,7 @@ value becomes that param (batch: ``/api/v1/realtime/odds/2024060105030101``).
 
 from __future__ import annotations
 
+import functools
 import re
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -18,7 +19,9 @@ from typing import Any
 
 from fastapi import FastAPI
 from pydantic import ValidationError
+from starlette.types import Scope
 
+from kasoku.api.auth import caller_user, check_user
 from kasoku.engine.types import Query
 from kasoku.errors import InvalidParameter, KasokuError, NotFound
 
@@ -36,12 +39,24 @@ def _matcher(template: str) -> re.Pattern[str]:
     return re.compile(f"^{pattern}$")
 
 
-def register_query_route(app: FastAPI, path: str, build: QueryBuilder) -> None:
-    """Declare that GET ``path`` answers ``build(params)``; batch items may then name it."""
+def register_query_route(app: FastAPI, path: str, build: QueryBuilder, *, per_user: bool = False) -> None:
+    """Declare that GET ``path`` answers ``build(params)``; batch items may then name it.
+
+    ``per_user``: the Query's scope is a user id, so the caller must be allowed to read that
+    user (api/auth.py), and ``build`` takes ``user=`` — the caller's own user, the default
+    when the params name none (None: the caller may read anyone; the builder's default).
+    """
     routes: dict[str, QueryBuilder] = app.state.query_routes
     if path in routes:
         raise ValueError(f"query route {path!r} registered twice")
-    routes[path] = build
+    routes[path] = functools.partial(_per_user, build) if per_user else build
+
+
+def _per_user(build: Callable[..., Query], params: Mapping[str, Any], caller: Scope | None = None) -> Query:
+    query = build(params, user=caller_user(caller) if caller is not None else None)
+    if caller is not None:
+        check_user(caller, query.scope)
+    return query
 
 
 def query_routes(app: FastAPI) -> dict[str, QueryBuilder]:
@@ -60,8 +75,9 @@ def _resolve(routes: dict[str, QueryBuilder], path: str) -> tuple[QueryBuilder, 
     return None
 
 
-def build_query(app: FastAPI, route: str, params: Mapping[str, Any]) -> Query:
-    """The Query for ``route`` + ``params``: 404 for an unknown route, 400/422 for bad params."""
+def build_query(app: FastAPI, route: str, params: Mapping[str, Any], caller: Scope | None = None) -> Query:
+    """The Query for ``route`` + ``params``: 404 for an unknown route, 400/422 for bad params,
+    403 when ``caller`` (the request's ASGI scope) may not read the user it names."""
     routes: dict[str, QueryBuilder] = app.state.query_routes
     if "?" in route:
         raise InvalidParameter(f"route {route!r} carries a query string: give parameters in 'params'",
@@ -76,6 +92,8 @@ def build_query(app: FastAPI, route: str, params: Mapping[str, Any]) -> Query:
                                details={"params": clashing})
     clean = {**{k: v for k, v in params.items() if k not in WIRE_PARAMS}, **from_path}
     try:
+        if isinstance(build, functools.partial) and build.func is _per_user:
+            return build(clean, caller)
         return build(clean)
     except KasokuError:
         raise

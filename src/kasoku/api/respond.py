@@ -81,9 +81,13 @@ async def body_for(engine: Engine, served: Served, fmt: str, encoding: str, min_
     return body
 
 
+# An answer whose meta names the time zone it was computed in says so in a header too.
+ZONE_META, ZONE_HEADER = "tz", "X-Kasoku-Time-Zone"
+
+
 def wire_headers(served: Served, body: Body, now: float, private: bool) -> dict[str, str]:
     """Validators and freshness of one answer: ETag, Cache-Control, Age, Vary, X-Cache."""
-    return {
+    headers = {
         "ETag": body.etag,
         "Cache-Control": f"{'private' if private else 'public'}, max-age={served.remaining(now)}",
         "Age": str(served.age(now)),
@@ -91,6 +95,10 @@ def wire_headers(served: Served, body: Body, now: float, private: bool) -> dict[
         "X-Cache": served.outcome,
         "X-Kasoku-Source": served.entry.source,
     }
+    zone = served.entry.meta.get(ZONE_META)
+    if isinstance(zone, str):
+        headers[ZONE_HEADER] = zone
+    return headers
 
 
 def respond(request: Request, engine: Engine, served: Served, body: Body, fmt: str) -> Response:

@@ -1,4 +1,4 @@
-"""Seed 000's adoption flowchart, applied to what this server has measured.
+"""The cache adoption flowchart (when does each layer pay?), applied to what this server has measured.
 
     slow (>= 3 s)? → B1 partition pruning → still >= 2 s? → B2 column pruning
     → >= 30 % repeated queries? → B4 result cache; else >= 5 s? → C2 pre-aggregation

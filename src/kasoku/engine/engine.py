@@ -253,8 +253,10 @@ class Engine:
                                       "source": result.source, "key": key})
         policy = dataset.policy
         tags = frozenset({f"dataset:{dataset.name}", *result.tags})
+        now = self.clock()
+        created = now if result.generated_at is None else min(now, result.generated_at)
         entry = Entry.from_table(result.table, meta=result.meta, tags=tags, source=result.source,
-                                 rows_key=dataset.rows_key, created_at=self.clock(), ttl=policy.ttl_l1,
+                                 rows_key=dataset.rows_key, created_at=created, ttl=policy.ttl_l1,
                                  stale_ttl=policy.stale_ttl,
                                  version=result.version if result.version is not None else known)
         book = self.versions.book(dataset.name)  # as it is now: it may have learned a change meanwhile
@@ -262,7 +264,7 @@ class Engine:
                 and result.version > book.latest:
             self.versions.nudge(dataset.name)
         factor = self.adaptive.refreshed(key, entry.payload, policy)
-        entry.fresh_until = entry.created_at + policy.ttl_l1 * factor
+        entry.fresh_until = self._fresh_until(policy, factor, created, now)
         entry.hard_until = entry.fresh_until + policy.stale_ttl
         life: Lifetime | None = None
         if book is not None and book.stale(entry.version, entry.tags):
@@ -277,6 +279,12 @@ class Engine:
             except Exception:  # a hook must never fail the answer
                 log.exception("result hook failed for %s", key)
         return entry, life
+
+    def _fresh_until(self, policy: Policy, factor: float, created: float, now: float) -> float:
+        """An answer's L1 deadline. Made from older data (``created`` < now), it lives no longer
+        than that data does in the tiers (L1, or L2 when on) and re-reads as a promoted entry would."""
+        longest = max(policy.ttl_l1, policy.ttl_l2) if self.l2 is not None else policy.ttl_l1
+        return min(created + longest * factor, now + policy.ttl_l1 * factor)
 
     # -- bodies -------------------------------------------------------------------------------
     def charge(self, served: Served) -> None:

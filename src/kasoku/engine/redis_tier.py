@@ -5,18 +5,21 @@ counted (metrics + breaker) and degrades to "miss" / "no-op". Writes go through 
 queue drained by one background task, so a slow Redis never delays an answer (a full queue
 drops the write and counts it).
 
-Keys carry a generation (see ``constants``): "invalidate everything" is one INCR, and tag
-invalidation reads the tag's member set — no KEYS or SCAN over the keyspace. The generation
-is read inside small Lua scripts, so every get/put is still one round trip.
+Keys carry a generation (see ``constants``): "invalidate everything" is one INCR per
+bucket, and tag invalidation reads the tag's member sets — no KEYS or SCAN over the
+keyspace. The generation is read inside small Lua scripts, so every get/put is still one
+round trip. Every script touches one bucket only (its generation, entries, tag sets: one
+hash tag), so the same scripts run on one Redis and on a Redis/Valkey Cluster.
 
 A put never replaces an entry of a newer data version with an older one: the put script reads
 the stored header (``GETRANGE``) and compares versions atomically (engine/versions.py). Pub/sub
 carries admin invalidations and "dataset X has a new version: check now" — a shortcut only;
 no freshness guarantee rests on it.
 
-Cross-worker single-flight: ``SET lock token NX PX lease``; the holder computes, returns to
-its caller at once, and in the background writes L2 *then* releases the lease
-(compare-and-delete), so a waiter that sees the lease gone finds the value or takes over.
+Cross-worker single-flight: ``SET lock token NX PX lease``; the holder renews the lease while
+its source runs (compare-and-PEXPIRE every lease/3), returns to its caller at once, and in
+the background writes L2 *then* releases the lease (compare-and-delete), so a waiter that
+sees the lease gone finds the value or takes over.
 """
 
 from __future__ import annotations
@@ -30,15 +33,14 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import orjson
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
-from redis.retry import Retry
+from redis.asyncio import Redis, RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 from kasoku.engine import codec
 from kasoku.engine.breaker import STATE_VALUES, Breaker, State
-from kasoku.engine.constants import ENTRY_PREFIX, GENERATION_KEY, INVALIDATION_CHANNEL, LOCK_PREFIX, TAG_PREFIX
+from kasoku.engine.constants import INVALIDATION_CHANNEL, KeyLayout
 from kasoku.engine.entry import Entry
+from kasoku.engine.redis_clients import Client, connect
 from kasoku.engine.metrics import Metrics
 from kasoku.engine.types import Lifetime
 
@@ -106,6 +108,10 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
 
 
 class Unavailable(Exception):
@@ -115,10 +121,12 @@ class Unavailable(Exception):
 class RedisTier:
     name = "l2"
 
-    def __init__(self, client: Redis, *, metrics: Metrics, breaker: Breaker, timeout: float, lease: float,
-                 clock: Callable[[], float] = time.time, queue_size: int = 1024, subscriber: Redis | None = None,
+    def __init__(self, client: Client, *, metrics: Metrics, breaker: Breaker, timeout: float, lease: float,
+                 clock: Callable[[], float] = time.time, queue_size: int = 1024,
+                 subscriber: Callable[[], Redis] | None = None, layout: KeyLayout | None = None,
                  poll: tuple[float, float] = (0.002, 0.05)) -> None:
         self.client = client
+        self.layout = layout or KeyLayout()
         self.metrics = metrics
         self.breaker = breaker
         self.timeout = timeout
@@ -126,7 +134,11 @@ class RedisTier:
         self.clock = clock
         self.origin = secrets.token_hex(8)  # this worker's id on the broadcast channel
         self.poll = poll
-        self._subscriber_client = subscriber
+        self._subscriber = subscriber  # makes the listener's connection; None: share ``client`` (one server)
+        # A cluster client's first call learns the topology (CLUSTER SLOTS, COMMAND): several round
+        # trips, given more than one call's timeout until it has once succeeded.
+        self._first_timeout = max(timeout, 2.0) if isinstance(client, RedisCluster) else timeout
+        self._ready = False
         self._queue: asyncio.Queue[tuple[str, Entry, Lifetime]] = asyncio.Queue(maxsize=queue_size)
         self._writer: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -138,21 +150,19 @@ class RedisTier:
         self._discard = client.register_script(_DISCARD)
         self._drop_tags = client.register_script(_DROP_TAGS)
         self._release = client.register_script(_RELEASE)
+        self._renew_script = client.register_script(_RENEW)
 
     @classmethod
     def from_url(cls, url: str, *, metrics: Metrics, timeout: float, lease: float, failures: int, reset: float,
-                 clock: Callable[[], float] = time.time, queue_size: int = 1024, max_connections: int = 64) -> "RedisTier":
-        """A tier with its own bounded pool; redis-py's retries are off (the breaker decides)."""
-        common: dict[str, Any] = {"socket_connect_timeout": timeout, "retry": Retry(NoBackoff(), 0),
-                                  "health_check_interval": 0}
-        pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=timeout,
-                                               socket_timeout=timeout, **common)
+                 clock: Callable[[], float] = time.time, queue_size: int = 1024, max_connections: int = 64,
+                 cluster: bool = False) -> "RedisTier":
+        """A tier on one server, or (``cluster``) on the cluster ``url``'s node belongs to; bounded pools,
+        redis-py's retries off (the breaker decides)."""
+        conn = connect(url, cluster=cluster, timeout=timeout, max_connections=max_connections)
         breaker = Breaker(failures=failures, reset=reset,
                           on_change=lambda state: metrics.breaker_open.set(STATE_VALUES[state]))
-        # The listener blocks on reads by design: its own client, no socket read timeout.
-        subscriber = Redis.from_url(url, socket_keepalive=True, **common)
-        return cls(Redis.from_pool(pool), metrics=metrics, breaker=breaker, timeout=timeout, lease=lease,
-                   clock=clock, queue_size=queue_size, subscriber=subscriber)
+        return cls(conn.client, metrics=metrics, breaker=breaker, timeout=timeout, lease=lease, clock=clock,
+                   queue_size=queue_size, subscriber=conn.subscriber, layout=conn.layout)
 
     # -- plumbing -------------------------------------------------------------------------------
     async def _call(self, op: str, fn: Callable[[], Awaitable[T]]) -> T:
@@ -160,13 +170,14 @@ class RedisTier:
         if not self.breaker.allow():
             raise Unavailable(op)
         try:
-            value = await asyncio.wait_for(fn(), self.timeout)
-        except (RedisError, OSError, TimeoutError) as exc:
+            value = await asyncio.wait_for(fn(), self.timeout if self._ready else self._first_timeout)
+        except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
             self.breaker.failure()
             self.metrics.redis_error(op)
             log.debug("redis %s failed: %r", op, exc)
             raise Unavailable(op) from exc
         self.breaker.success()
+        self._ready = True
         return value
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
@@ -176,8 +187,10 @@ class RedisTier:
 
     # -- get / put ------------------------------------------------------------------------------
     async def get(self, key: str) -> Entry | None:
+        b = self.layout.bucket(key)
         try:
-            raw = await self._call("get", lambda: self._get(keys=[GENERATION_KEY], args=[ENTRY_PREFIX, key]))
+            raw = await self._call("get", lambda: self._get(keys=[self.layout.generation(b)],
+                                                             args=[self.layout.entries(b), key]))
         except Unavailable:
             return None
         if raw is None:
@@ -202,10 +215,11 @@ class RedisTier:
             log.warning("not writing %s to L2: %s", key, exc)
             self.metrics.redis_puts.labels("skipped").inc()
             return False
+        b = self.layout.bucket(key)
         version = "" if entry.version is None else str(entry.version)
-        args: list[Any] = [ENTRY_PREFIX, TAG_PREFIX, key, data, px, version, *sorted(entry.tags)]
+        args: list[Any] = [self.layout.entries(b), self.layout.tags(b), key, data, px, version, *sorted(entry.tags)]
         try:
-            written = await self._call("put", lambda: self._put(keys=[GENERATION_KEY], args=args))
+            written = await self._call("put", lambda: self._put(keys=[self.layout.generation(b)], args=args))
         except Unavailable:
             self.metrics.redis_puts.labels("failed").inc()
             return False
@@ -219,8 +233,9 @@ class RedisTier:
         """Delete ``key`` if what is stored is of ``version`` or older (found stale). Best effort, never waits."""
         async def run() -> None:
             with contextlib.suppress(Unavailable):
-                await self._call("discard", lambda: self._discard(keys=[GENERATION_KEY],
-                                                                  args=[ENTRY_PREFIX, key, version]))
+                b = self.layout.bucket(key)
+                await self._call("discard", lambda: self._discard(keys=[self.layout.generation(b)],
+                                                                  args=[self.layout.entries(b), key, version]))
         if self.breaker.state != "open":
             self._spawn(run())
 
@@ -253,17 +268,16 @@ class RedisTier:
         """Drop L2 entries (by tag, or all via a new generation) and (``broadcast``) tell every other worker.
 
         Returns the number of L2 entries deleted (0 for "everything": old keys die by TTL).
+        Each bucket is one call (one slot on a cluster); the buckets go in parallel.
         """
         wanted = sorted(set(tags or []))
         removed = 0
-        try:
-            if everything:
-                await self._call("invalidate", lambda: self.client.incr(GENERATION_KEY))
-            elif wanted:
-                args: list[Any] = [ENTRY_PREFIX, TAG_PREFIX, *wanted]
-                removed = int(await self._call("invalidate", lambda: self._drop_tags(keys=[GENERATION_KEY], args=args)))
-        except Unavailable:
-            log.warning("L2 invalidation skipped: redis unavailable")
+        if everything or wanted:
+            done = await asyncio.gather(*(self._invalidate_bucket(b, wanted, everything) for b in self.layout.all()))
+            removed = sum(n for n in done if n is not None)
+            if any(n is None for n in done):
+                log.warning("L2 invalidation incomplete: redis unavailable for %d of %d buckets",
+                            sum(n is None for n in done), self.layout.buckets)
         if not broadcast:
             return removed
         message = orjson.dumps({"origin": self.origin, "tags": wanted, "everything": everything})
@@ -273,6 +287,18 @@ class RedisTier:
         except Unavailable:
             log.warning("invalidation broadcast not sent: redis unavailable")
         return removed
+
+    async def _invalidate_bucket(self, b: int, wanted: list[str], everything: bool) -> int | None:
+        """One bucket's share of an invalidation: entries removed, or None when Redis was unavailable."""
+        gen = self.layout.generation(b)
+        try:
+            if everything:
+                await self._call("invalidate", lambda: self.client.incr(gen))
+                return 0
+            args: list[Any] = [self.layout.entries(b), self.layout.tags(b), *wanted]
+            return int(await self._call("invalidate", lambda: self._drop_tags(keys=[gen], args=args)))
+        except Unavailable:
+            return None
 
     def announce(self, dataset: str) -> None:
         """Tell other workers that ``dataset`` has a new data version, so they check now rather
@@ -287,16 +313,24 @@ class RedisTier:
             self._spawn(run())
 
     async def start(self, on_invalidate: OnInvalidate, on_version: OnVersion | None = None) -> None:
-        """Start listening for other workers' invalidations and version news (retries until Redis is there)."""
+        """Start listening for other workers' invalidations and version news (retries until Redis is there).
+
+        On a cluster, first learn the topology while the URL's node is up, so that the
+        listener and later calls know every node should that one fail (best effort)."""
         self._on_version = on_version
+        if isinstance(self.client, RedisCluster):
+            cluster = self.client
+            with contextlib.suppress(Unavailable):
+                await self._call("connect", cluster.initialize)
         if self._listener is None:
             self._listener = asyncio.ensure_future(self._listen(on_invalidate))
 
     async def _listen(self, on_invalidate: OnInvalidate) -> None:
-        client = self._subscriber_client or self.client
         lost = False
         backoff = 0.05
         while True:
+            # A new connection per attempt: on a cluster, maybe to another node than the one that left.
+            client = self._subscriber() if self._subscriber is not None else self.client
             pubsub = client.pubsub()
             try:
                 await asyncio.wait_for(pubsub.subscribe(INVALIDATION_CHANNEL), self.timeout * 4)
@@ -323,6 +357,9 @@ class RedisTier:
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
+                if client is not self.client:
+                    with contextlib.suppress(Exception):
+                        await client.aclose()
 
     async def _received(self, data: bytes, on_invalidate: OnInvalidate) -> None:
         try:
@@ -342,7 +379,9 @@ class RedisTier:
 
     # -- cross-worker single-flight ---------------------------------------------------------------
     async def run_once(self, key: str, compute: Compute, wait_for: Callable[[], Awaitable[Entry | None]]) -> Entry:
-        lock = LOCK_PREFIX + key
+        """Run ``compute`` in one worker at a time. A waiter waits as long as the lease lives: its
+        holder renews it while the source runs (the source's own deadline bounds that)."""
+        lock = self.layout.lock(key)
         token = secrets.token_hex(12)
         try:
             if await self._acquire(lock, token):
@@ -350,8 +389,7 @@ class RedisTier:
         except Unavailable:
             return await self._alone(key, compute)
         delay, ceiling = self.poll
-        give_up = time.monotonic() + 2 * self.lease
-        while time.monotonic() < give_up:
+        while True:
             await asyncio.sleep(delay)
             delay = min(delay * 2, ceiling)
             entry = await wait_for()
@@ -365,21 +403,35 @@ class RedisTier:
                     return await self._hold(key, lock, token, compute)
             except Unavailable:
                 return await self._alone(key, compute)
-        log.warning("gave up waiting for %s after %.0f s; computing here", key, 2 * self.lease)
-        return await self._alone(key, compute)
 
     async def _acquire(self, lock: str, token: str) -> bool:
         lease_ms = max(1, int(self.lease * 1000))
         return bool(await self._call("lock", lambda: self.client.set(lock, token, nx=True, px=lease_ms)))
 
     async def _hold(self, key: str, lock: str, token: str, compute: Compute) -> Entry:
+        renewing = asyncio.ensure_future(self._renew(lock, token))
         try:
             entry, life = await compute()
         except BaseException:
+            renewing.cancel()
             self._spawn(self._unlock(lock, token))
             raise
+        renewing.cancel()
         self._spawn(self._share(key, lock, token, entry, life))  # the answer does not wait for Redis
         return entry
+
+    async def _renew(self, lock: str, token: str) -> None:
+        """Keep our lease alive while the source runs, so no waiter takes over a live run."""
+        lease_ms = max(1, int(self.lease * 1000))
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                kept = await self._call("lock", lambda: self._renew_script(keys=[lock], args=[token, lease_ms]))
+            except Unavailable:
+                continue  # Redis away: waiters compute on their own meanwhile
+            if not kept:
+                log.warning("lease %s was lost while its source ran (expired or taken over)", lock)
+                return
 
     async def _share(self, key: str, lock: str, token: str, entry: Entry, life: Lifetime | None) -> None:
         try:
@@ -425,6 +477,3 @@ class RedisTier:
         self._listener = self._writer = None
         with contextlib.suppress(Exception):
             await self.client.aclose()
-        if self._subscriber_client is not None:
-            with contextlib.suppress(Exception):
-                await self._subscriber_client.aclose()

@@ -8,7 +8,6 @@ source on a miss. Nothing here knows HTTP, Spotify or JRA-VAN.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -48,7 +47,9 @@ class Result:
     tags: frozenset[str] = frozenset()
     source: str = "raw"
     meta: dict[str, Any] = field(default_factory=dict)
-    generated_at: float = field(default_factory=time.time)
+    # When the data was made, on the engine's clock; None = now. A view cut from a cached
+    # answer gives that answer's time, so it is as old as its data and never outlives it.
+    generated_at: float | None = None
     version: int | None = None
 
 

@@ -22,6 +22,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from kasoku.errors import QueryTimeout
+
 log = logging.getLogger(__name__)
 
 CursorRunner = Callable[[Callable[[Any], None]], Awaitable[None]]
@@ -30,8 +32,14 @@ _POLL = 0.1
 
 
 async def stream_batches(run: CursorRunner, sql: str, params: Sequence[Any] | dict[str, Any] | None = None, *,
-                         batch_size: int = 65_536, max_buffered: int = 2) -> AsyncIterator[pa.RecordBatch]:
-    """Yield the result of ``sql`` batch by batch; raises the query's error if it fails."""
+                         batch_size: int = 65_536, max_buffered: int = 2,
+                         chunk_timeout: float | None = None) -> AsyncIterator[pa.RecordBatch]:
+    """Yield the result of ``sql`` batch by batch; raises the query's error if it fails.
+
+    ``chunk_timeout``: the deadline of each batch, both ways — DuckDB must produce the next
+    batch within it (else QueryTimeout), and the consumer must take a batch within it (else
+    the producer stops and gives its worker back: a stalled reader never holds a worker).
+    """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=max(1, max_buffered))
     stop = threading.Event()
@@ -39,14 +47,21 @@ async def stream_batches(run: CursorRunner, sql: str, params: Sequence[Any] | di
     def put(item: Any) -> bool:
         """Block this worker thread until the loop took ``item``; False once the consumer left."""
         fut = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+        waited = 0.0
         while True:
             try:
                 fut.result(timeout=_POLL)
                 return True
             except TimeoutError:
+                waited += _POLL
                 if stop.is_set():
                     fut.cancel()
                     return False
+                if chunk_timeout is not None and waited >= chunk_timeout:
+                    stop.set()
+                    fut.cancel()
+                    raise QueryTimeout(f"the reader took no rows for {chunk_timeout:g} s: stream stopped",
+                                       details={"timeout_s": chunk_timeout})
 
     def produce(cursor: Any) -> None:
         reader = cursor.execute(sql, params).to_arrow_reader(batch_size)
@@ -65,7 +80,11 @@ async def stream_batches(run: CursorRunner, sql: str, params: Sequence[Any] | di
                 task.result()  # re-raises the query's error
                 return
             getter = asyncio.ensure_future(queue.get())
-            await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({getter, task}, timeout=chunk_timeout, return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                getter.cancel()
+                raise QueryTimeout(f"no rows for {chunk_timeout:g} s: the stream's query was interrupted",
+                                   details={"timeout_s": chunk_timeout})
             if not getter.done():
                 getter.cancel()
                 continue

@@ -27,7 +27,7 @@ def app(tmp_path: Path) -> FastAPI:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
             yield c
 
 
@@ -117,7 +117,7 @@ async def test_query_past_its_deadline_is_504_and_the_pool_stays_healthy(tmp_pat
     # A deadline no query can meet: the pool interrupts it and answers QueryTimeout.
     app = build_app(Settings(lake=str(lake_dir), user_id="u1", query_timeout=1e-9))
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
             response = await c.get("/v1/listening/top-tracks")
             assert response.status_code == 504
             assert response.json()["error"]["code"] == "QUERY_TIMEOUT"
@@ -150,7 +150,7 @@ async def test_files_missing_under_the_server_get_clear_errors(app: FastAPI) -> 
         os.remove(os.path.join(month, name))  # the data vanished under the server (e.g. a manual cleanup)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
             answer = await c.get("/v1/listening/top-tracks?start=2024-01-01&end=2024-01-31")
             assert answer.status_code == 503 and answer.json()["error"]["code"] == "UPSTREAM_UNAVAILABLE"
             assert "missing" in answer.json()["error"]["message"] and answer.headers["retry-after"] == "5"

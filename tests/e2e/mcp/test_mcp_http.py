@@ -29,7 +29,7 @@ def app(tmp_path: Path) -> FastAPI:
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
             yield c
 
 
@@ -74,7 +74,7 @@ async def test_tools_list_has_the_listening_tools_with_their_schemas(client: htt
     assert top["description"].startswith("Most played tracks")
     schema = top["inputSchema"]
     assert schema["type"] == "object" and schema["additionalProperties"] is False
-    assert set(schema["properties"]) == {"start", "end", "limit", "user_id"}  # format is wire-only
+    assert set(schema["properties"]) == {"start", "end", "limit", "user_id", "tz", "min_ms"}  # format is wire-only
     assert schema["properties"]["limit"]["minimum"] == 1 and schema["properties"]["limit"]["maximum"] == 100
     assert {"type": "string", "format": "date"} in schema["properties"]["start"]["anyOf"]
     assert "required" not in schema

@@ -95,5 +95,5 @@ def racing(tmp_path: Path, upstream: CountingClient, clock: Clock) -> tuple[Fast
 async def client(racing: tuple[FastAPI, RacingDomain]) -> AsyncIterator[httpx.AsyncClient]:
     app, _ = racing
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
             yield c

@@ -126,7 +126,7 @@ async def test_maintenance_is_503_with_retry_after(tmp_path: Path, clock: Clock)
     com = ComClient(lambda: ScriptedJVLink([Session(ret=-504)]), sid="KASOKU", call_timeout=5)
     app, _ = make_app(tmp_path, com, clock)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
             r = await c.get(RACE_DAY)
     assert r.status_code == 503
     assert r.headers["retry-after"] == "600"
@@ -138,7 +138,7 @@ async def test_auth_error_is_502_and_no_data_is_an_empty_page(tmp_path: Path, cl
     com = ComClient(lambda: ScriptedJVLink([Session(ret=-301), Session(ret=-1)]), sid="KASOKU", call_timeout=5)
     app, _ = make_app(tmp_path, com, clock)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
             bad = await c.get(RACE_DAY)
             empty = await c.get("/api/v1/data/YSCH")
     assert bad.status_code == 502 and bad.json()["error"]["details"]["jvlink_code"] == -301

@@ -68,7 +68,7 @@ async def test_a_fetch_too_large_for_memory_is_413_with_a_hint(tmp_path: Path, d
 
     app, _ = make_app(tmp_path, FileClient(demo_archive.archive, max_fetch_bytes=10_000), clock)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
             response = await c.get("/api/v1/data/RACE?limit=5")
     assert response.status_code == 413
     error = response.json()["error"]

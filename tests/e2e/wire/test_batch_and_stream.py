@@ -125,3 +125,23 @@ async def test_client_leaving_early_stops_the_query(server: str) -> None:
                 break  # leave after the first chunk
         # the server is still answering (the producer thread gave its cursor back)
         assert (await c.get("/v1/mem/rows/stream?n=3&format=json")).json()[2]["i"] == 2
+
+
+@pytest.mark.parametrize(("accept", "expected"), [
+    ("application/json;q=0.1, application/msgpack", "application/msgpack"),
+    ("application/msgpack;q=0.2, application/json;q=0.9", "application/json"),
+    ("application/msgpack;q=0, */*", "application/json"),
+    ("application/x-msgpack", "application/msgpack"),
+    ("text/csv, application/msgpack;q=0.5", "application/msgpack"),
+])
+async def test_batch_negotiates_by_q_value(client: httpx.AsyncClient, accept: str, expected: str) -> None:
+    response = await client.post("/v1/batch", json=[{"route": "/v1/mem/rows", "params": {"n": 2}}],
+                                 headers={"accept": accept})
+    assert response.status_code == 200 and response.headers["content-type"] == expected
+
+
+async def test_batch_refuses_what_it_cannot_give_with_406(client: httpx.AsyncClient) -> None:
+    response = await client.post("/v1/batch", json=[{"route": "/v1/mem/rows", "params": {"n": 2}}],
+                                 headers={"accept": "text/csv"})
+    assert response.status_code == 406 and response.json()["error"]["code"] == "NOT_ACCEPTABLE"
+    assert response.json()["error"]["details"]["supported"] == ["application/json", "application/msgpack"]

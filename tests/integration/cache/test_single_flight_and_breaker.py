@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import redis.asyncio as aioredis
 
-from kasoku.engine.constants import LOCK_PREFIX
 from kasoku.engine.keys import query_key
 from kasoku.engine.types import Policy, Query
 from tests.fakes import Clock, CountingSource
 from tests.services import RedisServer
 
-from .conftest import EngineFactory
+from .conftest import Backend, EngineFactory
 
 
 async def test_200_cold_requests_over_two_workers_run_the_source_once(make_engine: EngineFactory) -> None:
@@ -31,16 +31,17 @@ async def test_200_cold_requests_over_two_workers_run_the_source_once(make_engin
     assert sum(w["cluster"] for w in waiters.values()) == 1  # the other worker's leader waited on Redis
 
 
-async def test_a_crashed_holders_lease_expires_and_a_waiter_takes_over(make_engine: EngineFactory, redis_url: str) -> None:
+async def test_a_crashed_holders_lease_expires_and_a_waiter_takes_over(make_engine: EngineFactory,
+                                                                       l2_backend: Backend) -> None:
     import time
 
     source = CountingSource()
     a = make_engine(source, clock=time.time, lease=0.3)
     q = Query("d", "t", {})
-    client = aioredis.Redis.from_url(redis_url)
+    client = l2_backend.client()
     try:
         # A "worker" took the lease and died without releasing it or writing a value.
-        assert await client.set(LOCK_PREFIX + query_key(q), "crashed-worker", nx=True, px=300)
+        assert await client.set(a.l2.layout.lock(query_key(q)), "crashed-worker", nx=True, px=300)  # type: ignore[union-attr]
         started = time.monotonic()
         served = await a.get(q)
         waited = time.monotonic() - started
@@ -51,7 +52,7 @@ async def test_a_crashed_holders_lease_expires_and_a_waiter_takes_over(make_engi
     assert waited >= 0.2  # it did wait for the lease rather than run at once
 
 
-async def test_the_holder_releases_only_its_own_lease(make_engine: EngineFactory, redis_url: str) -> None:
+async def test_the_holder_releases_only_its_own_lease(make_engine: EngineFactory, l2_backend: Backend) -> None:
     import time
 
     source = CountingSource()
@@ -59,13 +60,14 @@ async def test_the_holder_releases_only_its_own_lease(make_engine: EngineFactory
     q = Query("d", "t", {})
     await a.get(q)
     await a.l2.flush()  # type: ignore[union-attr]
-    client = aioredis.Redis.from_url(redis_url)
+    client = l2_backend.client()
     try:
-        assert await client.exists(LOCK_PREFIX + query_key(q)) == 0
+        assert await client.exists(a.l2.layout.lock(query_key(q))) == 0  # type: ignore[union-attr]
     finally:
         await client.aclose()
 
 
+@pytest.mark.parametrize("l2_backend", ["valkey"], indirect=True)  # stops the one server
 async def test_breaker_opens_when_redis_dies_and_closes_when_it_returns(make_engine: EngineFactory,
                                                                          redis_server: RedisServer) -> None:
     import time
@@ -107,6 +109,7 @@ end
 """
 
 
+@pytest.mark.parametrize("l2_backend", ["valkey"], indirect=True)  # blocks the one server
 async def test_a_slow_redis_is_timed_out_then_skipped(make_engine: EngineFactory, redis_url: str) -> None:
     import time
 
@@ -132,3 +135,21 @@ async def test_without_single_flight_every_cold_request_runs_the_source(make_eng
     a.single_flight = False
     await asyncio.gather(*(a.get(Query("d", "t", {})) for _ in range(20)))
     assert source.runs == 20
+
+
+async def test_a_source_run_longer_than_the_lease_keeps_it(make_engine: EngineFactory) -> None:
+    """The holder renews its lease while the source runs: a waiter on another worker must not
+    take over a live run (reproduced on main: a 1.5 s run under a 0.5 s lease ran twice)."""
+    import time
+
+    source = CountingSource(delay=1.5)
+    a = make_engine(source, clock=time.time, lease=0.5)
+    b = make_engine(source, clock=time.time, lease=0.5)
+    q = Query("d", "t", {"n": 2})
+    first = asyncio.ensure_future(a.get(q))
+    await asyncio.sleep(0.1)  # a holds the lease now
+    served = await b.get(q)
+    assert source.runs == 1
+    assert served.entry.payload == (await first).entry.payload
+    assert b.metrics.lock_takeovers._value.get() == 0
+    assert b.metrics.waiters["cluster"] == 1

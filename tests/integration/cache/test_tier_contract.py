@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Protocol
 
 import pyarrow as pa
@@ -9,10 +10,11 @@ import pytest
 
 from kasoku.engine.entry import Entry
 from kasoku.engine.memory import MemoryTier
+from kasoku.engine.redis_tier import RedisTier
 from kasoku.engine.types import Lifetime
 from tests.fakes import Clock
 
-from .conftest import TierFactory
+from .conftest import BACKENDS, backend, tier_on
 
 
 class TierUnderTest(Protocol):
@@ -40,8 +42,8 @@ class L1:
 
 
 class L2:
-    def __init__(self, make_tier: TierFactory, clock: Clock) -> None:
-        self.tier = make_tier(clock=clock)
+    def __init__(self, tier: RedisTier) -> None:
+        self.tier = tier
 
     async def put(self, key: str, entry: Entry) -> None:
         life = Lifetime(entry.fresh_until - entry.created_at, entry.hard_until - entry.fresh_until)
@@ -57,11 +59,17 @@ class L2:
         await self.tier.invalidate(everything=True)
 
 
-@pytest.fixture(params=["l1", "l2"])
-def tier(request: pytest.FixtureRequest, clock: Clock) -> TierUnderTest:
+@pytest.fixture(params=["l1", *(f"l2-{name}" for name in BACKENDS)])
+async def tier(request: pytest.FixtureRequest, clock: Clock) -> AsyncIterator[TierUnderTest]:
+    """The memory tier, and the Redis tier on one Valkey server and on a Valkey Cluster."""
     if request.param == "l1":
-        return L1(clock)
-    return L2(request.getfixturevalue("make_tier"), clock)
+        yield L1(clock)
+        return
+    l2 = tier_on(backend(request, request.param.removeprefix("l2-")), clock=clock)
+    try:
+        yield L2(l2)
+    finally:
+        await l2.close()
 
 
 def entry(clock: Clock, *tags: str, value: int = 1, ttl: float = 60, stale: float = 30) -> Entry:
@@ -111,3 +119,14 @@ async def test_clear_drops_everything(tier: TierUnderTest, clock: Clock) -> None
     await tier.put("e:q:1", entry(clock))
     await tier.clear()
     assert await tier.get("d:q:1") is None and await tier.get("e:q:1") is None
+
+
+async def test_invalidation_reaches_every_key_wherever_it_lives(tier: TierUnderTest, clock: Clock) -> None:
+    """Many keys (on a cluster: every bucket, every master): tags and "everything" reach them all."""
+    keys = [f"d:q:{i}" for i in range(48)]
+    for i, key in enumerate(keys):
+        await tier.put(key, entry(clock, "dataset:d", f"parity:{i % 2}", value=i))
+    await tier.drop_tags(["parity:0"])
+    assert [await tier.get(k) is None for k in keys] == [i % 2 == 0 for i in range(48)]
+    await tier.clear()
+    assert all([await tier.get(k) is None for k in keys])

@@ -8,7 +8,7 @@ import asyncio
 import pyarrow as pa
 
 from kasoku.engine.entry import Entry
-from kasoku.engine.types import Lifetime, Policy, Query
+from kasoku.engine.types import Dataset, Lifetime, Policy, Query, Result
 from tests.fakes import Clock, CountingSource
 
 from .conftest import EngineFactory, TierFactory
@@ -126,3 +126,27 @@ async def test_oversized_entries_are_not_cached_in_either_tier(make_engine: Engi
     await settle(a)
     assert a.l1.entries == 0 and await a.l2.get(served.key) is None  # type: ignore[union-attr]
     assert (await a.get(Query("d", "t", {}))).outcome == "miss"
+
+
+class ViewSource:
+    """Answers from data made ``age`` seconds ago (a view cut from a cached answer)."""
+
+    def __init__(self, clock: Clock, age: float) -> None:
+        self.clock, self.age = clock, age
+
+    async def run(self, query: Query) -> Result:
+        return Result(table=pa.table({"v": [1]}), generated_at=self.clock() - self.age)
+
+
+async def test_an_answer_from_older_data_lives_as_long_as_that_data_in_the_tiers(make_engine: EngineFactory,
+                                                                                 clock: Clock) -> None:
+    """RACE-like policy (5 min in memory, 24 h in Redis): a view of an hour-old fetch promoted
+    from L2 is as old as it (Age), fresh for L1's TTL from now, and in L2 until the fetch's end."""
+    engine = make_engine(CountingSource(), clock=clock, policy=Policy(ttl_l1=300, ttl_l2=86400))
+    engine.register(Dataset("v", Policy(ttl_l1=300, ttl_l2=86400), ViewSource(clock, age=3600)))
+    served = await engine.get(Query("v", "page", {}))
+    assert served.age(clock()) == 3600
+    assert served.entry.fresh_until == clock() + 300  # not born stale
+    await engine.l2.flush()  # type: ignore[union-attr]
+    in_l2 = await engine.l2.get(served.key)  # type: ignore[union-attr]
+    assert in_l2 is not None and in_l2.fresh_until == served.entry.created_at + 86400

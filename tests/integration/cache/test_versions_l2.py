@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import redis
 
-from kasoku.engine.constants import ENTRY_PREFIX
 from kasoku.engine.engine import Engine
 from kasoku.engine.entry import Entry
 from kasoku.engine.keys import query_key
@@ -18,7 +16,7 @@ from kasoku.engine.types import Lifetime, Policy, Query
 from tests.fakes import Clock, FakeVersions, VersionedSource
 from tests.services import RedisServer
 
-from .conftest import EngineFactory, TierFactory
+from .conftest import Backend, EngineFactory, TierFactory
 
 JAN, FEB = "month:2024-01", "month:2024-02"
 POLICY = Policy(ttl_l1=3600, ttl_l2=3600)
@@ -32,10 +30,10 @@ def value(served) -> int:  # type: ignore[no-untyped-def]
     return int(served.entry.table()["v"][0].as_py())
 
 
-def stored_version(redis_url: str, key: str) -> int | None:
-    client = redis.Redis.from_url(redis_url)
+def stored_version(backend: Backend, key: str) -> int | None:
+    client = backend.sync_client()
     try:
-        raw = client.get(f"{ENTRY_PREFIX}0:{key}")
+        raw = client.get(backend.entry_key(key))
     finally:
         client.close()
     return None if raw is None else codec.decode(raw).version
@@ -56,33 +54,36 @@ def entry(version: int | None, clock: Clock) -> Entry:
                             rows_key="data", created_at=clock(), ttl=60, stale_ttl=0, version=version)
 
 
-async def test_a_put_never_replaces_a_newer_version(make_tier: TierFactory, clock: Clock, redis_url: str) -> None:
+async def test_a_put_never_replaces_a_newer_version(make_tier: TierFactory, clock: Clock, l2_backend: Backend) -> None:
     tier = make_tier(clock=clock)
     life = Lifetime(60)
     assert await tier.write("k", entry(2, clock), life) is True
     assert await tier.write("k", entry(1, clock), life) is False  # late, older: refused
     assert await tier.write("k", entry(None, clock), life) is False  # unversioned over versioned: refused
-    assert stored_version(redis_url, "k") == 2
+    assert stored_version(l2_backend, "k") == 2
     assert await tier.write("k", entry(2, clock), life) is True  # the same version may refresh it
     assert await tier.write("k", entry(3, clock), life) is True
-    assert stored_version(redis_url, "k") == 3
+    assert stored_version(l2_backend, "k") == 3
     assert tier.metrics.redis_puts.labels("superseded")._value.get() == 2
     tier.discard("k", 2)  # found stale at 2, but 3 replaced it meanwhile: kept
     await tier.flush()
-    assert stored_version(redis_url, "k") == 3
+    assert stored_version(l2_backend, "k") == 3
     tier.discard("k", 3)
     await tier.flush()
-    assert stored_version(redis_url, "k") is None
+    assert stored_version(l2_backend, "k") is None
 
 
-async def test_a_slow_workers_late_put_does_not_win(make_engine: EngineFactory, clock: Clock, redis_url: str) -> None:
+async def test_a_slow_workers_late_put_does_not_win(make_engine: EngineFactory, clock: Clock,
+                                                    l2_backend: Backend) -> None:
     """B computes from version 1; the data changes to 2; A (which knows) stores 2's answer;
     B's put arrives after it — and B does not know of version 2 yet (its version read is slow).
-    B's single-flight lease is shorter than its run, so A does not wait for B."""
+    B runs without the cross-worker lease (a lease is renewed while its run lasts, so A would
+    otherwise wait for B), so A does not wait for B."""
     versions = FakeVersions()
     slow, fast = VersionedSource(versions, delay=0.3), VersionedSource(versions)
-    a = await followed(make_engine, versions, fast, clock, lease=0.1)
-    b = await followed(make_engine, versions, slow, clock, lease=0.1)
+    a = await followed(make_engine, versions, fast, clock)
+    b = await followed(make_engine, versions, slow, clock)
+    b.single_flight = False
     running = asyncio.ensure_future(b.get(q(JAN)))
     await asyncio.sleep(0.05)  # B's source has read version 1
     versions.change({JAN})
@@ -92,12 +93,13 @@ async def test_a_slow_workers_late_put_does_not_win(make_engine: EngineFactory, 
     await a.l2.flush()  # type: ignore[union-attr]
     assert value(await running) == 1  # B's caller asked before the change
     await b.l2.flush()  # type: ignore[union-attr]
-    assert stored_version(redis_url, query_key(q(JAN))) == 2
+    assert stored_version(l2_backend, query_key(q(JAN))) == 2
     assert b.metrics.redis_puts.labels("superseded")._value.get() == 1
 
 
+@pytest.mark.parametrize("l2_backend", ["valkey"], indirect=True)  # pauses the one server
 async def test_a_stale_l2_entry_is_refused_when_the_invalidation_never_reached_redis(
-        make_engine: EngineFactory, clock: Clock, redis_url: str, redis_server: RedisServer) -> None:
+        make_engine: EngineFactory, clock: Clock, l2_backend: Backend, redis_server: RedisServer) -> None:
     versions = FakeVersions()
     source = VersionedSource(versions)
     a = await followed(make_engine, versions, source, clock)
@@ -105,8 +107,8 @@ async def test_a_stale_l2_entry_is_refused_when_the_invalidation_never_reached_r
     await a.get(q(JAN))
     await a.l2.flush()  # type: ignore[union-attr]
     key = query_key(q(JAN))
-    client = redis.Redis.from_url(redis_url)
-    raw = client.get(f"{ENTRY_PREFIX}0:{key}")
+    client = l2_backend.sync_client()
+    raw = client.get(l2_backend.entry_key(key))
     assert raw is not None and codec.decode(raw).version == 1
     versions.change({JAN})
     redis_server.pause()
@@ -114,7 +116,7 @@ async def test_a_stale_l2_entry_is_refused_when_the_invalidation_never_reached_r
         assert await b.check_versions("d") is True  # learned; its L2 drop times out
     finally:
         redis_server.resume()
-    client.set(f"{ENTRY_PREFIX}0:{key}", raw)  # as if the drop had been lost for good
+    client.set(l2_backend.entry_key(key), raw)  # as if the drop had been lost for good
     client.close()
     for _ in range(100):  # the breaker opened while Redis was stalled: wait for its probe
         served = await b.get(q(JAN))
@@ -127,7 +129,7 @@ async def test_a_stale_l2_entry_is_refused_when_the_invalidation_never_reached_r
     served = await b.get(q(JAN))
     assert (served.tier, value(served)) == ("source", 2)  # the version-1 entry in L2 was refused...
     await b.l2.flush()  # type: ignore[union-attr]
-    assert stored_version(redis_url, key) == 2  # ...and replaced
+    assert stored_version(l2_backend, key) == 2  # ...and replaced
 
 
 async def test_an_older_l2_entry_whose_tags_did_not_change_is_still_served(

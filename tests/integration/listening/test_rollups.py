@@ -158,8 +158,11 @@ async def test_roll_up_path_reads_no_raw_plays(tmp_path: Path) -> None:
             result = await source.run(Query("listening", tool, raw, "u1"))
             assert result.source == "rollup" and result.version == snap
             assert result.table.equals(await source.raw(tool, params, "u1", snap))
+        # Unaligned ranges: months + days + raw edges of the any-zone tables; other play rules: raw.
         unaligned = await source.run(Query("listening", "top_tracks", {"start": "2024-01-02", "end": "2024-03-31"}, "u1"))
-        assert unaligned.source == "raw"
+        assert unaligned.source == "rollup"
+        odd_rule = await source.run(Query("listening", "top_tracks", {"start": "2024-01-02", "min_ms": 12345}, "u1"))
+        assert odd_rule.source == "raw"
     finally:
         pool.close()
 
@@ -258,15 +261,17 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
            user_id="u1", rollups=rb.RollupBuilder())
     app = build_app(Settings(lake=str(tmp_path / "lake"), user_id="u1"))
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://test") as c:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
             yield c
 
 
 async def test_http_source_header_and_genre_error(client: httpx.AsyncClient) -> None:
     aligned = await client.get("/v1/listening/top-tracks?start=2024-01-01&end=2024-03-31&limit=3")
     assert aligned.status_code == 200 and aligned.headers["x-kasoku-source"] == "rollup"
-    unaligned = await client.get("/v1/listening/top-tracks?start=2024-01-05&end=2024-03-31&limit=3")
-    assert unaligned.headers["x-kasoku-source"] == "raw"
+    unaligned = await client.get("/v1/listening/top-tracks?start=2024-01-05&end=2024-03-31&limit=3&tz=Asia/Tokyo")
+    assert unaligned.headers["x-kasoku-source"] == "rollup"
+    odd_rule = await client.get("/v1/listening/top-tracks?start=2024-01-05&end=2024-03-31&limit=3&min_ms=1000")
+    assert odd_rule.headers["x-kasoku-source"] == "raw"
     genres = await client.get("/v1/listening/top-genres")
     assert genres.status_code == 404
     assert genres.json()["error"]["message"] == "no artist genres imported; import saved Web API artist objects"

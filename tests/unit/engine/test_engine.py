@@ -129,3 +129,24 @@ async def test_streams_go_through_the_datasets_streaming_capability(clock) -> No
     assert [b["i"][0].as_py() async for b in engine.stream(Query("s", "rows", {"n": 3}))] == [0, 1, 2]
     with pytest.raises(NotFound):
         engine.stream(Query("d", "rows", {}))
+
+
+class _OldData:
+    """A view of data made ``age`` seconds before the engine's now."""
+
+    def __init__(self, clock, age: float) -> None:  # type: ignore[no-untyped-def]
+        self.clock, self.age = clock, age
+
+    async def run(self, query: Query):  # type: ignore[no-untyped-def]
+        from kasoku.engine.types import Result
+
+        return Result(table=pa.table({"v": [1]}), generated_at=self.clock() - self.age)
+
+
+async def test_an_answer_is_as_old_as_its_data_and_expires_with_it(clock) -> None:  # type: ignore[no-untyped-def]
+    engine = Engine(l1_bytes=10**6, clock=clock)
+    engine.register(Dataset("v", Policy(ttl_l1=60, ttl_l2=60), _OldData(clock, age=50)))
+    served = await engine.get(Query("v", "page", {}))
+    assert served.age(clock()) == 50 and served.entry.fresh_until == clock() + 10
+    clock.tick(11)
+    assert (await engine.get(Query("v", "page", {}))).outcome == "miss"  # gone with its data, not a TTL later

@@ -139,3 +139,33 @@ def test_malformed_webapi_items_are_input_errors(tmp_path: Path) -> None:
         read_sources([write(tmp_path / "a.json", bad_album)], user_id="me")
     with pytest.raises(InputError, match="unexpected JSON shape"):
         read_sources([write(tmp_path / "StreamingHistory_music_0.json", {"items": [1]})], user_id="me")
+
+
+REPEATS = [{"endTime": "2024-03-09 21:04", "artistName": "Ado", "trackName": "Usseewa", "msPlayed": 30000},
+           {"endTime": "2024-03-09 21:04", "artistName": "Ado", "trackName": "Usseewa", "msPlayed": 30000},
+           {"endTime": "2024-03-09 21:04", "artistName": "Ado", "trackName": "Odo", "msPlayed": 4000}]
+
+
+def test_account_plays_of_one_track_ending_in_one_minute_stay_apart(tmp_path: Path) -> None:
+    """Account data has minute precision and no ids: two plays of a short track (or two skips)
+    ending in one minute are two plays, and a re-import of the same export still dedupes."""
+    one = write(tmp_path / "StreamingHistory_music_0.json", REPEATS)
+    parsed = read_sources([one], user_id="me")
+    assert parsed.plays.num_rows == 3
+    assert len(set(parsed.plays["play_id"].to_pylist())) == 3
+    (tmp_path / "again").mkdir()
+    copy = write(tmp_path / "again" / "StreamingHistory_music_0.json", REPEATS)
+    twice = read_sources([one, copy], user_id="me")  # the same export imported twice in one go
+    assert twice.plays.num_rows == 3 and twice.skipped["duplicate_in_import"] == 3
+    assert sorted(twice.plays["play_id"].to_pylist()) == sorted(parsed.plays["play_id"].to_pylist())
+
+
+def test_the_first_play_of_a_minute_keeps_the_id_it_always_had(tmp_path: Path) -> None:
+    """Lakes written before the fix dedupe against re-imports: the first occurrence's id is unchanged."""
+    from datetime import datetime, timezone
+
+    from kasoku.domains.listening.schema import play_id
+
+    parsed = read_sources([write(tmp_path / "StreamingHistory_music_0.json", REPEATS[:2])], user_id="me")
+    old = play_id("me", "Ado", "Usseewa", datetime(2024, 3, 9, 21, 4, tzinfo=timezone.utc))
+    assert parsed.plays["play_id"].to_pylist()[0] == old

@@ -21,7 +21,7 @@ from kasoku.domains.listening.tools import RangeParams
 from kasoku.domains.listening.versions import ListeningVersions
 from kasoku.engine.types import Dataset, Policy, Query
 from kasoku.lake.duckdb_pool import DuckDBPool
-from kasoku.lake.ducklake import Lake, S3Options, default_s3_catalog
+from kasoku.lake.ducklake import Lake, S3Options, current_snapshot, default_s3_catalog
 
 if TYPE_CHECKING:
     from kasoku.domains.listening.rollup_build import RollupBuilder
@@ -65,24 +65,29 @@ class ListeningDomain:
         self.settings = settings
         self.lake = lake_from_settings(settings)
         self.pool: DuckDBPool | None = None
+        self.stream_pool: DuckDBPool | None = None
         self.source: ListeningSource | None = None
         self._health_task: asyncio.Task[None] | None = None
-        self._last_health: dict[str, Any] = {"ok": True}
+        self._pool_health: dict[str, Any] | None = None
 
     def register(self, app: FastAPI, engine: Engine, settings: Settings) -> None:
         prepare_lake(self.lake)  # the pool attaches read-only: the tables must exist first
         self.pool = DuckDBPool(self.lake, workers=settings.duckdb_workers, query_timeout=settings.query_timeout,
                                threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit)
+        self.stream_pool = DuckDBPool(self.lake, workers=settings.limits.stream_workers,
+                                      query_timeout=settings.query_timeout, threads=settings.duckdb_threads,
+                                      memory_limit=settings.duckdb_memory_limit)
         catalog = SnapshotCatalog(self.pool)
         matcher = LakeRollups(self.pool, catalog) if settings.rollups else None
-        self.source = ListeningSource(self.lake, self.pool, rollups=matcher, catalog=catalog)
+        self.source = ListeningSource(self.lake, self.pool, rollups=matcher, catalog=catalog,
+                                      stream_pool=self.stream_pool)
         engine.register(Dataset(routes.DATASET, LISTENING_POLICY, self.source, stream=self._stream))
         # The one freshness mechanism: every worker polls the lake's snapshot id itself; the
         # versions it sees also move the source's pinned snapshot forward (never behind the engine).
         engine.follow(routes.DATASET, ListeningVersions(self.lake, self.pool, catalog=catalog),
                       interval=settings.version_poll_interval)
         app.include_router(routes.router)
-        routes.register_batch_routes(app, settings.user_id)
+        routes.register_batch_routes(app, settings)
 
     def _stream(self, query: Query) -> AsyncIterator[pa.RecordBatch]:
         """Every play of the query's range, batch by batch (the dataset's streaming capability)."""
@@ -94,25 +99,42 @@ class ListeningDomain:
         self._health_task = asyncio.create_task(self._health_loop())
 
     async def _health_loop(self) -> None:
+        """The pool's ``SELECT 1`` in the background: a readiness probe then reads its last result
+        instead of queueing behind the queries it is asked about."""
         while True:
+            if self.pool is not None:
+                with contextlib.suppress(Exception):
+                    self._pool_health = await self.pool.health()
             await asyncio.sleep(self.settings.health_interval)
-            with contextlib.suppress(Exception):
-                self._last_health = await self.health()
 
     async def shutdown(self) -> None:
         if self._health_task is not None:
             self._health_task.cancel()
-        if self.pool is not None:
-            await asyncio.to_thread(self.pool.close)  # waits for running queries: not on the loop
+        for pool in (self.pool, self.stream_pool):
+            if pool is not None:
+                await asyncio.to_thread(pool.close)  # waits for running queries: not on the loop
 
     async def health(self) -> dict[str, Any]:
+        """Readiness: the pool (its last background check; now if there is none or it is closed)
+        and the lake's DuckLake catalog (its current snapshot: catalog unreachable → not ready)."""
         if self.pool is None:
             return {"ok": False, "reason": "not started"}
-        pool = await self.pool.health()
-        out: dict[str, Any] = {"ok": bool(pool.get("ok")), "lake": self.lake.url, "duckdb": pool}
-        if self.source is not None and pool.get("ok"):
-            with contextlib.suppress(Exception):
-                snapshot = await self.source.catalog.current()
-                out["snapshot"] = snapshot
+        pool = self._pool_health
+        if pool is None or self.pool._closed:
+            pool = await self.pool.health()
+        pool = {**pool, "timeouts": self.pool.timeouts, "reconnects": self.pool.reconnects}  # counters: live
+        out: dict[str, Any] = {"lake": self.lake.url, "duckdb": pool}
+        try:
+            # The lake's catalog answers (a fresh read of its current snapshot, never the memo):
+            # catalog or storage unreachable -> not ready.
+            snapshot = await self.pool.run(current_snapshot, timeout=5.0)
+            if self.source is not None:
+                self.source.catalog.observe(snapshot)
                 out["months"] = len(await self.source.catalog.months(snapshot, "plays"))
+            out["snapshot"] = snapshot
+            lake_ok = True
+        except Exception as exc:  # catalog unreachable: say so, do not fail the probe
+            lake_ok = False
+            out["lake_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        out["ok"] = bool(pool.get("ok")) and lake_ok
         return out

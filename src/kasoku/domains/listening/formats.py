@@ -31,7 +31,8 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from kasoku.domains.listening.schema import EPISODES_SCHEMA, PLAYS_SCHEMA, SOURCE_PRIORITY, derived_track_id, play_id
+from kasoku.domains.listening.schema import (EPISODES_SCHEMA, PLAYS_SCHEMA, SOURCE_PRIORITY, derived_track_id, play_id,
+                                             track_key)
 from kasoku.errors import InputError
 
 ARTISTS_SCHEMA = pa.schema([pa.field("artist_id", pa.string(), nullable=False), pa.field("artist_name", pa.string(), nullable=False),
@@ -173,8 +174,9 @@ class _Reader:
         self.artists = _Columns(ARTISTS_SCHEMA)
         self.skipped: Counter[str] = Counter()
 
-    def _play(self, *, at: datetime, ms: int, artist: str, track: str, track_id: str | None, source: str, **extra: Any) -> None:
-        self.plays.add(play_id=play_id(self.user_id, artist, track, at), user_id=self.user_id, played_at=at, ms_played=ms,
+    def _play(self, *, at: datetime, ms: int, artist: str, track: str, track_id: str | None, source: str,
+              occurrence: int = 0, **extra: Any) -> None:
+        self.plays.add(play_id=play_id(self.user_id, artist, track, at, occurrence), user_id=self.user_id, played_at=at, ms_played=ms,
                        track_id=track_id or derived_track_id(artist, track), track_name=track, artist_name=artist,
                        source=source, **extra)
 
@@ -193,6 +195,12 @@ class _Reader:
                            album_name=rec.get("master_metadata_album_album_name"), platform=rec.get("platform"),
                            country=rec.get("conn_country"), reason_start=rec.get("reason_start"), reason_end=rec.get("reason_end"),
                            shuffle=rec.get("shuffle"), skipped=bool(rec["skipped"]) if rec.get("skipped") is not None else None)
+            elif not uri and track and artist and not rec.get("spotify_episode_uri") and not rec.get("audiobook_uri"):
+                # A local file: names but no URI. A play of its own kind, with the stable name id.
+                self._play(at=at, ms=ms, artist=artist, track=track, track_id=None, source="local",
+                           album_name=rec.get("master_metadata_album_album_name"), platform=rec.get("platform"),
+                           country=rec.get("conn_country"), reason_start=rec.get("reason_start"), reason_end=rec.get("reason_end"),
+                           shuffle=rec.get("shuffle"), skipped=bool(rec["skipped"]) if rec.get("skipped") is not None else None)
             elif rec.get("spotify_episode_uri") or rec.get("episode_name"):
                 self._episode(at, ms, "episode", rec.get("spotify_episode_uri"), rec.get("episode_name"), rec.get("episode_show_name"),
                               rec.get("platform"), "extended")
@@ -208,6 +216,7 @@ class _Reader:
                           ms_played=ms, kind=kind, uri=uri, title=title, show_name=show, platform=platform, source=source)
 
     def account(self, doc: list[Any], name: str, podcast: bool) -> None:
+        seen: Counter[tuple[str, datetime]] = Counter()  # plays of a track ending in one minute, in this file
         for i, rec in enumerate(doc):
             if not isinstance(rec, dict):
                 raise InputError("record is not a JSON object", path=name, record=i)
@@ -220,7 +229,9 @@ class _Reader:
             artist, track = rec.get("artistName"), rec.get("trackName")
             if not isinstance(artist, str) or not isinstance(track, str) or not artist or not track:
                 raise InputError("artistName and trackName must be non-empty strings", path=name, record=i)
-            self._play(at=at, ms=ms, artist=artist, track=track, track_id=None, source="account")
+            occurrence = seen[(track_key(artist, track), at)]
+            seen[(track_key(artist, track), at)] += 1
+            self._play(at=at, ms=ms, artist=artist, track=track, track_id=None, source="account", occurrence=occurrence)
 
     def webapi(self, doc: dict[str, Any], name: str) -> None:
         for i, item in enumerate(doc["items"]):

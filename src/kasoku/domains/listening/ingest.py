@@ -49,6 +49,7 @@ class IngestSummary:
     artists_changed: bool = False
     snapshot: int | None = None  # the lake snapshot this ingest made; None when nothing changed
     attempts: int = 1  # transaction runs: >1 when a concurrent writer committed first
+    ignored_files: list[str] = field(default_factory=list)  # JSON not recognised as any export format
 
 
 @dataclass
@@ -79,8 +80,10 @@ _COLS = ", ".join(PLAYS_SCHEMA.names)
 # Exact duplicates share a play_id. Across sources the same play is recognised more loosely,
 # because the sources disagree on precision (see docs/listening.md): an account-data row
 # (minute precision) is the play of a richer source with the same user and track ending in the
-# same minute; a Web API row (start time + track length) is the play of an extended-history row
-# of the same track that *started* within 5 s of it. The richer source wins
+# same minute; a Web API row (``played_at`` + track length) is the play of an extended-history
+# row of the same track that *started* within 5 s of its start, or *ended* within 5 s of it
+# (Spotify sets ``played_at`` to the start on some clients and days, to the end on others;
+# ``_around`` reads the neighbouring months for both). The richer source wins
 # (extended > webapi > account); on a tie the lake's row stays, so a re-import changes nothing.
 _PLAYS_CHANGES = f"""
     WITH u AS (SELECT {_COLS}, {_PRIO} AS prio, 0 AS origin FROM {ref(PLAYS)} WHERE {{window}}
@@ -93,7 +96,8 @@ _PLAYS_CHANGES = f"""
          AND lower(lo.artist_name) = lower(hi.artist_name) AND lower(lo.track_name) = lower(hi.track_name)
          AND ((lo.source = 'account' AND date_trunc('minute', lo.played_at) = date_trunc('minute', hi.played_at))
            OR (lo.source = 'webapi' AND hi.source = 'extended'
-               AND abs((epoch_ms(lo.played_at) - lo.ms_played) - (epoch_ms(hi.played_at) - hi.ms_played)) <= 5000))),
+               AND (abs((epoch_ms(lo.played_at) - lo.ms_played) - (epoch_ms(hi.played_at) - hi.ms_played)) <= 5000
+                 OR abs((epoch_ms(lo.played_at) - lo.ms_played) - epoch_ms(hi.played_at)) <= 5000)))),
     kept AS (SELECT *, rn = 1 AND play_id NOT IN (SELECT play_id FROM shadowed) AS keep FROM ranked)
     SELECT {_COLS}, origin FROM kept WHERE (origin = 1 AND keep) OR (origin = 0 AND NOT keep)
     ORDER BY played_at, play_id"""
@@ -183,7 +187,7 @@ def ingest(lake: Lake, paths: Sequence[Path], *, user_id: str, progress: Progres
     parsed: ParsedImport = read_sources(list(paths), user_id=user_id,
                                         progress=(lambda n: progress("read", n, None)) if progress else None)
     summary = IngestSummary(files=parsed.files, records=parsed.records, skipped=Counter(parsed.skipped),
-                            by_format=Counter(parsed.by_format))
+                            by_format=Counter(parsed.by_format), ignored_files=list(parsed.ignored_files))
     return import_tables(lake, parsed.plays, parsed.episodes, parsed.artists, summary=summary, progress=progress,
                          rollups=rollups, attempts=attempts, message=f"ingest user={user_id} files={parsed.files}")
 

@@ -29,9 +29,10 @@ from dataclasses import dataclass
 
 import duckdb
 
+from kasoku.domains.listening.rollup_local import LOCAL_SQL, LOCAL_TABLES
 from kasoku.domains.listening.tables import (
-    ARTISTS, ARTISTS_MONTHLY, ARTISTS_WINDOW, DAY_TRACKS, DAYS, GENRES_MONTHLY, HOURS, MONTHS, PLAYS, TRACKS_MONTHLY,
-    TRACKS_WINDOW, months_of, ref)
+    ARTISTS, ARTISTS_MONTHLY, ARTISTS_WINDOW, DAY_TRACKS, DAYS, GENRES_MONTHLY, HOURS, MONTHS, PLAYS, QUARTER_HOURS,
+    TRACK_DAYS, TRACK_MONTHS, TRACKS_MONTHLY, TRACKS_WINDOW, months_of, ref)
 from kasoku.lake.ducklake import Lake
 from kasoku.lake.transaction import write
 
@@ -43,7 +44,9 @@ WINDOWS = (3, 6, 12)
 # Windows keep the first TOP_N ranks of each full ranking: the top tools' limit is at most 100,
 # so ``rank <= limit`` of a window is exact (the ranking itself comes from full monthly counts).
 TOP_N = 100
-FROM_PLAYS = (TRACKS_MONTHLY, ARTISTS_MONTHLY, MONTHS, DAYS, DAY_TRACKS, HOURS)
+# Built straight from a month's plays; the windows and genres are built from TRACKS_MONTHLY.
+# The any-zone, both-rules tables of rollup_local.py are built from the month's plays too.
+FROM_PLAYS = (TRACKS_MONTHLY, ARTISTS_MONTHLY, MONTHS, DAYS, DAY_TRACKS, HOURS, *LOCAL_TABLES)
 ALL_TABLES = (*FROM_PLAYS, GENRES_MONTHLY, TRACKS_WINDOW, ARTISTS_WINDOW)
 MonthProgress = Callable[[str], None]
 
@@ -172,7 +175,11 @@ def _has_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 
 def _where(table: str, months: Iterable[str]) -> str:
     months = list(months)
-    if table in (DAYS, DAY_TRACKS, HOURS):
+    if table == TRACK_MONTHS:
+        return played_in(months, "first_at")
+    if table == QUARTER_HOURS:
+        return played_in(months, "slot")
+    if table in (DAYS, DAY_TRACKS, HOURS, TRACK_DAYS):
         return day_in(months)
     if table in (TRACKS_WINDOW, ARTISTS_WINDOW):
         return end_in(months)
@@ -209,8 +216,16 @@ class RollupBuilder:
                 con.execute(f"DELETE FROM {ref(table)} WHERE {_where(table, monthly)}")
                 con.execute(f"INSERT INTO {ref(table)} {sql.format(src=src)}")
                 changed.append(table)
-            if progress is not None:
-                for month in monthly:
+            # rollup_local.py's tables: the same SQL per UTC month, ``p`` = that month's plays.
+            for table in LOCAL_TABLES:
+                con.execute(f"DELETE FROM {ref(table)} WHERE {_where(table, monthly)}")
+                changed.append(table)
+            for month in monthly:
+                month_plays = (f"p AS (SELECT user_id, played_at, ms_played, track_id, track_name, artist_name, "
+                               f"album_name FROM {ref(PLAYS)} WHERE {played_in([month])})")
+                for table, sql in LOCAL_SQL.items():
+                    con.execute(f"INSERT INTO {ref(table)} BY NAME SELECT * FROM (WITH {month_plays} {sql})")
+                if progress is not None:
                     progress(month)
         genre_months = present if artists_changed else monthly
         if genre_months and (artists_changed or _has_rows(con, ARTISTS) or _has_rows(con, GENRES_MONTHLY)):

@@ -23,10 +23,14 @@ from typing import Any
 import pyarrow as pa
 
 from kasoku.domains.listening import rollup_build as rb
+from kasoku.domains.listening.rollup_zones import ZoneRollups
 from kasoku.domains.listening.snapshots import SnapshotCatalog
 from kasoku.domains.listening.source import in_range
 from kasoku.domains.listening.tables import PLAYS, ref
-from kasoku.domains.listening.tools import PERIOD_FORMATS, RangeParams, StatsParams, TopParams
+from kasoku.domains.listening.tools import PERIOD_FORMATS, RangeParams, StatsParams, TopParams, min_ms_of, zone_of
+from kasoku.domains.listening.zones import utc_equivalent
+
+ZONES = "rollup_local"  # Plan.table of an answer from the any-zone tables
 from kasoku.lake.duckdb_pool import DuckDBPool
 
 
@@ -83,19 +87,34 @@ class LakeRollups:
         self.pool = pool
         self.catalog = catalog
         self.windows = windows
+        self.zones = ZoneRollups(catalog)
 
     async def answer(self, tool: str, params: RangeParams, user_id: str, snapshot: int) -> pa.Table | None:
         plan = await self.plan(tool, params, user_id, snapshot)
         if plan is None:
             return None
+        if plan.table == ZONES:  # over DuckLake tables pinned to the snapshot already
+            return await self.pool.arrow(plan.sql, plan.args)
         return await self.catalog.query(snapshot, plan.table, plan.template, plan.args)
 
     # ------------------------------------------------------------ choosing
     async def plan(self, tool: str, params: RangeParams, user_id: str, snapshot: int) -> Plan | None:
-        """The roll-up query that answers ``tool(params)`` exactly at ``snapshot``, or None (use raw plays)."""
+        """The roll-up query that answers ``tool(params)`` exactly at ``snapshot``, or None (use raw plays).
+
+        First the UTC tables (every stream, UTC days: ranked months, windows); then the any-zone,
+        both-rules tables of rollup_local.py (rollup_zones.py)."""
         months = in_range(await self.catalog.months(snapshot, PLAYS), params)
         if not months:
             return None  # nothing to read either way; raw returns the typed empty answer
+        if min_ms_of(params) == 0 and utc_equivalent(zone_of(params), int(months[0][:4]) - 1, int(months[-1][:4]) + 1):
+            plan = await self._utc_plan(tool, params, user_id, months, snapshot)
+            if plan is not None:
+                return plan
+        planned = await self.zones.plan(tool, params, user_id, snapshot)
+        return Plan(ZONES, *planned) if planned is not None else None
+
+    async def _utc_plan(self, tool: str, params: RangeParams, user_id: str, months: list[str],
+                        snapshot: int) -> Plan | None:
         if tool == "top_tracks" and isinstance(params, TopParams):
             return await self._top(params, user_id, months, snapshot, rb.TRACKS_MONTHLY, rb.TRACKS_WINDOW,
                                    _TRACKS_COMBINED, _TRACKS_RANKED)

@@ -8,7 +8,8 @@ stream *ended* (UTC); ``ms_played`` is the time actually listened, never the tra
 Identity: ``play_id`` = blake2b of (user_id, track_key, played_at to the second), where
 ``track_key`` is the case-folded ``artist \\x1f track`` pair. Names, not URIs, make the key, so
 the same play read from an extended export, an account-data export and a Web API poll
-gets one id (account data has no URIs at all).
+gets one id (account data has no URIs at all). Account data has minute precision: the n-th
+play of one track ending in one minute of a file adds n (from the second on) to the key.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ PLAYS_SCHEMA = pa.schema(
         pa.field("reason_end", pa.string()),
         pa.field("shuffle", pa.bool_()),
         pa.field("skipped", pa.bool_()),
-        pa.field("source", pa.string(), nullable=False),  # extended | account | webapi
+        pa.field("source", pa.string(), nullable=False),  # extended | local (a local file in an extended export) | account | webapi
     ]
 )
 
@@ -55,7 +56,7 @@ EPISODES_SCHEMA = pa.schema(
 )
 
 # When two sources deliver the same play, the richer one wins.
-SOURCE_PRIORITY = {"extended": 0, "webapi": 1, "account": 2}
+SOURCE_PRIORITY = {"extended": 0, "local": 0, "webapi": 1, "account": 2}
 
 
 def track_key(artist_name: str, track_name: str) -> str:
@@ -68,10 +69,17 @@ def derived_track_id(artist_name: str, track_name: str) -> str:
     return f"local:{digest}"
 
 
-def play_id(user_id: str, artist_name: str, track_name: str, played_at: datetime) -> str:
-    """Stable play identity: same inputs give the same id in any process on any machine."""
+def play_id(user_id: str, artist_name: str, track_name: str, played_at: datetime, occurrence: int = 0) -> str:
+    """Stable play identity: same inputs give the same id in any process on any machine.
+
+    ``occurrence``: the n-th play of this track ending at this (minute-precision) time in one
+    account-data file, counted from 0. Two such plays are two plays; the first keeps the id it
+    always had, and a re-import of the same file gives the same ids again.
+    """
     if played_at.tzinfo is None:
         played_at = played_at.replace(tzinfo=timezone.utc)
     second = played_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     raw = f"{user_id}\x1e{track_key(artist_name, track_name)}\x1e{second}"
+    if occurrence:
+        raw += f"\x1e#{occurrence}"
     return hashlib.blake2b(raw.encode(), digest_size=16).hexdigest()

@@ -24,10 +24,17 @@ HOURS = "rollup_hours"
 GENRES_MONTHLY = "rollup_genres_monthly"
 TRACKS_WINDOW = "rollup_tracks_window"
 ARTISTS_WINDOW = "rollup_artists_window"
+# The any-zone, both-rules roll-ups of rollup_local.py (built per UTC month from its plays).
+TRACK_MONTHS = "rollup_track_months"
+TRACK_DAYS = "rollup_track_days"
+QUARTER_HOURS = "rollup_quarter_hours"
 
 _PLAYED_AT = "year(played_at), month(played_at)"
 _DAY = "year(day), month(day)"
 _MONTH = "year, month"
+_LOCAL_COUNTS = "plays BIGINT, total_ms BIGINT, plays_30s BIGINT, total_ms_30s BIGINT"
+_LOCAL_TRACK = ("track_id VARCHAR, track_id_30s VARCHAR, track_name VARCHAR, artist_name VARCHAR, album_name VARCHAR, "
+                "first_at TIMESTAMPTZ, last_at TIMESTAMPTZ, first_at_30s TIMESTAMPTZ, last_at_30s TIMESTAMPTZ")
 
 # name -> (columns, partition key)
 TABLES: dict[str, tuple[str, str | None]] = {
@@ -53,6 +60,10 @@ TABLES: dict[str, tuple[str, str | None]] = {
     ARTISTS_WINDOW: ("user_id VARCHAR, window_months INTEGER, start_month VARCHAR, end_month VARCHAR, "
                      "artist_name VARCHAR, play_count BIGINT, total_play_time_ms BIGINT, unique_tracks BIGINT, "
                      "rank INTEGER", "end_month"),
+    # A track-month row's month is that of its first play (every play of the row is in the month).
+    TRACK_MONTHS: (f"user_id VARCHAR, {_LOCAL_TRACK}, {_LOCAL_COUNTS}", "year(first_at), month(first_at)"),
+    TRACK_DAYS: (f"user_id VARCHAR, day DATE, {_LOCAL_TRACK}, {_LOCAL_COUNTS}", _DAY),
+    QUARTER_HOURS: (f"user_id VARCHAR, slot TIMESTAMPTZ, {_LOCAL_COUNTS}", "year(slot), month(slot)"),
 }
 
 # SQL giving the 'YYYY-MM' month of a row, per table (what "the months a table holds" means).
@@ -60,6 +71,8 @@ MONTH_OF: dict[str, str] = {
     PLAYS: "strftime(played_at, '%Y-%m')", EPISODES: "strftime(played_at, '%Y-%m')",
     DAYS: "strftime(day, '%Y-%m')", DAY_TRACKS: "strftime(day, '%Y-%m')", HOURS: "strftime(day, '%Y-%m')",
     TRACKS_WINDOW: "end_month", ARTISTS_WINDOW: "end_month",
+    TRACK_MONTHS: "strftime(first_at, '%Y-%m')", TRACK_DAYS: "strftime(day, '%Y-%m')",
+    QUARTER_HOURS: "strftime(slot, '%Y-%m')",
     **{t: "printf('%04d-%02d', year, month)" for t in (TRACKS_MONTHLY, ARTISTS_MONTHLY, MONTHS, GENRES_MONTHLY)},
 }
 

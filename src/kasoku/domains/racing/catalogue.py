@@ -4,11 +4,12 @@ arguments JV-Link accepts for it, and how long its answers may be cached.
 Both upstream clients validate through this module, so the file archive and the
 real COM component reject the same requests with the same JV-Link return codes
 (-111 dataspec, -112/-113 fromtime, -114 realtime key, -115 option, -116
-dataspec/option combination); see ``/work/shared/reference/jvlink.md``.
+dataspec/option combination); see JRA-VAN's JV-Link specification (JV-Link インターフェース仕様書)
+and JV-Data 仕様書, published in the JRA-VAN SDK (https://jra-van.jp/dlb/sdv/sdk.html).
 
-TTLs follow seed 002's ``_get_optimal_ttl`` table (its intent, not its labels:
-the seed calls 0B12/0B15 "odds" and 0B30 "race results", which is wrong, but the
-TTL values are kept). The seed's L1 is one ``TTLCache(ttl=300)`` in front of
+TTLs follow the original racing service's ``_get_optimal_ttl`` table (its intent, not its labels:
+it calls 0B12/0B15 "odds" and 0B30 "race results", which is wrong, but the
+TTL values are kept). Its L1 is one ``TTLCache(ttl=300)`` in front of
 Redis, so the per-dataspec TTL is the L2 TTL and L1 is capped at five minutes.
 """
 
@@ -29,7 +30,7 @@ __all__ = [
 
 L1_TTL_CAP = 300.0
 _DEFAULT_TTL = 600.0
-# Seed 002, in seconds (L2). Anything not listed: 10 minutes.
+# The original racing service's TTLs, in seconds (L2). Anything not listed: 10 minutes.
 _SEED_TTL: dict[str, float] = {
     "HOSE": 86400.0, "HOYU": 86400.0, "YSCH": 604800.0, "RACE": 86400.0,
     "0B12": 60.0, "0B15": 60.0, "0B30": 300.0,
@@ -131,7 +132,7 @@ _ALL: tuple[DataSpec, ...] = (
 DATASPECS: dict[str, DataSpec] = {s.name: s for s in _ALL}
 
 # Record length in bytes incl. CRLF, current layout first then the pre-4.8.0.2 one
-# (checked against the real samples in /work/shared/reference/jvdata-samples/).
+# (checked against real JV-Data samples: tests/jvdata_samples.py says where they come from).
 RECORD_LENGTHS: dict[str, frozenset[int]] = {
     "AV": frozenset({78}), "BN": frozenset({477}), "BR": frozenset({545, 537}),
     "BT": frozenset({6889, 6887}), "CC": frozenset({50}), "CH": frozenset({3862}),

@@ -109,7 +109,7 @@ class RacingDomain:
         realtime_days = 7 if self.client.name == "com" else None
         self._prefetch = Prefetcher(engine, **{"realtime_days": realtime_days, **self._prefetch_args})
         engine.on_result.append(self._prefetch.on_result)
-        self._jobs = JobRunner(engine)
+        self._jobs = JobRunner(engine, per_owner=settings.limits.jobs_per_key)
         self._push = OddsHub(engine, min_interval=self._push_min_interval,
                              compress_min_bytes=settings.compress_min_bytes)
         app.include_router(build_router(self))

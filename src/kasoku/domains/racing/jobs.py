@@ -38,6 +38,7 @@ class Job:
     id: str
     fetches: dict[str, dict[str, Any]]  # dataspec -> fetch params (fromtime, option)
     created_at: float
+    owner: str = ""
     status: Status = "pending"
     finished_at: float | None = None
     parts: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -58,13 +59,27 @@ def job_fromtime(spec: catalogue.DataSpec, from_date: str, to_date: str | None) 
 
 
 class JobRunner:
-    def __init__(self, engine: "Engine", *, max_jobs: int = 100, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, engine: "Engine", *, max_jobs: int = 100, per_owner: int = 4,
+                 clock: Callable[[], float] = time.time) -> None:
         self.engine = engine
         self.max_jobs = max_jobs
+        self.per_owner = per_owner
         self.clock = clock
         self._jobs: OrderedDict[str, Job] = OrderedDict()
 
-    def submit(self, dataspecs: list[str], from_date: str, to_date: str | None, option: int) -> Job:
+    def submit(self, dataspecs: list[str], from_date: str, to_date: str | None, option: int, *,
+               owner: str = "") -> Job:
+        """Start a job for ``owner`` (an API key, or a client address): at most ``per_owner`` of
+        theirs pending or running (429), and never more than ``max_jobs`` unfinished in all (503);
+        finished jobs are forgotten oldest first, unfinished ones never."""
+        active = [j for j in self._jobs.values() if j.status in ("pending", "running")]
+        if sum(1 for j in active if j.owner == owner) >= self.per_owner:
+            raise KasokuError(f"at most {self.per_owner} batch jobs pending or running per key; wait for one to finish",
+                              status=429, code="RATE_LIMITED", details={"limit": self.per_owner},
+                              headers={"Retry-After": "5"})
+        if len(active) >= self.max_jobs:
+            raise KasokuError("the server runs as many batch jobs as it keeps; retry shortly", status=503,
+                              code="SERVER_BUSY", details={"limit": self.max_jobs}, headers={"Retry-After": "5"})
         if not dataspecs:
             raise InvalidParameter("give at least one dataspec", details={"jvlink_code": -111})
         fetches: dict[str, dict[str, Any]] = {}
@@ -77,10 +92,13 @@ class JobRunner:
             catalogue.validate_fromtime(spec, fromtime)
             catalogue.validate_option(spec, option)
             fetches[name] = {"fromtime": fromtime, "option": option}
-        job = Job(secrets.token_hex(8), fetches, self.clock())
+        job = Job(secrets.token_hex(8), fetches, self.clock(), owner=owner)
         self._jobs[job.id] = job
-        while len(self._jobs) > self.max_jobs:
-            self._jobs.popitem(last=False)
+        if len(self._jobs) > self.max_jobs:
+            for old in [j.id for j in self._jobs.values() if j.status in ("done", "failed")]:
+                if len(self._jobs) <= self.max_jobs:
+                    break
+                del self._jobs[old]
         self.engine.spawn(self._run(job))
         return job
 

@@ -1,4 +1,4 @@
-"""HTTP routes of the racing domain (seed 002's API, corrected by jvlink.md).
+"""HTTP routes of the racing domain (the original racing API's routes, corrected by JV-Link's documentation).
 
 Every GET turns its parameters into one Query and hands it to the shared responder, so
 content negotiation, ETag/304, compression and ``X-Cache`` are the same as everywhere; bad
@@ -17,6 +17,8 @@ from fastapi import APIRouter, Body, FastAPI, Path, Query as Q, Request, WebSock
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response, StreamingResponse
 
+from kasoku.api.limits import caller_of, stream_slot
+from kasoku.api.negotiation import FORMATS
 from kasoku.api.queries import register_query_route
 from kasoku.api.respond import serve_query
 from kasoku.domains.racing import catalogue
@@ -51,12 +53,20 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
           "content": {"application/json": {}, "application/msgpack": {}, "application/vnd.apache.arrow.stream": {},
                       "text/csv": {}, "application/vnd.apache.parquet": {}}},
     400: {"description": "INVALID_PARAMETER; `details.jvlink_code` is JV-Link's code"},
+    406: {"description": "no acceptable format (Accept or ?format=)"},
     502: {"description": "UPSTREAM_ERROR: JV-Link auth/key/server failure (`details.jvlink_code`)"},
     503: {"description": "UPSTREAM_UNAVAILABLE: maintenance (-504) or busy; see Retry-After"},
 }
-Format = Annotated[str | None, Q(description="json | msgpack | arrow | csv | parquet (overrides Accept)")]
+Format = Annotated[str | None, Q(min_length=1, description="json | msgpack | arrow | csv | parquet (overrides Accept)",
+                                 json_schema_extra={"enum": list(FORMATS)})]
 Limit = Annotated[int, Q(ge=1, le=MAX_LIMIT, description="records per page")]
-Offset = Annotated[int, Q(ge=0, description="records to skip (next_offset of the previous page)")]
+MAX_OFFSET = 10**9
+Offset = Annotated[int, Q(ge=0, le=MAX_OFFSET, description="records to skip (next_offset of the previous page)")]
+# OpenAPI declares the valid values; the server checks them itself so that a wrong one gets
+# JV-Link's own code in details (-111 dataspec, -115 option), still a 400.
+OPTION_SCHEMA = {"enum": [1, 2, 3, 4]}
+Dataspec = Annotated[str, Path(max_length=8, description="dataspec, e.g. RACE, YSCH, 0B31",
+                               json_schema_extra={"enum": sorted(catalogue.DATASPECS)})]
 Raw = Annotated[bool, Q(description="also return each record's exact bytes (cp932) as base64")]
 
 
@@ -116,7 +126,7 @@ class StreamRequest(BaseModel):
     data_spec: str = Field(..., description="dataspec, e.g. RACE or 0B31", max_length=8)
     from_time: str | None = Field(None, description="YYYYMMDD[hhmmss]; default: from the beginning")
     to_time: str | None = Field(None, description="YYYYMMDD[hhmmss]; range end (not for DIFF, TOKU, ...)")
-    option: int = Field(1, description="JVOpen option 1-4")
+    option: int = Field(1, description="JVOpen option 1-4", json_schema_extra=OPTION_SCHEMA)
     key: str | None = Field(None, description="realtime key: YYYYMMDD or a race key")
     raw: bool = Field(False, description="include raw record bytes as base64")
     batch_size: int = Field(500, ge=1, le=MAX_LIMIT, description="records per `data` event")
@@ -127,7 +137,7 @@ class DownloadRequest(BaseModel):
     dataspecs: list[str] = Field(..., min_length=1, max_length=20, description="stored dataspecs, e.g. [RACE, YSCH]")
     from_date: str = Field(..., pattern=r"^\d{8}$", description="YYYYMMDD")
     to_date: str | None = Field(None, pattern=r"^\d{8}$", description="YYYYMMDD (where the dataspec allows a range)")
-    option: int = Field(1, description="JVOpen option 1-4")
+    option: int = Field(1, description="JVOpen option 1-4", json_schema_extra=OPTION_SCHEMA)
 
 
 async def _sse(table: pa.Table, dataspec: str, batch_size: int) -> AsyncIterator[bytes]:
@@ -153,10 +163,11 @@ def build_router(domain: "RacingDomain") -> APIRouter:
         return await serve_query(request, query)
 
     @router.get("/api/v1/data/{dataspec}", summary="Records of a dataspec, paged", responses=_RESPONSES)
-    async def data(request: Request, dataspec: Annotated[str, Path(max_length=8)],
+    async def data(request: Request, dataspec: Dataspec,
                    from_time: Annotated[str | None, Q(description="YYYYMMDD[hhmmss] (data-file time, not race date)")] = None,
                    to_time: Annotated[str | None, Q(description="YYYYMMDD[hhmmss]: range end")] = None,
-                   option: Annotated[int, Q(description="1 normal, 2 this week, 3/4 setup")] = 1,
+                   option: Annotated[int, Q(description="1 normal, 2 this week, 3/4 setup",
+                                            json_schema_extra=OPTION_SCHEMA)] = 1,
                    key: Annotated[str | None, Q(description="realtime dataspecs: YYYYMMDD or race key")] = None,
                    limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, raw: Raw = False,
                    format: Format = None) -> Response:
@@ -167,11 +178,15 @@ def build_router(domain: "RacingDomain") -> APIRouter:
                  responses={200: {"content": {"text/event-stream": {}}}, 400: _RESPONSES[400]})
     async def stream(request: Request, body: Annotated[StreamRequest, Body()]) -> StreamingResponse:
         args = fetch_args(body.data_spec, body.from_time, body.to_time, body.option, body.key)
-        served = await request.app.state.engine.get(fetch_query(body.data_spec, **args))
-        table = view_table(served.entry.table(), raw=body.raw)
-        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no", "X-Cache": served.outcome}
-        return StreamingResponse(_sse(table, body.data_spec, body.batch_size), media_type="text/event-stream",
-                                 headers=headers)
+
+        async def respond() -> StreamingResponse:
+            served = await request.app.state.engine.get(fetch_query(body.data_spec, **args))
+            table = view_table(served.entry.table(), raw=body.raw)
+            headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no", "X-Cache": served.outcome}
+            return StreamingResponse(_sse(table, body.data_spec, body.batch_size), media_type="text/event-stream",
+                                     headers=headers)
+
+        return await stream_slot(request, respond)
 
     @router.get("/api/v1/realtime/odds/{race_id}", summary="Realtime odds of a race (0B31/0B32/0B30...)",
                 responses=_RESPONSES)
@@ -221,8 +236,9 @@ def build_router(domain: "RacingDomain") -> APIRouter:
 
     @router.post("/api/v1/batch/download", status_code=202, summary="Start a background download of dataspecs",
                  responses={202: {"description": "`{job_id, status, ...}`"}, 400: _RESPONSES[400]})
-    async def download(body: Annotated[DownloadRequest, Body()]) -> dict[str, Any]:
-        job = domain.jobs.submit(body.dataspecs, body.from_date, body.to_date, body.option)
+    async def download(request: Request, body: Annotated[DownloadRequest, Body()]) -> dict[str, Any]:
+        job = domain.jobs.submit(body.dataspecs, body.from_date, body.to_date, body.option,
+                                 owner=caller_of(request.scope))
         return job.to_dict()
 
     @router.get("/api/v1/batch/status/{job_id}", summary="A batch job's progress")
@@ -232,7 +248,7 @@ def build_router(domain: "RacingDomain") -> APIRouter:
     @router.get("/api/v1/batch/result/{job_id}/{dataspec}", summary="One dataspec of a job, paged, any wire format",
                 responses=_RESPONSES)
     async def job_result(request: Request, job_id: Annotated[str, Path(max_length=32)],
-                         dataspec: Annotated[str, Path(max_length=8)], limit: Limit = DEFAULT_LIMIT,
+                         dataspec: Dataspec, limit: Limit = DEFAULT_LIMIT,
                          offset: Offset = 0, raw: Raw = False, format: Format = None) -> Response:
         job = domain.jobs.get(job_id)
         params = job.fetches.get(dataspec)
@@ -252,10 +268,10 @@ class DataParams(_Strict):
     dataspec: str = Field(..., max_length=8, description="dataspec, e.g. RACE, YSCH, 0B31")
     from_time: str | None = Field(None, description="YYYYMMDD[hhmmss] (data-file time, not race date)")
     to_time: str | None = Field(None, description="YYYYMMDD[hhmmss]: range end")
-    option: int = Field(1, description="1 normal, 2 this week, 3/4 setup")
+    option: int = Field(1, description="1 normal, 2 this week, 3/4 setup", json_schema_extra=OPTION_SCHEMA)
     key: str | None = Field(None, description="realtime dataspecs: YYYYMMDD or race key")
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="records per page")
-    offset: int = Field(0, ge=0, description="records to skip")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="records to skip")
     raw: bool = Field(False, description="also return each record's exact bytes as base64")
 
 

@@ -166,15 +166,16 @@ class RacingSource:
         return Result(table=table, tags=data_tags(dataspec, table), source=self.client.name,
                       meta={"data_spec": dataspec, "total_count": table.num_rows})
 
-    async def fetched(self, dataspec: str, params: Mapping[str, Any]) -> tuple[pa.Table, frozenset[str]]:
-        """The fetch behind a view, through the engine: cached, coalesced, counted."""
+    async def fetched(self, dataspec: str, params: Mapping[str, Any]) -> tuple[pa.Table, frozenset[str], float]:
+        """The fetch behind a view, through the engine: cached, coalesced, counted. Returns its
+        rows, tags and creation time (a view is as old as its fetch, and expires with it)."""
         keys = ("key",) if "key" in params else ("fromtime", "option")
         served = await self.engine.get(Query(dataset_name(dataspec), FETCH, {k: params[k] for k in keys}))
         tags = frozenset(t for t in served.entry.tags if not t.startswith("dataset:"))
-        return served.entry.table(), tags
+        return served.entry.table(), tags, served.entry.created_at
 
     async def _page(self, dataspec: str, params: Mapping[str, Any]) -> Result:
-        table, tags = await self.fetched(dataspec, params)
+        table, tags, made = await self.fetched(dataspec, params)
         limit, offset = int(params["limit"]), int(params["offset"])
         total = table.num_rows
         page = table.slice(offset, limit) if offset < total else table.slice(0, 0)
@@ -182,24 +183,26 @@ class RacingSource:
         has_more = end < total
         meta = {"data_spec": dataspec, "total_count": total, "offset": offset, "limit": limit,
                 "has_more": has_more, "next_offset": end if has_more else None}
-        return Result(table=view_table(page, raw=bool(params.get("raw"))), tags=tags, source="view", meta=meta)
+        return Result(table=view_table(page, raw=bool(params.get("raw"))), tags=tags, source="view", meta=meta,
+                      generated_at=made)
 
     async def _master(self, dataspec: str, params: Mapping[str, Any]) -> Result:
         kind, entity = params["kind"], params["id"]
         rtype = MASTER_KINDS[kind]
         for spec in MASTER_SPECS:
-            table, tags = await self.fetched(spec, fetch_params())
+            table, tags, made = await self.fetched(spec, fetch_params())
             mask = pc.and_(pc.equal(table.column("record_type"), rtype), pc.equal(table.column("entity_id"), entity))
             found = table.filter(mask)
             if found.num_rows:
                 latest = found.slice(found.num_rows - 1, 1)  # masters are re-sent on change: the last one wins
                 return Result(table=view_table(latest, raw=bool(params.get("raw"))), tags=tags, source="view",
-                              meta={"data_spec": spec, "kind": kind, "id": entity, "total_count": 1})
+                              meta={"data_spec": spec, "kind": kind, "id": entity, "total_count": 1},
+                              generated_at=made)
         raise NotFound(f"no {kind} {entity!r} in {' or '.join(MASTER_SPECS)}",
                        details={"kind": kind, "id": entity, "record_type": rtype})
 
     async def _schedule(self, dataspec: str, params: Mapping[str, Any]) -> Result:
-        table, tags = await self.fetched(dataspec, fetch_params())
+        table, tags, made = await self.fetched(dataspec, fetch_params())
         mask = pc.equal(table.column("record_type"), "YS")
         if params.get("from_date"):
             mask = pc.and_(mask, pc.greater_equal(table.column("day"), params["from_date"]))
@@ -212,4 +215,4 @@ class RacingSource:
             found = found.take(pc.sort_indices(found, sort_keys=[("day", "ascending"), ("course", "ascending")]))
         meta = {"data_spec": dataspec, "total_count": found.num_rows, "from_date": params.get("from_date"),
                 "to_date": params.get("to_date"), "jyo_cd": params.get("jyo_cd")}
-        return Result(table=view_table(found, raw=False), tags=tags, source="view", meta=meta)
+        return Result(table=view_table(found, raw=False), tags=tags, source="view", meta=meta, generated_at=made)

@@ -1,0 +1,78 @@
+"""One leader runs the jobs; missed cron runs catch up; status and metrics show gaps."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from kasoku.config import Settings
+from kasoku.domains.listening.collector.jobs import lake_maintenance
+from kasoku.domains.listening.collector.lease import FileLease, RedisLease
+from kasoku.domains.listening.collector.poll import Collector
+from kasoku.domains.listening.collector.schedule import CollectorScheduler
+from kasoku.domains.listening.collector.status import CollectorMetrics, collector_status
+from kasoku.domains.listening.domain import lake_from_settings
+from tests.integration.collector.conftest import lake_plays
+from tests.spotify_fake import FakeSpotify
+
+T0 = datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc)
+
+
+def test_two_schedulers_one_leader(logged_in: Settings, fake: FakeSpotify, lake: Any) -> None:
+    fake.add_plays(5, start=T0)
+    first = CollectorScheduler(logged_in, lake, lease=FileLease(logged_in.state / "scheduler.lock"))
+    second = CollectorScheduler(logged_in, lake_from_settings(logged_in), lease=FileLease(logged_in.state / "scheduler.lock"))
+    try:
+        assert first.run_job("poll") is True
+        assert second.run_job("poll") is False and second.run_job("lake-maintenance") is False
+        assert fake.count("/v1/me/player/recently-played") == 1 and len(lake_plays(lake)) == 5
+        first.lease.release()  # the leader went away (a dead process's flock is released by the kernel)
+        assert second.run_job("rollups") is True
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_redis_lease_has_one_holder(redis_url: str) -> None:
+    a = RedisLease(redis_url, name="test", lease_seconds=30)
+    b = RedisLease(redis_url, name="test", lease_seconds=30)
+    try:
+        assert a.acquire() and a.acquire()  # renews while held
+        assert not b.acquire()
+        a.release()
+        assert b.acquire()
+    finally:
+        b.release()
+
+
+def test_a_cron_run_missed_while_down_is_caught_up(logged_in: Settings, lake: Any) -> None:
+    scheduler = CollectorScheduler(logged_in, lake, lease=FileLease(logged_in.state / "scheduler.lock"))
+    try:
+        assert scheduler.missed() == []  # never ran: nothing to catch up
+        now = datetime(2026, 12, 2, 15, 0, tzinfo=timezone.utc)
+        scheduler.log.record("rollups", started=(now - timedelta(hours=14)).timestamp(), outcome="[]")  # ran at 01:00
+        scheduler.log.record("lake-maintenance", started=(now - timedelta(hours=1)).timestamp(), outcome="ok")
+        assert scheduler.missed(now) == ["rollups"]  # 02:00 and 14:00 passed since
+    finally:
+        scheduler.stop()
+
+
+def test_lake_maintenance_runs_the_lakes_step(logged_in: Settings, lake: Any) -> None:
+    assert lake_maintenance(lake, logged_in).startswith(("vacuum: ", "compact: "))
+
+
+def test_gaps_show_in_status_and_metrics(logged_in: Settings, fake: FakeSpotify, lake: Any) -> None:
+    first = fake.add_plays(3, start=T0)
+    with Collector(logged_in, lake, "me") as collector:
+        collector.poll()
+        fake.add_plays(60, start=first[-1].end, seed=2)
+        collector.poll()
+    [me] = collector_status(logged_in.state)["users"]
+    assert len(me["open_gaps"]) == 1 and me["open_gap_seconds"] > 0
+    registry = CollectorRegistry()
+    registry.register(CollectorMetrics(logged_in.state))
+    text = generate_latest(registry).decode()
+    assert 'kasoku_collector_open_gaps{user="me"} 1.0' in text
+    assert 'kasoku_collector_gaps_total{user="me"} 1.0' in text
