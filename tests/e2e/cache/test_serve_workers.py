@@ -41,7 +41,7 @@ class Workers:
         full_env = dict(os.environ, KASOKU_REDIS_URL=redis_url, KASOKU_ADMIN_TOKEN=TOKEN, KASOKU_STATE=str(tmp / "state"),
                         KASOKU_USER_ID="me", PYTHONPATH=str(ROOT / "src"), **(env or {}))
         self.proc = subprocess.Popen([sys.executable, "-m", "kasoku", "serve", "--workers", str(workers),
-                                      "--port", str(self.port), "--lake", lake or str(tmp / "lake")], cwd=tmp, env=full_env)
+                                      "--port", str(self.port), "--lake", lake or str(tmp / "lake"), *([] if lake else ["--create"])], cwd=tmp, env=full_env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
