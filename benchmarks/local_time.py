@@ -33,19 +33,20 @@ from rich.console import Console
 from rich.table import Table
 
 from kasoku.domains.listening.demo import demo_plays_table
-from kasoku.domains.listening.rollup_build import RollupBuilder
+from kasoku.domains.listening.ingest import import_tables
 from kasoku.domains.listening.rollup_match import LakeRollups
+from kasoku.domains.listening.snapshots import SnapshotCatalog
 from kasoku.domains.listening.source import ListeningSource
 from kasoku.domains.listening.tools import RangeParams, validate
 from kasoku.lake.duckdb_pool import DuckDBPool
-from kasoku.lake.storage import Lake
+from kasoku.lake.ducklake import Lake
 
 END = date(2026, 10, 31)
 
 
 def build_lake(path: str, plays: int, console: Console) -> Lake:
     lake = Lake(path)
-    if lake.months("plays"):
+    if os.path.exists(os.path.join(path, "catalog.sqlite")):
         return lake
     t0 = time.perf_counter()
     table = demo_plays_table(plays, years=5, end=END)
@@ -54,10 +55,8 @@ def build_lake(path: str, plays: int, console: Console) -> Lake:
     months = sorted(set(keys.to_pylist()))
     t0 = time.perf_counter()
     for i in range(0, len(months), 6):  # half a year per commit
-        batch = {m: table.filter(pc.equal(keys, m)) for m in months[i:i + 6]}
-        changes: dict[str, dict[str, pa.Table | None]] = {"plays": dict(batch)}
-        RollupBuilder()(lake, changes, set(batch))
-        lake.commit(changes)
+        batch = [table.filter(pc.equal(keys, m)) for m in months[i:i + 6]]
+        import_tables(lake, pa.concat_tables(batch))  # one ingest transaction, roll-ups included
     console.print(f"committed {len(months)} months with roll-ups in {time.perf_counter() - t0:.1f} s")
     return lake
 
@@ -70,7 +69,9 @@ def pct(samples: list[float], q: float) -> float:
 async def measure(lake: Lake, cases: dict[str, Callable[[random.Random], tuple[str, RangeParams]]], repeat: int,
                   raw_repeat: int) -> list[tuple[str, str, float, float, float, float]]:
     pool = DuckDBPool(lake, workers=1, query_timeout=600)
-    source, rollups = ListeningSource(lake, pool), LakeRollups(lake, pool)
+    catalog = SnapshotCatalog(pool)
+    source, rollups = ListeningSource(lake, pool, catalog=catalog), LakeRollups(pool, catalog)
+    snap = await catalog.current()
     out = []
     try:
         for name, make in cases.items():
@@ -80,15 +81,15 @@ async def measure(lake: Lake, cases: dict[str, Callable[[random.Random], tuple[s
             used = set()
             for i in range(repeat + 1):
                 tool, params = make(rng)
-                plan = rollups.plan(tool, params, "me")
+                plan = await rollups.plan(tool, params, "me", snap)
                 used.add(plan.table if plan is not None else "raw")
                 t0 = time.perf_counter()
-                got = await rollups.answer(tool, params, "me")
+                got = await rollups.answer(tool, params, "me", snap)
                 if i:
                     roll_ms.append((time.perf_counter() - t0) * 1000)
                 if i <= raw_repeat:
                     t0 = time.perf_counter()
-                    expected = await source.raw(tool, params, "me")
+                    expected = await source.raw(tool, params, "me", snap)
                     if i:
                         raw_ms.append((time.perf_counter() - t0) * 1000)
                     if got is None or not got.equals(expected):

@@ -28,7 +28,7 @@ from benchmarks.stats import summary_ms  # noqa: E402
 from kasoku.api.bodies import body_of
 from kasoku.config import Settings  # noqa: E402
 from kasoku.engine.types import Query  # noqa: E402
-from kasoku.lake.storage import Lake  # noqa: E402
+from kasoku.lake.ducklake import Lake  # noqa: E402
 from kasoku.service import build_app  # noqa: E402
 
 PARAMS = {"start": "2024-01-01", "end": "2024-12-31", "limit": 10}

@@ -19,30 +19,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import boto3  # noqa: E402
-import duckdb  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.progress import Progress  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from benchmarks.lakes import generate_plays, write_lake  # noqa: E402
 from benchmarks.stats import summary_ms  # noqa: E402
-from kasoku.domains.listening.source import plays_relation  # noqa: E402
 from kasoku.domains.listening.tools import TOOLS, validate  # noqa: E402
-from kasoku.lake.duckdb_pool import DuckDBPool, httpfs_extension_path, open_connection  # noqa: E402
-from kasoku.lake.storage import Lake, S3Options  # noqa: E402
+from kasoku.domains.listening.tables import PLAYS, ref  # noqa: E402
+from kasoku.lake.duckdb_pool import DuckDBPool, open_connection  # noqa: E402
+from kasoku.lake.ducklake import Lake, S3Options  # noqa: E402
 from tests.services import MotoServer  # noqa: E402
 
 
 def per_request(lake: Lake, sql: str, args: list[object]) -> None:
-    """What the original system did for every request."""
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    """What the original system did for every request: a new database, extensions, secret, attach, query."""
+    con = open_connection(lake)
     try:
-        con.execute(f"LOAD '{httpfs_extension_path()}'")
-        if lake.is_s3:
-            fresh = open_connection(lake)  # CREATE SECRET exactly as the pool does, on a new connection
-            fresh.execute(sql, args).fetchall()
-            fresh.close()
-            return
         con.execute(sql, args).fetchall()
     finally:
         con.close()
@@ -50,7 +43,7 @@ def per_request(lake: Lake, sql: str, args: list[object]) -> None:
 
 def measure(lake: Lake, iterations: int, progress: Progress, label: str) -> tuple[dict[str, float], dict[str, float]]:
     params = validate("top_tracks", {"start": "2024-01-01", "end": "2024-12-31", "limit": 10})
-    sql, args = TOOLS["top_tracks"].sql(plays_relation(lake.files("plays")), params)
+    sql, args = TOOLS["top_tracks"].sql(ref(PLAYS), params)
     args = ["me", *args]
     task = progress.add_task(f"{label}: per-request connection", total=iterations + 2)
     base = []
@@ -95,7 +88,7 @@ def main() -> None:
                          aws_secret_access_key=ep.secret_access_key, region_name=ep.region).create_bucket(Bucket="bench")
             s3 = S3Options(endpoint=ep.endpoint, access_key_id=ep.access_key_id, secret_access_key=ep.secret_access_key,
                            region=ep.region, url_style="path", use_ssl=False)
-            remote = Lake("s3://bench/lake", s3)
+            remote = Lake("s3://bench/lake", s3, catalog=str(Path(tmp) / "s3-catalog.sqlite"))
             write_lake(remote, plays, progress, "S3 lake (moto)")
             rows.append(("S3 (moto, loopback)", *measure(remote, opts.iterations, progress, "s3")))
         finally:
@@ -104,7 +97,7 @@ def main() -> None:
     for col in ("lake", "mode", "mean", "p50", "p95", "min", "max", "per-request / pooled"):
         table.add_column(col, justify="right")
     for lake_name, base, pooled in rows:
-        table.add_row(lake_name, "connect+httpfs+secret per request", *(f"{base[k]:.1f}" for k in ("mean", "p50", "p95", "min", "max")), "")
+        table.add_row(lake_name, "connect+extensions+attach per request", *(f"{base[k]:.1f}" for k in ("mean", "p50", "p95", "min", "max")), "")
         table.add_row("", "pooled cursor", *(f"{pooled[k]:.1f}" for k in ("mean", "p50", "p95", "min", "max")),
                       f"{base['mean'] / pooled['mean']:.2f}x")
     console.print(table)

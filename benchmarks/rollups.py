@@ -5,10 +5,10 @@
 Plays are generated straight into Parquet month partitions by DuckDB (one user, 12 months of
 2024, Zipf-like popularity over 50 000 tracks / 5 000 artists), one month at a time so 10 M
 rows stay well inside memory. For each size it prints, per query and range (1, 3, 12 months):
-raw ms (the tool's SQL over the month partitions, B1+B2 already applied), roll-up ms, the
+raw ms (the tool's SQL over the DuckLake plays table, B1+B2 already applied), roll-up ms, the
 ratio, and for 3/12 months the roll-up time when windows are not materialised (summing the
-monthly full counts). Every roll-up answer is checked equal to the raw answer. Also: the
-commit stage of an ingest with and without building roll-ups, and bytes on disk.
+monthly full counts). Every roll-up answer is checked equal to the raw answer. Also: twelve
+monthly ingest transactions with and without roll-ups, and bytes on disk.
 """
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ from rich.progress import Progress
 from rich.table import Table
 
 from kasoku.domains.listening import rollup_build as rb
+from kasoku.domains.listening.ingest import import_tables
 from kasoku.domains.listening.rollup_match import LakeRollups
 from kasoku.domains.listening.schema import PLAYS_SCHEMA
+from kasoku.domains.listening.snapshots import SnapshotCatalog
 from kasoku.domains.listening.source import ListeningSource
 from kasoku.domains.listening.tools import validate
 from kasoku.lake.duckdb_pool import DuckDBPool
-from kasoku.lake.storage import Lake
+from kasoku.lake.ducklake import Lake
 
 MONTHS = [f"2024-{m:02d}" for m in range(1, 13)]
 RANGES = {1: ("2024-06-01", "2024-06-30"), 3: ("2024-04-01", "2024-06-30"), 12: ("2024-01-01", "2024-12-31")}
@@ -64,6 +66,7 @@ def month_plays(con: duckdb.DuckDBPyConnection, month: str, n: int, seed: int) -
 
 def dir_bytes(root: str, prefixes: tuple[str, ...]) -> int:
     total = 0
+    root = os.path.join(root, "data", "main")
     for top in os.listdir(root):
         if top.startswith(prefixes):
             for dirpath, _, files in os.walk(os.path.join(root, top)):
@@ -84,21 +87,23 @@ async def timed(fn: Callable[[], Awaitable[pa.Table | None]], repeat: int) -> tu
 async def measure(lake: Lake, repeat: int, progress: Progress) -> list[tuple[str, int, float, float, float | None]]:
     pool = DuckDBPool(lake, workers=1, query_timeout=600)
     try:
-        source = ListeningSource(lake, pool)
-        with_windows, summed = LakeRollups(lake, pool), LakeRollups(lake, pool, windows=False)
+        catalog = SnapshotCatalog(pool)
+        source = ListeningSource(lake, pool, catalog=catalog)
+        with_windows, summed = LakeRollups(pool, catalog), LakeRollups(pool, catalog, windows=False)
+        snap = await catalog.current()
         rows = []
         task = progress.add_task("queries", total=len(QUERIES) * len(RANGES))
         for name, extra in QUERIES.items():
             tool = TOOL.get(name, name)
             for months, (start, end) in RANGES.items():
                 params = validate(tool, {"start": start, "end": end, **extra})
-                raw_ms, raw = await timed(lambda: source.raw(tool, params, "me"), repeat)
-                roll_ms, roll = await timed(lambda: with_windows.answer(tool, params, "me"), repeat)
+                raw_ms, raw = await timed(lambda: source.raw(tool, params, "me", snap), repeat)
+                roll_ms, roll = await timed(lambda: with_windows.answer(tool, params, "me", snap), repeat)
                 if roll is None or raw is None or not roll.equals(raw):
                     raise AssertionError(f"roll-up answer differs from raw for {name} over {months} months")
                 sum_ms = None
                 if tool.startswith("top_") and months in rb.WINDOWS:
-                    sum_ms, summed_out = await timed(lambda: summed.answer(tool, params, "me"), repeat)
+                    sum_ms, summed_out = await timed(lambda: summed.answer(tool, params, "me", snap), repeat)
                     if summed_out is None or not summed_out.equals(raw):
                         raise AssertionError(f"summed roll-up differs from raw for {name} over {months} months")
                 rows.append((name, months, raw_ms, roll_ms, sum_ms))
@@ -115,17 +120,14 @@ def run(size: int, repeat: int, console: Console) -> None:
         con = duckdb.connect()
         con.execute("SET TimeZone='UTC'")
         gen = progress.add_task(f"generating {size:,} plays", total=len(MONTHS))
-        ingest_plain = ingest_build = ingest_rolled = 0.0
+        ingest_plain = ingest_rolled = 0.0
         for i, month in enumerate(MONTHS):  # one month per commit, like twice-daily ingests over a year
             plays = month_plays(con, month, per_month, seed=i + 1)
             t0 = time.perf_counter()
-            plain.commit({"plays": {month: plays}})
+            import_tables(plain, plays, rollups=rb.RollupBuilder(drop_only=True))
             ingest_plain += time.perf_counter() - t0
             t0 = time.perf_counter()
-            changes: dict[str, dict[str, pa.Table | None]] = {"plays": {month: plays}}
-            rb.RollupBuilder()(rolled, changes, {month})
-            ingest_build += time.perf_counter() - t0
-            rolled.commit(changes)
+            import_tables(rolled, plays)
             ingest_rolled += time.perf_counter() - t0
             progress.advance(gen)
         con.close()
@@ -141,8 +143,8 @@ def run(size: int, repeat: int, console: Console) -> None:
         table.add_row(name, str(months), f"{raw_ms:.1f}", f"{roll_ms:.2f}", f"{raw_ms / roll_ms:.0f}x",
                       "-" if sum_ms is None else f"{sum_ms:.2f}", "-" if sum_ms is None else f"{raw_ms / sum_ms:.0f}x")
     console.print(table)
-    console.print(f"ingest commit stage, 12 monthly commits: plays only {ingest_plain:.2f} s; with roll-ups "
-                  f"{ingest_rolled:.2f} s (building {ingest_build:.2f} s) = {ingest_rolled / ingest_plain:.2f}x")
+    console.print(f"ingest transactions, 12 monthly ingests: plays only {ingest_plain:.2f} s; with roll-ups "
+                  f"{ingest_rolled:.2f} s = {ingest_rolled / ingest_plain:.2f}x")
     console.print(f"bytes on disk: plays {plays_bytes:,}; roll-ups {rollup_bytes:,} "
                   f"({100 * rollup_bytes / plays_bytes:.1f} % of plays)")
     console.print("  " + ", ".join(f"{t.removeprefix('rollup_')} {b:,}" for t, b in per_table.items()))
@@ -150,7 +152,7 @@ def run(size: int, repeat: int, console: Console) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[200_000])
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     console = Console(width=150)

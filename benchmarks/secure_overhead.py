@@ -207,7 +207,7 @@ async def liveness(base: str, args: argparse.Namespace) -> dict[str, dict[str, f
 
 def health(args: argparse.Namespace) -> None:
     from benchmarks.lakes import generate_plays, write_lake
-    from kasoku.lake.storage import Lake
+    from kasoku.lake.ducklake import Lake
 
     workdir = Path(tempfile.mkdtemp(prefix="kasoku-bench-health-"))
     lake_dir = workdir / "lake"

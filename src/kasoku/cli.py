@@ -22,6 +22,8 @@ ingest_app = typer.Typer(no_args_is_help=True, help="Import data into the lake."
 app.add_typer(ingest_app, name="ingest")
 rollup_app = typer.Typer(no_args_is_help=True, help="Pre-aggregated roll-ups of the listening lake.")
 app.add_typer(rollup_app, name="rollup")
+lake_app = typer.Typer(no_args_is_help=True, help="The DuckLake lake: status, vacuum, compaction.")
+app.add_typer(lake_app, name="lake")
 racing_app = typer.Typer(no_args_is_help=True, help="JRA-VAN racing data: JV-Data archives.")
 app.add_typer(racing_app, name="racing")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys: once one exists, every data route needs a key.")
@@ -234,7 +236,9 @@ def print_summary(summary: Any, lake: str) -> None:
                          ("podcast/audiobook plays (kept apart)", summary.episodes),
                          ("artists with genres", summary.artists),
                          ("months rewritten", ", ".join(summary.months_rewritten) or "none"),
-                         ("files written", summary.files_written), ("bytes written", f"{summary.bytes_written:,}")]:
+                         ("files written", summary.files_written), ("bytes written", f"{summary.bytes_written:,}"),
+                         ("lake snapshot", summary.snapshot if summary.snapshot is not None else "unchanged"),
+                         ("commit attempts", summary.attempts)]:
         table.add_row(label, str(value))
     for reason, count in sorted(skipped.items()):
         table.add_row(f"skipped: {reason.replace('_', ' ')}", str(count))
@@ -264,27 +268,41 @@ def rollup_rebuild(from_month: Annotated[str | None, typer.Option("--from", help
                    lake: LakeOpt = None) -> None:
     """Re-aggregate past data: rebuild the roll-ups of a range of months in one atomic commit."""
     settings = settings_from(lake=lake)
-    tables, version, months = run_clean(lambda: do_rollup_rebuild(settings, from_month, to_month))
+    tables, snapshot, months = run_clean(lambda: do_rollup_rebuild(settings, from_month, to_month))
     Console().print(f"rebuilt {len(months)} month(s) {months[0] + ' .. ' + months[-1] if months else ''}: "
-                    f"{', '.join(tables) or 'nothing to do'} (lake version {version})")
+                    f"{', '.join(tables) or 'nothing to do'} (lake snapshot {snapshot})")
 
 
-def do_rollup_rebuild(settings: Settings, from_month: str | None, to_month: str | None) -> tuple[list[str], int, list[str]]:
-    from kasoku.domains.listening.domain import lake_from_settings
+def _check_month(value: str) -> str:
+    import re
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+        raise KasokuError(f"month must be YYYY-MM, got {value!r}")
+    return value
+
+
+def do_rollup_rebuild(settings: Settings, from_month: str | None,
+                      to_month: str | None) -> tuple[list[str], int | None, list[str]]:
+    from kasoku.domains.listening.domain import lake_from_settings, prepare_lake
     from kasoku.domains.listening.rollup_build import rebuild
-    from kasoku.lake.manifest import check_month
+    from kasoku.domains.listening.tables import PLAYS, months_of
 
     for value in (from_month, to_month):
         if value is not None:
-            check_month(value)
+            _check_month(value)
     if from_month and to_month and from_month > to_month:
         raise KasokuError(f"--from {from_month} is after --to {to_month}")
     lake = lake_from_settings(settings)
-    months = [m for m in lake.months("plays") if (from_month or "0000-00") <= m <= (to_month or "9999-99")]
+    prepare_lake(lake)
+    con = lake.connect(read_only=True)
+    try:
+        months = [m for m in months_of(con, PLAYS) if (from_month or "0000-00") <= m <= (to_month or "9999-99")]
+    finally:
+        con.close()
     with progress_bar() as bar:
         task = bar.add_task("re-aggregating months", total=len(months))
-        tables, version = rebuild(lake, months, progress=lambda _m: bar.advance(task, 1))
-    return tables, version, months
+        tables, snapshot = rebuild(lake, months, progress=lambda _m: bar.advance(task, 1))
+    return tables, snapshot, months
 
 
 @rollup_app.command("status")
@@ -295,7 +313,7 @@ def rollup_status_cmd(lake: LakeOpt = None) -> None:
 
     settings = settings_from(lake=lake)
     status = run_clean(lambda: rollup_status(lake_from_settings(settings)))
-    table = Table(title=f"roll-ups (lake version {status.manifest_version}, committed {status.updated_at or 'never'})")
+    table = Table(title=f"roll-ups (lake snapshot {status.snapshot})")
     for column in ("table", "months", "span", "files", "rows", "bytes", "missing months"):
         table.add_column(column, justify="right" if column in ("months", "files", "rows", "bytes") else "left")
     for t in [status.plays, *status.tables]:
@@ -308,6 +326,52 @@ def rollup_status_cmd(lake: LakeOpt = None) -> None:
     else:
         Console().print(f"NOT fresh: stale months {', '.join(status.stale) or 'none'}; "
                         "run `kasoku rollup rebuild` to fix")
+
+
+@lake_app.command("status")
+def lake_status_cmd(lake: LakeOpt = None) -> None:
+    """Snapshots, tables, files, bytes and the last ingest of the lake."""
+    from kasoku.domains.listening.domain import lake_from_settings
+    from kasoku.lake.maintenance import status
+
+    settings = settings_from(lake=lake)
+    st = run_clean(lambda: status(lake_from_settings(settings)))
+    out = Console()
+    out.print(f"lake {st.url}  catalog {st.catalog}")
+    out.print(f"snapshot {st.snapshot} ({st.snapshots} kept), {st.files} files, {st.bytes:,} bytes")
+    last = st.last_ingest
+    out.print(f"last ingest: snapshot {last['snapshot']} at {last['at']} ({last['message']})" if last else "last ingest: never")
+    table = Table()
+    for column in ("table", "rows", "files", "delete files", "bytes"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for t in st.tables:
+        table.add_row(t.name, f"{t.rows:,}", str(t.files), str(t.delete_files), f"{t.bytes:,}")
+    out.print(table)
+
+
+@lake_app.command("vacuum")
+def lake_vacuum_cmd(lake: LakeOpt = None,
+                    retention_hours: Annotated[float | None, typer.Option("--retention-hours", help="keep snapshots this young (default: setting lake_retention_hours)")] = None,
+                    compact_first: Annotated[bool, typer.Option("--compact", help="flush inlined rows and merge small files first")] = False) -> None:
+    """Expire old snapshots and delete the files nothing uses any more (old and orphaned)."""
+    from datetime import timedelta
+
+    from kasoku.domains.listening.domain import lake_from_settings
+    from kasoku.lake.maintenance import compact, vacuum
+
+    settings = settings_from(lake=lake)
+    hours = settings.lake_retention_hours if retention_hours is None else retention_hours
+    if hours < 0:
+        console.print("[red]error:[/] --retention-hours must be >= 0")
+        raise typer.Exit(2)
+    target = lake_from_settings(settings)
+    if compact_first:
+        done = run_clean(lambda: compact(target))
+        Console().print(f"compacted: {done.rows_flushed} inlined rows written out, {done.files_flushed} -> "
+                        f"{done.files_after} files (snapshot {done.snapshot_after})")
+    report = run_clean(lambda: vacuum(target, retention=timedelta(hours=hours)))
+    Console().print(f"expired {report.snapshots_expired} snapshot(s); deleted {report.files_deleted} old and "
+                    f"{report.orphans_deleted} orphaned file(s)")
 
 
 @app.command()

@@ -129,6 +129,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KASOKU_", env_nested_delimiter="__", extra="forbid")
 
     lake: str = Field("./.kasoku/lake", description="lake location: a directory or s3://bucket/prefix")
+    lake_catalog: str | None = Field(None, description="DuckLake catalog: a SQLite file path (or sqlite:PATH); None = DIR/catalog.sqlite for a local lake, a file under the state directory for an s3:// lake")
+    lake_retention_hours: float = Field(24.0, description="lake vacuum expires snapshots older than this and deletes the files only they used")
     s3: S3Settings = Field(default_factory=S3Settings, description="S3 endpoint and credentials for s3:// lakes")
     state: Path = Field(default_factory=default_state_dir, description="directory for secrets and bookkeeping (tokens, API keys), files 0600; default $XDG_STATE_HOME/kasoku")
     spotify: SpotifySettings = Field(default_factory=SpotifySettings, description="Spotify Web API collector (see below)")

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import Progress
 
 from kasoku.config import Settings
+
+if TYPE_CHECKING:
+    from kasoku.lake.ducklake import Lake
 
 READY = ".ready"
 
@@ -31,7 +35,7 @@ def prepare_demo(data_dir: Path, *, plays: int, console: Console, progress: Call
     settings = (settings or Settings()).with_overrides(lake=lake_url)
     settings = settings.with_overrides(racing_archive=str(_racing_demo(data_dir / "racing", console)))
     marker = data_dir / READY
-    if marker.exists() and marker.read_text().split("\n")[-1] == lake_url and lake_from_settings(settings).months("plays"):
+    if marker.exists() and marker.read_text().split("\n")[-1] == lake_url and _has_plays(lake_from_settings(settings)):
         console.print(f"demo data ready in {data_dir} (delete it to rebuild)")
         return settings
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -49,6 +53,26 @@ def prepare_demo(data_dir: Path, *, plays: int, console: Console, progress: Call
                   f"sources, {summary.episodes:,} podcast plays kept apart) into {lake_url}")
     marker.write_text(f"{summary.new_plays}\n{lake_url}")
     return settings
+
+
+def _has_plays(lake: "Lake") -> bool:
+    """A lake of the current format with plays in it (an old-format lake is rebuilt by re-importing)."""
+    from kasoku.domains.listening.tables import PLAYS, ref
+    from kasoku.lake.ducklake import current_snapshot
+
+    try:
+        con = lake.connect(read_only=True)
+    except Exception:  # no catalog yet, or not a DuckLake catalog
+        return False
+    try:
+        if not current_snapshot(con):
+            return False
+        row = con.execute(f"SELECT EXISTS (SELECT 1 FROM {ref(PLAYS)})").fetchone()
+        return bool(row and row[0])
+    except Exception:
+        return False
+    finally:
+        con.close()
 
 
 def _racing_demo(directory: Path, console: Console) -> Path:

@@ -45,7 +45,7 @@ def advise(metrics: Metrics) -> dict[str, Any]:
     steps.append(Step("source p95 >= 3 s?", f"{p95:.3f} s over {len(runs)} source runs", slow,
                       "B1: read only the month partitions of the range" if slow else "no optimisation needed"))
     if slow:
-        advice.append("B1 partition pruning (kasoku always prunes by month via the lake manifest)")
+        advice.append("B1 partition pruning (kasoku prunes by month: plays are partitioned by year/month in the DuckLake)")
         still = p95 >= STILL_SLOW_S
         steps.append(Step("still >= 2 s?", f"{p95:.3f} s", still, "B2: read only the needed columns" if still else "done"))
         if still:

@@ -1,17 +1,18 @@
 """Pooled DuckDB for lake queries (seed 000, B3).
 
-The original system opened a new DuckDB connection per request: load httpfs, create the
-S3 secret, then query — :func:`open_connection` is exactly that, and benchmarks use it as
-the baseline. :class:`DuckDBPool` does it once per process: one in-memory database, a
-thread pool, and one cursor per worker thread (DuckDB cursors are not thread-safe, a
-cursor per thread is DuckDB's documented pattern). Queries run off the event loop.
+The original system opened a new DuckDB connection per request: load the extensions, create
+the S3 secret, attach, then query — :func:`open_connection` is exactly that, and benchmarks
+use it as the baseline. :class:`DuckDBPool` does it once per process: one in-memory database
+with the lake attached read-only, a thread pool, and one cursor per worker thread (DuckDB
+cursors are not thread-safe, a cursor per thread is DuckDB's documented pattern). Queries
+run off the event loop; each new transaction sees the lake's newest snapshot.
 
 A query past its deadline is interrupted from the waiting side, the call raises
 :class:`~kasoku.errors.QueryTimeout`, and the worker's cursor is dropped and re-created on
 next use, so a wedged cursor never serves another request.
 
-The pool only reads Parquet; ingest writes through :class:`~kasoku.lake.storage.Lake` and,
-if it needs SQL, its own connection — never a pool cursor.
+The pool only reads; writers use their own connection (:mod:`kasoku.lake.transaction`),
+never a pool cursor.
 """
 
 from __future__ import annotations
@@ -24,14 +25,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
 
-from kasoku.errors import ConfigError, QueryTimeout
-from kasoku.lake.storage import Lake
+from kasoku.errors import QueryTimeout
+from kasoku.lake.ducklake import Lake
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,70 +42,9 @@ _STOP_GRACE = 5.0
 _INTERRUPT_EVERY = 0.05
 
 
-def httpfs_extension_path() -> Path:
-    """The httpfs binary shipped in the ``duckdb-extension-httpfs`` wheel (no download at run time)."""
-    import duckdb_extension_httpfs
-
-    path = Path(duckdb_extension_httpfs.__file__).parent / "extensions" / f"v{duckdb.__version__}" / "httpfs.duckdb_extension"
-    if not path.is_file():
-        raise ConfigError(f"httpfs extension for DuckDB {duckdb.__version__} not found at {path}; "
-                          "install duckdb-extension-httpfs with the same version as duckdb")
-    return path
-
-
-# DuckDB infers the zero-padded ``month=03`` directory as VARCHAR; typed keys let SQL say
-# ``month = 3`` and still prune files by partition.
-HIVE_OPTIONS = "hive_partitioning=true, hive_types={'year': INTEGER, 'month': INTEGER}"
-
-
-def parquet_source(files: str = "?") -> str:
-    """``read_parquet(<files>, hive_partitioning...)`` for a list parameter of ``Lake.files()`` paths.
-
-    Pass the list as a bound parameter (``?`` or ``$name``), never spliced into the SQL.
-    """
-    return f"read_parquet({files}, {HIVE_OPTIONS})"
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def sql_file_list(files: list[str]) -> str:
-    """``['a', 'b']`` as a SQL list literal of file paths, quotes escaped."""
-    return "[" + ", ".join(_quote(f) for f in files) + "]"
-
-
 def open_connection(lake: Lake, *, threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
-    """A new in-memory DuckDB set up to read ``lake``: httpfs + S3 secret when the lake is on S3."""
-    # TimeZone pinned: TIMESTAMPTZ results come back in the session zone, which otherwise
-    # follows the host (e.g. "Etc/UTC" here, "Asia/Tokyo" on a laptop) and changes answers.
-    # (GLOBAL, so the pool's cursors inherit it.)
-    config: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-    if threads is not None:
-        config["threads"] = threads
-    if memory_limit is not None:
-        config["memory_limit"] = memory_limit
-    conn = duckdb.connect(":memory:", config=config)
-    conn.execute("SET GLOBAL TimeZone = 'UTC'")
-    if lake.is_s3:
-        conn.execute(f"LOAD {_quote(str(httpfs_extension_path()))}")
-        s3 = lake.s3
-        opts = ["TYPE s3"]
-        if s3 is not None:
-            host, ssl = s3.host_and_ssl()
-            if s3.access_key_id:
-                opts.append(f"KEY_ID {_quote(s3.access_key_id)}")
-            if s3.secret_access_key:
-                opts.append(f"SECRET {_quote(s3.secret_access_key)}")
-            if s3.session_token:
-                opts.append(f"SESSION_TOKEN {_quote(s3.session_token)}")
-            opts.append(f"REGION {_quote(s3.region)}")
-            if host:
-                opts.append(f"ENDPOINT {_quote(host)}")
-            opts.append(f"URL_STYLE {_quote(s3.url_style)}")
-            opts.append(f"USE_SSL {'true' if ssl else 'false'}")
-        conn.execute(f"CREATE SECRET kasoku_lake ({', '.join(opts)})")
-    return conn
+    """A new DuckDB database with the lake attached read-only (what the pool holds; benchmarks' baseline)."""
+    return lake.connect(read_only=True, threads=threads, memory_limit=memory_limit)
 
 
 @dataclass
@@ -120,6 +59,8 @@ class ScanProfile:
     scanning_files: str | None = None  # e.g. "1/12" when hive filters pruned files
     filters: str | None = None
     rows_scanned: int = 0
+    table: str | None = None  # DuckLake scans name their table
+    inlined_tables: int = 0  # DuckLake: catalog-inlined row sets read besides the files
 
 
 @dataclass
@@ -140,6 +81,10 @@ class QueryProfile:
     def columns_read(self) -> set[str]:
         return {c for s in self.scans for c in s.projections}
 
+    @property
+    def tables_read(self) -> set[str]:
+        return {s.table for s in self.scans if s.table is not None}
+
 
 def _as_list(value: Any) -> list[str]:
     if value is None or value == "":
@@ -150,9 +95,9 @@ def _as_list(value: Any) -> list[str]:
 
 
 def explain_analyze(cur: duckdb.DuckDBPyConnection, sql: str, params: Params = None) -> QueryProfile:
-    """Run ``sql`` under ``EXPLAIN ANALYZE`` and list, per Parquet scan, files read and columns projected.
+    """Run ``sql`` under ``EXPLAIN ANALYZE`` and list, per Parquet or DuckLake scan, files read and columns projected.
 
-    DuckDB 1.5 puts these in each ``TABLE_SCAN`` node's ``extra_info``: ``Total Files Read``,
+    DuckDB 1.5 puts these in each ``TABLE_SCAN`` / ``DUCKLAKE_SCAN`` node's ``extra_info``: ``Total Files Read``,
     ``Filename(s)`` (comma-separated), ``Projections`` (a string for one column, a list for
     several), ``File Filters`` / ``Scanning Files`` ("k/n") when hive partition filters pruned
     files, and ``Filters`` for pushed-down row filters.
@@ -171,7 +116,8 @@ def explain_analyze(cur: duckdb.DuckDBPyConnection, sql: str, params: Params = N
 
     def walk(node: dict[str, Any]) -> None:
         info = node.get("extra_info") or {}
-        if "Total Files Read" in info or str(info.get("Function", "")).upper().startswith("READ_"):
+        if "Total Files Read" in info or str(info.get("Function", "")).upper().startswith("READ_") \
+                or node.get("operator_name") == "DUCKLAKE_SCAN":
             names = info.get("Filename(s)", "")
             files = names if isinstance(names, list) else [n.strip() for n in str(names).split(",") if n.strip()]
             scans.append(ScanProfile(
@@ -183,6 +129,8 @@ def explain_analyze(cur: duckdb.DuckDBPyConnection, sql: str, params: Params = N
                 scanning_files=info.get("Scanning Files"),
                 filters=str(info["Filters"]) if "Filters" in info else None,
                 rows_scanned=int(node.get("operator_rows_scanned", 0)),
+                table=str(info["Table"]) if "Table" in info else None,
+                inlined_tables=int(info.get("Inlined Tables Read", 0) or 0),
             ))
         for child in node.get("children", []):
             walk(child)

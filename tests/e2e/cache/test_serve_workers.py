@@ -20,7 +20,7 @@ import httpx
 import orjson
 import pytest
 
-from kasoku.lake.storage import Lake
+from kasoku.domains.listening.ingest import import_tables
 from tests.conftest import S3Lake
 from tests.plays import make_plays
 from tests.services import free_port
@@ -41,7 +41,7 @@ class Workers:
         full_env = dict(os.environ, KASOKU_REDIS_URL=redis_url, KASOKU_ADMIN_TOKEN=TOKEN, KASOKU_STATE=str(tmp / "state"),
                         KASOKU_USER_ID="me", PYTHONPATH=str(ROOT / "src"), **(env or {}))
         self.proc = subprocess.Popen([sys.executable, "-m", "kasoku", "serve", "--workers", str(workers),
-                                      "--port", str(self.port), "--lake", lake or str(tmp / "lake"), "--create"], cwd=tmp, env=full_env)
+                                      "--port", str(self.port), "--lake", lake or str(tmp / "lake"), *([] if lake else ["--create"])], cwd=tmp, env=full_env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -102,8 +102,9 @@ def test_two_servers_on_one_valkey_and_one_s3_lake_share_answers_and_invalidatio
     s3 = s3_lake_url.s3
     s3_env = {"KASOKU_S3__ENDPOINT": s3.endpoint or "", "KASOKU_S3__ACCESS_KEY_ID": s3.access_key_id or "",
               "KASOKU_S3__SECRET_ACCESS_KEY": s3.secret_access_key or "", "KASOKU_S3__REGION": s3.region,
-              "KASOKU_S3__URL_STYLE": "path", "KASOKU_S3__USE_SSL": "false"}
-    Lake(s3_lake_url.url, s3).commit({"plays": {"2024-02": make_plays("2024-02", 200, user="me")}})
+              "KASOKU_S3__URL_STYLE": "path", "KASOKU_S3__USE_SSL": "false",
+              "KASOKU_LAKE_CATALOG": s3_lake_url.catalog}
+    import_tables(s3_lake_url.lake(), make_plays("2024-02", 200, user="me"))
     machines = [Workers(tmp_path / f"m{i}", redis_url, workers=1, lake=s3_lake_url.url, env=s3_env) for i in (1, 2)]
     try:
         route = "/v1/listening/top-tracks?start=2024-02-01&end=2024-02-29&limit=50"

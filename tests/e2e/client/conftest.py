@@ -14,9 +14,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from kasoku.config import Settings
-from kasoku.lake.storage import Lake
 from kasoku.service import build_app
-from tests.plays import make_plays
+from tests.plays import load_lake, make_plays
 from tests.services import free_port
 
 TOKEN = "client-admin-token"
@@ -53,7 +52,7 @@ class ServerThread:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     lake_dir = tmp_path_factory.mktemp("client") / "lake"
-    Lake(str(lake_dir)).commit({"plays": {m: make_plays(m, PLAYS_PER_MONTH, seed=i) for i, m in enumerate(MONTHS)}})
+    load_lake(lake_dir, {m: make_plays(m, PLAYS_PER_MONTH, seed=i) for i, m in enumerate(MONTHS)}, rollups=False)
     app = build_app(Settings(lake=str(lake_dir), user_id="u1", admin_token=TOKEN))
     with ServerThread(app) as running:
         yield running

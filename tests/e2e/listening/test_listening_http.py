@@ -11,9 +11,8 @@ import pytest
 from fastapi import FastAPI
 
 from kasoku.config import Settings
-from kasoku.lake.storage import Lake
 from kasoku.service import build_app
-from tests.plays import make_plays
+from tests.plays import load_lake, make_plays
 
 TOKEN = "s3cret-admin"
 
@@ -21,7 +20,7 @@ TOKEN = "s3cret-admin"
 @pytest.fixture
 def app(tmp_path: Path) -> FastAPI:
     lake_dir = tmp_path / "lake"
-    Lake(str(lake_dir)).commit({"plays": {m: make_plays(m, 300, seed=i) for i, m in enumerate(["2024-01", "2024-02", "2024-03"])}})
+    load_lake(lake_dir, {m: make_plays(m, 300, seed=i) for i, m in enumerate(["2024-01", "2024-02", "2024-03"])}, rollups=False)
     return build_app(Settings(lake=str(lake_dir), user_id="u1", admin_token=TOKEN))
 
 
@@ -114,7 +113,7 @@ async def test_formats_agree(client: httpx.AsyncClient) -> None:
 
 async def test_query_past_its_deadline_is_504_and_the_pool_stays_healthy(tmp_path: Path) -> None:
     lake_dir = tmp_path / "lake"
-    Lake(str(lake_dir)).commit({"plays": {"2024-01": make_plays("2024-01", 50)}})
+    load_lake(lake_dir, {"2024-01": make_plays("2024-01", 50)}, rollups=False)
     # A deadline no query can meet: the pool interrupts it and answers QueryTimeout.
     app = build_app(Settings(lake=str(lake_dir), user_id="u1", query_timeout=1e-9))
     async with app.router.lifespan_context(app):
@@ -146,8 +145,9 @@ async def test_files_missing_under_the_server_get_clear_errors(app: FastAPI) -> 
     import os
 
     lake = app.state.domains[0].lake
-    for path in lake.files("plays", ["2024-01"]):
-        os.remove(path)  # the data vanished under the server (e.g. a manual cleanup)
+    month = os.path.join(lake.data_path, "main", "plays", "year=2024", "month=1")
+    for name in os.listdir(month):
+        os.remove(os.path.join(month, name))  # the data vanished under the server (e.g. a manual cleanup)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:

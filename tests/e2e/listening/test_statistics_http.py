@@ -12,7 +12,8 @@ from fastapi import FastAPI
 
 from kasoku.config import Settings
 from kasoku.domains.listening.schema import EPISODES_SCHEMA
-from kasoku.lake.storage import Lake
+from kasoku.domains.listening.ingest import import_tables
+from kasoku.lake.ducklake import Lake
 from kasoku.service import build_app
 from tests.plays import make_plays
 
@@ -34,7 +35,7 @@ def _episodes() -> pa.Table:
 def app(tmp_path: Path) -> FastAPI:
     lake_dir = tmp_path / "lake"
     plays = {m: make_plays(m, 300, seed=i) for i, m in enumerate(MONTHS)}
-    Lake(str(lake_dir)).commit({"plays": plays, "episodes": {"2024-01": _episodes()}})
+    import_tables(Lake(str(lake_dir)), pa.concat_tables(list(plays.values())), episodes=_episodes())
     return build_app(Settings(lake=str(lake_dir), user_id="u1",
                               listening={"users": {"u1": {"tz": "Asia/Tokyo"}}}))
 
@@ -132,7 +133,7 @@ async def test_search_ignores_accents_and_keeps_japanese(tmp_path: Path) -> None
                       **{c: [None] * n for c in ("album_name", "platform", "country", "reason_start", "reason_end",
                                                  "shuffle", "skipped")}, "source": ["extended"] * n}, schema=PLAYS_SCHEMA)
     lake_dir = tmp_path / "lake"
-    Lake(str(lake_dir)).commit({"plays": {"2024-01": table}})
+    import_tables(Lake(str(lake_dir)), table)
     app = build_app(Settings(lake=str(lake_dir), user_id="u1"))
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:

@@ -13,9 +13,8 @@ from fastapi import FastAPI
 
 from kasoku.api.mcp import tool_name
 from kasoku.config import Settings
-from kasoku.lake.storage import Lake
 from kasoku.service import build_app
-from tests.plays import make_plays
+from tests.plays import load_lake, make_plays
 
 HEADERS = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
 
@@ -23,7 +22,7 @@ HEADERS = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Versio
 @pytest.fixture
 def app(tmp_path: Path) -> FastAPI:
     lake_dir = tmp_path / "lake"
-    Lake(str(lake_dir)).commit({"plays": {m: make_plays(m, 200, seed=i) for i, m in enumerate(["2024-01", "2024-02"])}})
+    load_lake(lake_dir, {m: make_plays(m, 200, seed=i) for i, m in enumerate(["2024-01", "2024-02"])}, rollups=False)
     return build_app(Settings(lake=str(lake_dir), user_id="u1"))
 
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from kasoku.config import LimitSettings, Settings
 from kasoku.keys import KeyStore
-from kasoku.lake.storage import Lake
+from tests.plays import load_lake
 from kasoku.service import build_app
 from tests.plays import make_plays
 
@@ -26,7 +26,7 @@ def lake_dir(tmp_path: Path) -> Path:
     lake = tmp_path / "lake"
     months = {m: pa.concat_tables([make_plays(m, 200, seed=i, user="u1"), make_plays(m, 120, seed=i, user="u2")])
               for i, m in enumerate(["2024-01", "2024-02"])}
-    Lake(str(lake)).commit({"plays": months})
+    load_lake(lake, months)
     return lake
 
 

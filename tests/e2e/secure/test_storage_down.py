@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from kasoku.cli import app as cli
 from kasoku.config import S3Settings, Settings
-from kasoku.lake.storage import Lake
+from kasoku.domains.listening.ingest import import_tables
+from kasoku.lake.ducklake import Lake
 from kasoku.service import build_app
 from tests.conftest import s3_options
 from tests.plays import make_plays
@@ -31,20 +32,21 @@ def own_moto() -> Iterator[MotoServer]:
         server.close()
 
 
-def _lake(server: MotoServer) -> tuple[str, S3Settings]:
+def _lake(server: MotoServer, catalog: Path) -> tuple[str, S3Settings]:
     ep = server.endpoint
     bucket = f"kasoku-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=ep.endpoint_url, aws_access_key_id=ep.access_key_id,
                  aws_secret_access_key=ep.secret_access_key, region_name=ep.region).create_bucket(Bucket=bucket)
     url = f"s3://{bucket}/lake"
-    Lake(url, s3_options(ep)).commit({"plays": {"2024-01": make_plays("2024-01", 100)}})
+    import_tables(Lake(url, s3_options(ep), catalog=str(catalog)), make_plays("2024-01", 100))
     return url, S3Settings(endpoint=ep.endpoint, access_key_id=ep.access_key_id,
                            secret_access_key=ep.secret_access_key, region=ep.region, use_ssl=False)
 
 
 async def test_unreachable_lake_is_503_with_retry_after(own_moto: MotoServer, tmp_path: Path) -> None:
-    url, s3 = _lake(own_moto)
-    app = build_app(Settings(lake=url, s3=s3, state=tmp_path / "state", user_id="u1"))
+    url, s3 = _lake(own_moto, tmp_path / "catalog.sqlite")
+    app = build_app(Settings(lake=url, s3=s3, lake_catalog=str(tmp_path / "catalog.sqlite"), state=tmp_path / "state",
+                             user_id="u1"))
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
             assert (await c.get("/v1/listening/top-tracks?limit=3")).status_code == 200
@@ -60,8 +62,9 @@ async def test_unreachable_lake_is_503_with_retry_after(own_moto: MotoServer, tm
 
 def test_unreachable_lake_is_one_line_on_the_cli(own_moto: MotoServer, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    url, s3 = _lake(own_moto)
+    url, s3 = _lake(own_moto, tmp_path / "catalog.sqlite")
     own_moto.stop()
+    monkeypatch.setenv("KASOKU_LAKE_CATALOG", str(tmp_path / "catalog.sqlite"))
     monkeypatch.setenv("KASOKU_S3__ENDPOINT", s3.endpoint or "")
     monkeypatch.setenv("KASOKU_S3__ACCESS_KEY_ID", s3.access_key_id or "")
     monkeypatch.setenv("KASOKU_S3__SECRET_ACCESS_KEY", s3.secret_access_key or "")

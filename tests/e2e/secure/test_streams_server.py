@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 
 from kasoku.config import LimitSettings, Settings
-from kasoku.lake.storage import Lake
+from tests.plays import load_lake
 from kasoku.service import build_app
 from tests.plays import make_plays
 from tests.services import free_port
@@ -22,7 +22,7 @@ from tests.services import free_port
 async def served(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
     lake = tmp_path / "lake"
     months = {f"2023-{m:02d}": make_plays(f"2023-{m:02d}", 20_000, seed=m) for m in range(1, 7)}
-    Lake(str(lake)).commit({"plays": months})
+    load_lake(lake, months)
     settings = Settings(lake=str(lake), state=tmp_path / "state", user_id="u1", duckdb_workers=1, query_timeout=3.0,
                         limits=LimitSettings(streams_per_key=1, streams_total=2, stream_workers=1, rate=""))
     app = build_app(settings)

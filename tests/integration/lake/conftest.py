@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from kasoku.lake.storage import Lake, S3Options
+from kasoku.lake.ducklake import Lake
 from tests.conftest import S3Lake
 
 
 @pytest.fixture(params=["local", "s3"])
-def lake_target(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, S3Options | None]:
-    """(url, s3 options) of an empty lake; ``s3_lake_url`` is only started for the s3 case."""
+def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
+    """An empty lake: a local directory, or a moto bucket with a local SQLite catalog."""
     if request.param == "local":
-        return str(tmp_path / "lake"), None
+        return Lake(str(tmp_path / "lake"))
     target: S3Lake = request.getfixturevalue("s3_lake_url")
-    return target.url, target.s3
-
-
-@pytest.fixture
-def lake(lake_target: tuple[str, S3Options | None]) -> Iterator[Lake]:
-    """An empty lake that removes replaced files at once (grace 0) so tests can see deletions."""
-    url, s3 = lake_target
-    yield Lake(url, s3, grace_seconds=0)
+    return target.lake()

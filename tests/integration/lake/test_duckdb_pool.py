@@ -11,18 +11,25 @@ import pyarrow.compute as pc
 import pytest
 
 from kasoku.errors import QueryTimeout
-from kasoku.lake.duckdb_pool import DuckDBPool, explain_analyze, open_connection, parquet_source
-from kasoku.lake.storage import Lake
-from tests.plays import make_plays
+from kasoku.lake.duckdb_pool import DuckDBPool, explain_analyze, open_connection
+from kasoku.lake.ducklake import Lake
+from tests.plays import load_lake, make_plays
 
 MONTHS = [f"2024-{m:02d}" for m in range(1, 13)]
 SLOW_SQL = "SELECT sum(a.range * b.range) FROM range(1000000) a, range(1000000) b"
+PLAYS = "lake.plays"
+
+
+def month_range(first: str, last: str) -> str:
+    """The tools' kind of filter: a [start, end) range on played_at."""
+    y, m = int(last[:4]), int(last[5:])
+    end = f"{y + m // 12:04d}-{m % 12 + 1:02d}"
+    return f"played_at >= TIMESTAMPTZ '{first}-01 00:00:00+00' AND played_at < TIMESTAMPTZ '{end}-01 00:00:00+00'"
 
 
 @pytest.fixture
 def year_lake(lake: Lake) -> Lake:
-    lake.commit({"plays": {m: make_plays(m, 40) for m in MONTHS}})
-    return lake
+    return load_lake(lake, {m: make_plays(m, 40) for m in MONTHS}, rollups=False)
 
 
 @pytest.fixture
@@ -32,30 +39,25 @@ def pool(year_lake: Lake) -> DuckDBPool:
     p.close()
 
 
-async def test_query_over_manifest_files(pool: DuckDBPool, year_lake: Lake) -> None:
-    months = ["2024-03", "2024-04"]
-    got = await pool.arrow(f"SELECT month, count(*) AS n FROM {parquet_source()} GROUP BY month ORDER BY month",
-                           [year_lake.files("plays", months)])
+async def test_query_over_the_lake_table(pool: DuckDBPool, year_lake: Lake) -> None:
+    got = await pool.arrow(f"SELECT month(played_at) AS month, count(*) AS n FROM {PLAYS} WHERE {month_range('2024-03', '2024-04')} "
+                           "GROUP BY month ORDER BY month")
     assert got.to_pylist() == [{"month": 3, "n": 40}, {"month": 4, "n": 40}]
     # Worker cursors inherit the pinned zone: timestamps come back as UTC on any host.
-    ts = await pool.arrow(f"SELECT played_at FROM {parquet_source()} LIMIT 1", [year_lake.files("plays", months)])
+    ts = await pool.arrow(f"SELECT played_at FROM {PLAYS} LIMIT 1")
     assert ts.schema.field("played_at").type == pa.timestamp("us", tz="UTC")
 
 
 async def test_profile_shows_partition_and_column_pruning(pool: DuckDBPool, year_lake: Lake) -> None:
-    """B1: only the touched months' files are opened. B2: only the needed columns are read."""
-    months = ["2024-06", "2024-07"]
-    sql = (f"SELECT track_id, sum(ms_played) AS ms FROM {parquet_source()} "
+    """B1: only the range's month files are opened (partitioned by year/month). B2: only the needed columns are read."""
+    sql = (f"SELECT track_id, sum(ms_played) AS ms FROM {PLAYS} WHERE {month_range('2024-06', '2024-07')} "
            "GROUP BY track_id ORDER BY ms DESC LIMIT 5")
-    prof = await pool.profile(sql, [year_lake.files("plays", months)])
+    prof = await pool.profile(sql)
     assert len(prof.scans) == 1 and prof.scans[0].files_read == 2
-    assert sorted(prof.files_read) == sorted(year_lake.files("plays", months))
-    assert prof.columns_read == {"track_id", "ms_played"}
-    # Pruning by a hive filter over the whole table is visible too: 1 of 12 files scanned.
-    prof = await pool.profile(f"SELECT count(*) FROM {parquet_source()} WHERE month = 5", [year_lake.files("plays")])
-    scan = prof.scans[0]
-    assert scan.files_read == 1 and scan.scanning_files == "1/12" and scan.file_filters == "(month = 5)"
-    assert scan.files == year_lake.files("plays", ["2024-05"])
+    assert all("/plays/year=2024/month=6/" in f or "/plays/year=2024/month=7/" in f for f in prof.files_read)
+    assert prof.columns_read == {"track_id", "ms_played"}  # played_at only filtered on, pushed into the scan
+    everything = await pool.profile(f"SELECT count(DISTINCT track_id) FROM {PLAYS}")
+    assert everything.scans[0].files_read == 12
 
 
 async def test_timeout_interrupts_and_pool_recovers(year_lake: Lake) -> None:
@@ -68,7 +70,7 @@ async def test_timeout_interrupts_and_pool_recovers(year_lake: Lake) -> None:
         assert info.value.status == 504
         # The only worker, now with a fresh cursor, serves the next query.
         assert await pool.run(lambda cur: threading.get_ident()) == worker
-        got = await pool.arrow(f"SELECT count(*) AS n FROM {parquet_source()}", [year_lake.files("plays")])
+        got = await pool.arrow(f"SELECT count(*) AS n FROM {PLAYS}")
         assert got.to_pylist() == [{"n": 480}]
         health = await pool.health()
         assert health["ok"] is True and health["timeouts"] == 1 and health["reconnects"] == 1
@@ -120,27 +122,22 @@ async def test_cancelled_caller_interrupts_query(year_lake: Lake) -> None:
 
 
 async def test_many_concurrent_queries(pool: DuckDBPool, year_lake: Lake) -> None:
-    sql = f"SELECT sum(ms_played) AS ms FROM {parquet_source()}"
-
     async def one(m: str) -> tuple[str, int]:
-        t = await pool.arrow(sql, [year_lake.files("plays", [m])])
+        t = await pool.arrow(f"SELECT sum(ms_played) AS ms FROM {PLAYS} WHERE {month_range(m, m)}")
         return m, t["ms"][0].as_py()
 
     results = await asyncio.gather(*(one(MONTHS[i % 12]) for i in range(60)))
-    expected = {m: pc.sum(year_lake.read("plays", [m])["ms_played"]).as_py() for m in MONTHS}  # type: ignore[index]
+    expected = {m: pc.sum(make_plays(m, 40)["ms_played"]).as_py() for m in MONTHS}
     assert all(ms == expected[m] for m, ms in results)
 
 
 def test_open_connection_baseline_and_explain_helper(year_lake: Lake) -> None:
     con = open_connection(year_lake)
     try:
-        dec = [year_lake.files("plays", ["2024-12"])]
-        prof = explain_analyze(con, f"SELECT count(DISTINCT played_at) FROM {parquet_source()}", dec)
+        prof = explain_analyze(con, f"SELECT count(DISTINCT played_at) FROM {PLAYS} WHERE {month_range('2024-12', '2024-12')}")
         assert prof.available and prof.rows_returned == 1
         assert prof.scans[0].files_read == 1 and prof.columns_read == {"played_at"}
-        # A bare max() is answered from Parquet metadata: DuckDB gives no operator tree for it.
-        assert explain_analyze(con, f"SELECT max(played_at) FROM {parquet_source()}", dec).available is False
-        t = con.execute(f"SELECT played_at FROM {parquet_source()} LIMIT 1", [year_lake.files("plays")]).to_arrow_table()
+        t = con.execute(f"SELECT played_at FROM {PLAYS} LIMIT 1").to_arrow_table()
         assert t.schema.field("played_at").type == pa.timestamp("us", tz="UTC")
     finally:
         con.close()

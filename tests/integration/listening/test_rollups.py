@@ -1,4 +1,4 @@
-"""Roll-ups through the real importer, the CLI and HTTP: built with the plays in one commit, rebuilt
+"""Roll-ups through the real importer, the CLI and HTTP: built with the plays in one transaction, rebuilt
 only where an ingest touched, read without any GROUP BY over raw plays, on local and S3 lakes."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
@@ -19,14 +18,16 @@ from kasoku.domains.listening import rollup_build as rb
 from kasoku.domains.listening.ingest import ingest
 from kasoku.domains.listening.rollup_match import LakeRollups
 from kasoku.domains.listening.rollup_status import rollup_status
+from kasoku.domains.listening.snapshots import SnapshotCatalog
 from kasoku.domains.listening.source import ListeningSource
+from kasoku.domains.listening.tables import MONTH_OF, months_of
 from kasoku.domains.listening.tools import validate
 from kasoku.engine.types import Query
-from kasoku.lake.duckdb_pool import DuckDBPool
-from kasoku.lake.storage import Lake
+from kasoku.lake.duckdb_pool import DuckDBPool, QueryProfile
+from kasoku.lake.ducklake import Lake, current_snapshot
 from kasoku.service import build_app
 from tests.conftest import S3Lake
-from tests.plays import by_month, random_plays
+from tests.plays import load_lake, random_plays
 
 NAMES = [("Aimer", "Zankyosanka"), ("Ado", "Usseewa"), ("YOASOBI", "Idol"), ("Aimer", "Brave Shine")]
 
@@ -51,60 +52,82 @@ def artists_file(path: Path) -> Path:
     return path
 
 
-def rollup_files(lake: Lake) -> dict[str, dict[str, tuple[str, ...]]]:
-    tables = lake.manifest().tables
-    return {t: dict(tables[t]) for t in rb.ALL_TABLES if t in tables}
+def read_only(lake: Lake) -> Any:
+    return lake.connect(read_only=True)
 
 
-def rollup_rows(lake: Lake) -> dict[str, list[dict[str, Any]]]:
-    out = {}
-    for table in rb.ALL_TABLES:
-        data = lake.read(table, lake.months(table))
-        out[table] = [] if data is None else data.to_pylist()
-    return out
+def months(lake: Lake, table: str) -> list[str]:
+    con = read_only(lake)
+    try:
+        return months_of(con, table)
+    finally:
+        con.close()
 
 
-def only_rollup_files(files: list[str], table: str) -> bool:
-    """Every file the scan names is the roll-up's (DuckDB shortens long lists with '...')."""
-    named = [f for f in files if "..." not in f]
-    return bool(named) and all(f"/{table}/" in f for f in named) and not any("/plays/" in f for f in files)
+def snapshot(lake: Lake) -> int:
+    con = read_only(lake)
+    try:
+        return current_snapshot(con)
+    finally:
+        con.close()
+
+
+def rollup_rows(lake: Lake) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """table -> month -> its rows, in a stable order."""
+    con = read_only(lake)
+    try:
+        out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for table in rb.ALL_TABLES:
+            data = con.execute(f"SELECT {MONTH_OF[table]} AS m_, * FROM lake.{table} ORDER BY ALL").to_arrow_table().to_pylist()
+            per: dict[str, list[dict[str, Any]]] = {}
+            for row in data:
+                per.setdefault(row.pop("m_"), []).append(row)
+            out[table] = per
+        return out
+    finally:
+        con.close()
+
+
+def reads_only(profile: QueryProfile, table: str) -> bool:
+    """The plan's scans read the roll-up table (files or inlined rows) and never plays."""
+    return bool(profile.scans) and profile.tables_read == {table}
 
 
 def test_ingest_commits_rollups_with_the_plays_and_rebuilds_only_touched_months(tmp_path: Path) -> None:
-    lake = Lake(str(tmp_path / "lake"), grace_seconds=0)
+    lake = Lake(str(tmp_path / "lake"))
     first = ingest(lake, [account_file(tmp_path / "StreamingHistory_music_0.json", ["2024-01", "2024-02", "2024-03"])],
                    user_id="u1", rollups=rb.RollupBuilder())
-    assert first.rollup_tables and lake.manifest().version == 1  # plays and roll-ups: one commit
-    assert lake.months(rb.TRACKS_MONTHLY) == ["2024-01", "2024-02", "2024-03"]
-    assert lake.months(rb.TRACKS_WINDOW) == ["2024-01", "2024-02", "2024-03"]
-    before = rollup_files(lake)
+    assert first.rollup_tables and snapshot(lake) == first.snapshot  # plays and roll-ups: one snapshot
+    assert months(lake, rb.TRACKS_MONTHLY) == ["2024-01", "2024-02", "2024-03"]
+    assert months(lake, rb.TRACKS_WINDOW) == ["2024-01", "2024-02", "2024-03"]
+    before = rollup_rows(lake)
 
-    ingest(lake, [account_file(tmp_path / "StreamingHistory_music_1.json", ["2024-05"])], user_id="u1",
-           rollups=rb.RollupBuilder())
-    after = rollup_files(lake)
-    assert lake.manifest().version == 2
+    second = ingest(lake, [account_file(tmp_path / "StreamingHistory_music_1.json", ["2024-05"])], user_id="u1",
+                    rollups=rb.RollupBuilder())
+    after = rollup_rows(lake)
+    assert second.snapshot == snapshot(lake) and second.snapshot is not None and second.snapshot > (first.snapshot or 0)
     for table in rb.FROM_PLAYS:
-        assert {m: f for m, f in after[table].items() if m != "2024-05"} == before[table], table
+        assert {m: r for m, r in after[table].items() if m != "2024-05"} == before[table], table
         assert "2024-05" in after[table]
     # Windows containing May: only the one ending in May (later months hold no plays).
-    assert {m for m in after[rb.TRACKS_WINDOW] if after[rb.TRACKS_WINDOW][m] != before[rb.TRACKS_WINDOW].get(m)} == {"2024-05"}
+    changed = {m for m in after[rb.TRACKS_WINDOW] if after[rb.TRACKS_WINDOW][m] != before[rb.TRACKS_WINDOW].get(m)}
+    assert changed == {"2024-05"}
     assert rollup_status(lake).fresh
 
     # Incremental roll-ups equal a from-scratch rebuild of every month.
-    incremental = rollup_rows(lake)
-    rb.rebuild(lake, lake.months("plays"))
-    assert rollup_rows(lake) == incremental
+    rb.rebuild(lake)
+    assert rollup_rows(lake) == after
 
 
 def test_artist_genres_alone_rebuild_the_genre_rollups(tmp_path: Path) -> None:
     lake = Lake(str(tmp_path / "lake"))
     ingest(lake, [account_file(tmp_path / "StreamingHistory_music_0.json", ["2024-01", "2024-02"])], user_id="u1",
            rollups=rb.RollupBuilder())
-    assert lake.months(rb.GENRES_MONTHLY) == []
+    assert months(lake, rb.GENRES_MONTHLY) == []
     summary = ingest(lake, [artists_file(tmp_path / "artists.json")], user_id="u1", rollups=rb.RollupBuilder())
-    assert summary.rollup_tables == [rb.GENRES_MONTHLY]
-    assert lake.months(rb.GENRES_MONTHLY) == ["2024-01", "2024-02"]
-    genres = {r["genre"] for r in lake.read(rb.GENRES_MONTHLY, ["2024-01"]).to_pylist()}  # type: ignore[union-attr]
+    assert summary.rollup_tables == [rb.GENRES_MONTHLY] and summary.artists_changed
+    assert months(lake, rb.GENRES_MONTHLY) == ["2024-01", "2024-02"]
+    genres = {r["genre"] for r in rollup_rows(lake)[rb.GENRES_MONTHLY]["2024-01"]}
     assert genres == {"j-pop", "anime"}
 
 
@@ -114,23 +137,27 @@ async def test_roll_up_path_reads_no_raw_plays(tmp_path: Path) -> None:
                   artists_file(tmp_path / "artists.json")], user_id="u1", rollups=rb.RollupBuilder())
     pool = DuckDBPool(lake, workers=1)
     try:
-        matcher, source = LakeRollups(lake, pool), ListeningSource(lake, pool, rollups=LakeRollups(lake, pool))
+        catalog = SnapshotCatalog(pool)
+        matcher = LakeRollups(pool, catalog)
+        source = ListeningSource(lake, pool, rollups=matcher, catalog=catalog)
+        snap = await catalog.current()
         cases = [("top_tracks", {"start": "2024-01-01", "end": "2024-12-31"}, rb.TRACKS_WINDOW),
                  ("top_tracks", {"start": "2024-03-01", "end": "2024-03-31"}, rb.TRACKS_MONTHLY),
                  ("top_artists", {"start": "2024-02-01", "end": "2024-05-31"}, rb.TRACKS_MONTHLY),
                  ("top_genres", {}, rb.GENRES_MONTHLY),
                  ("listening_stats", {"granularity": "day", "start": "2024-02-03", "end": "2024-04-09"}, rb.DAYS),
                  ("listening_stats", {"granularity": "week"}, rb.DAY_TRACKS),
+                 ("listening_stats", {"granularity": "month"}, rb.MONTHS),
                  ("hourly_pattern", {"start": "2024-06-15"}, rb.HOURS)]
         for tool, raw, table in cases:
             params = validate(tool, raw)
-            plan = matcher.plan(tool, params, "u1")
+            plan = await matcher.plan(tool, params, "u1", snap)
             assert plan is not None and plan.table == table, (tool, raw)
             profile = await pool.profile(plan.sql, plan.args)
-            assert only_rollup_files(profile.files_read, table), profile.files_read
+            assert reads_only(profile, table), (table, profile.scans)
             result = await source.run(Query("listening", tool, raw, "u1"))
-            assert result.source == "rollup"
-            assert result.table.equals(await source.raw(tool, params, "u1"))
+            assert result.source == "rollup" and result.version == snap
+            assert result.table.equals(await source.raw(tool, params, "u1", snap))
         # Unaligned ranges: months + days + raw edges of the any-zone tables; other play rules: raw.
         unaligned = await source.run(Query("listening", "top_tracks", {"start": "2024-01-02", "end": "2024-03-31"}, "u1"))
         assert unaligned.source == "rollup"
@@ -146,8 +173,8 @@ def test_ingest_with_rollups_off_drops_what_it_would_make_stale(tmp_path: Path) 
            user_id="u1", rollups=rb.RollupBuilder())
     ingest(lake, [account_file(tmp_path / "StreamingHistory_music_1.json", ["2024-02"], per_month=5)], user_id="u2",
            rollups=rb.RollupBuilder(drop_only=True))
-    assert lake.months(rb.TRACKS_MONTHLY) == ["2024-01", "2024-03"]
-    assert lake.months(rb.TRACKS_WINDOW) == ["2024-01"]  # windows ending Feb and Mar contain Feb
+    assert months(lake, rb.TRACKS_MONTHLY) == ["2024-01", "2024-03"]
+    assert months(lake, rb.TRACKS_WINDOW) == ["2024-01"]  # windows ending Feb and Mar contain Feb
     status = rollup_status(lake)
     assert not status.fresh and status.missing[rb.TRACKS_MONTHLY] == ["2024-02"]
 
@@ -155,30 +182,32 @@ def test_ingest_with_rollups_off_drops_what_it_would_make_stale(tmp_path: Path) 
 def test_s3_lake_builds_and_answers_from_rollups(s3_lake_url: S3Lake) -> None:
     import asyncio
 
-    lake = Lake(s3_lake_url.url, s3_lake_url.s3)
-    changes: dict[str, dict[str, pa.Table | None]] = {"plays": dict(by_month(random_plays(2000, seed=3)))}
-    rb.RollupBuilder()(lake, changes, set(changes["plays"]))
-    lake.commit(changes)
-    assert lake.months(rb.TRACKS_MONTHLY) == lake.months("plays")
-    pool = DuckDBPool(lake, workers=1)
-    try:
-        matcher, source = LakeRollups(lake, pool), ListeningSource(lake, pool)
-        params = validate("top_artists", {"start": "2024-01-01", "end": "2024-06-30", "limit": 3})
-        plan = matcher.plan("top_artists", params, "u1")
-        assert plan is not None and plan.table == rb.ARTISTS_WINDOW
-        got = asyncio.run(matcher.answer("top_artists", params, "u1"))
-        assert got is not None and got.equals(asyncio.run(source.raw("top_artists", params, "u1")))
-        profile = pool.run_sync(lambda cur: __import__("kasoku.lake.duckdb_pool", fromlist=["x"]).explain_analyze(
-            cur, plan.sql, plan.args))
-        assert only_rollup_files(profile.files_read, rb.ARTISTS_WINDOW), profile.files_read
-    finally:
-        pool.close()
+    lake = load_lake(s3_lake_url.lake(), random_plays(2000, seed=3))
+    assert months(lake, rb.TRACKS_MONTHLY) == months(lake, "plays")
+
+    async def check() -> None:
+        pool = DuckDBPool(lake, workers=1)
+        try:
+            catalog = SnapshotCatalog(pool)
+            matcher, source = LakeRollups(pool, catalog), ListeningSource(lake, pool, catalog=catalog)
+            snap = await catalog.current()
+            params = validate("top_artists", {"start": "2024-01-01", "end": "2024-06-30", "limit": 3})
+            plan = await matcher.plan("top_artists", params, "u1", snap)
+            assert plan is not None and plan.table == rb.ARTISTS_WINDOW
+            got = await matcher.answer("top_artists", params, "u1", snap)
+            assert got is not None and got.equals(await source.raw("top_artists", params, "u1", snap))
+            profile = await pool.profile(plan.sql, plan.args)
+            assert reads_only(profile, rb.ARTISTS_WINDOW), profile.scans
+            assert all(f.startswith("s3://") for f in profile.files_read)
+        finally:
+            pool.close()
+
+    asyncio.run(check())
 
 
 def test_cli_rebuild_and_status(tmp_path: Path) -> None:
     lake_dir = tmp_path / "lake"
-    lake = Lake(str(lake_dir))
-    lake.commit({"plays": dict(by_month(random_plays(800, seed=5)))})  # plays without roll-ups (an old lake)
+    lake = load_lake(lake_dir, random_plays(800, seed=5), rollups=False)  # plays without roll-ups
     runner = CliRunner()
     status = runner.invoke(cli_app, ["rollup", "status", "--lake", str(lake_dir)])
     assert status.exit_code == 0, status.output
@@ -187,11 +216,42 @@ def test_cli_rebuild_and_status(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "YYYY-MM" in bad.output
     part = runner.invoke(cli_app, ["rollup", "rebuild", "--from", "2024-02", "--to", "2024-03", "--lake", str(lake_dir)])
     assert part.exit_code == 0, part.output
-    lake.refresh()
     # The first rebuild also backfills months that never had roll-ups (windows need them all).
-    assert lake.months(rb.TRACKS_MONTHLY) == lake.months("plays")
+    assert months(lake, rb.TRACKS_MONTHLY) == months(lake, "plays")
     status = runner.invoke(cli_app, ["rollup", "status", "--lake", str(lake_dir)])
     assert status.exit_code == 0 and "fresh: every plays month" in status.output, status.output
+
+
+def test_a_rebuild_racing_an_ingest_never_leaves_rollups_disagreeing(tmp_path: Path) -> None:
+    """Rebuild and ingest at once: whichever commits second reruns on the other's snapshot."""
+    import threading
+
+    lake = load_lake(tmp_path / "lake", random_plays(1500, seed=8), rollups=False)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def rebuild() -> None:
+        barrier.wait()
+        try:
+            rb.rebuild(lake)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    def more() -> None:
+        barrier.wait()
+        try:
+            load_lake(lake, random_plays(700, seed=9))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=rebuild), threading.Thread(target=more)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert errors == []
+    status = rollup_status(lake)
+    assert status.fresh and status.plays.rows == 2200, (status.stale, status.missing)
 
 
 @pytest.fixture

@@ -16,8 +16,7 @@ from kasoku.domains.listening.source import ListeningSource
 from kasoku.domains.listening.tools import validate
 from kasoku.errors import InvalidParameter
 from kasoku.lake.duckdb_pool import DuckDBPool
-from kasoku.lake.storage import Lake
-from tests.plays import EPOCH, by_month, plays_table
+from tests.plays import EPOCH, load_lake, plays_table
 
 # Every 20 minutes from 2024-03-29 to 2024-04-02 UTC (Berlin's spring-forward day inside),
 # ms alternating around the 30 s rule.
@@ -27,8 +26,7 @@ ROWS = [("u1", int((datetime(2024, 3, 29, tzinfo=timezone.utc) - EPOCH).total_se
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ListeningSource]:
-    lake = Lake(str(tmp_path_factory.mktemp("tz") / "lake"))
-    lake.commit({"plays": by_month(plays_table(ROWS))})
+    lake = load_lake(tmp_path_factory.mktemp("tz") / "lake", plays_table(ROWS), rollups=False)
     pool = DuckDBPool(lake, workers=1, threads=1)
     yield ListeningSource(lake, pool)
     pool.close()

@@ -12,20 +12,20 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kasoku.domains.listening.rollup_build import RollupBuilder
 from kasoku.domains.listening.rollup_match import ZONES, LakeRollups
 from kasoku.domains.listening.rollup_zones import pieces
-from kasoku.domains.listening.source import ListeningSource, touched_months
+from kasoku.domains.listening.snapshots import SnapshotCatalog
+from kasoku.domains.listening.source import ListeningSource, in_range
 from kasoku.domains.listening.tools import validate
 from kasoku.domains.listening.zones import local_bounds
 from kasoku.lake.duckdb_pool import DuckDBPool
-from kasoku.lake.storage import Lake
-from tests.plays import EPOCH, TIE_ARTISTS, TIE_TRACKS, artists_table, by_month, plays_table
+from tests.plays import EPOCH, TIE_ARTISTS, TIE_TRACKS, artists_table, load_lake, plays_table
 
 DAYS = 425
 FIRST = EPOCH.date()
@@ -79,23 +79,23 @@ GENRES = artists_table({"Aimer": ["j-pop", "anime"], "Ado": ["j-pop"], "aimer": 
 
 def _compare(rows: list[tuple[str, int, int, int, int]], cases: list[tuple[str, dict[str, Any]]]) -> None:
     with tempfile.TemporaryDirectory() as d:
-        lake = Lake(d, grace_seconds=0)
-        changes: dict[str, dict[str, Any]] = {"plays": dict(by_month(plays_table(rows))), "artists": {"1970-01": GENRES}}
-        RollupBuilder()(lake, changes, set(changes["plays"]))
-        lake.commit(changes)
+        lake = load_lake(Path(d) / "lake", plays_table(rows), artists=GENRES)  # built the way ingest builds them
         pool = DuckDBPool(lake, workers=1, threads=1)
         try:
-            matcher, source = LakeRollups(lake, pool), ListeningSource(lake, pool)
+            catalog = SnapshotCatalog(pool)
+            matcher, source = LakeRollups(pool, catalog), ListeningSource(lake, pool, catalog=catalog)
+            snap = asyncio.run(catalog.current())
+            present = asyncio.run(catalog.months(snap, "plays"))
             for tool, raw in cases:
                 params = validate(tool, raw)
                 for user in ("u1", "u2"):
-                    expected = asyncio.run(source.raw(tool, params, user))
-                    plan = matcher.plan(tool, params, user)
-                    if tool in ALWAYS and touched_months(lake, params):
+                    expected = asyncio.run(source.raw(tool, params, user, snap))
+                    plan = asyncio.run(matcher.plan(tool, params, user, snap))
+                    if tool in ALWAYS and in_range(present, params):
                         assert plan is not None, (tool, raw)
                     if plan is None:
                         continue
-                    got = asyncio.run(matcher.answer(tool, params, user))
+                    got = asyncio.run(matcher.answer(tool, params, user, snap))
                     assert got is not None
                     assert got.schema == expected.schema, (tool, raw, plan.table)
                     assert got.to_pylist() == expected.to_pylist(), (tool, raw, plan.table)

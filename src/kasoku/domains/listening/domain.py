@@ -16,10 +16,12 @@ from kasoku.domains.listening import routes
 from kasoku.domains.listening.rollup_match import LakeRollups
 from kasoku.domains.listening.source import ListeningSource
 from kasoku.engine.engine import Engine
+from kasoku.domains.listening.snapshots import SnapshotCatalog
 from kasoku.domains.listening.tools import RangeParams
+from kasoku.domains.listening.versions import ListeningVersions
 from kasoku.engine.types import Dataset, Policy, Query
 from kasoku.lake.duckdb_pool import DuckDBPool
-from kasoku.lake.storage import Lake
+from kasoku.lake.ducklake import Lake, S3Options, current_snapshot, default_s3_catalog
 
 if TYPE_CHECKING:
     from kasoku.domains.listening.rollup_build import RollupBuilder
@@ -30,12 +32,14 @@ LISTENING_POLICY = Policy(ttl_l1=6 * 3600, ttl_l2=6 * 3600, stale_ttl=600)
 
 
 def lake_from_settings(settings: Settings, url: str | None = None) -> Lake:
-    from kasoku.lake.storage import S3Options
-
     s3 = settings.s3
-    return Lake(url or settings.lake, S3Options(endpoint=s3.endpoint, access_key_id=s3.access_key_id,
-                                                secret_access_key=s3.secret_access_key, session_token=s3.session_token,
-                                                region=s3.region, url_style=s3.url_style, use_ssl=s3.use_ssl))
+    url = url or settings.lake
+    catalog = settings.lake_catalog
+    if catalog is None and url.startswith("s3://"):
+        catalog = default_s3_catalog(str(settings.state), url)
+    return Lake(url, S3Options(endpoint=s3.endpoint, access_key_id=s3.access_key_id,
+                               secret_access_key=s3.secret_access_key, session_token=s3.session_token,
+                               region=s3.region, url_style=s3.url_style, use_ssl=s3.use_ssl), catalog=catalog)
 
 
 def rollup_hook(settings: Settings) -> "RollupBuilder":
@@ -46,23 +50,12 @@ def rollup_hook(settings: Settings) -> "RollupBuilder":
     return RollupBuilder(drop_only=not settings.rollups)
 
 
-class ManifestVersions:
-    """The lake manifest's version as the listening data version (engine/versions.py).
+def prepare_lake(lake: Lake) -> int | None:
+    """Create the listening tables if the lake lacks them (one transaction; a no-op otherwise)."""
+    from kasoku.domains.listening.tables import ensure_tables
+    from kasoku.lake.transaction import write
 
-    Reading it re-reads the manifest, so the source's next query reads at least that version.
-    The manifest keeps no history of what each commit changed, so a change is "everything of
-    the dataset" (the DuckLake lake replaces this with changed months per snapshot).
-    """
-
-    def __init__(self, lake: Lake) -> None:
-        self.lake = lake
-
-    async def current(self) -> int:
-        await asyncio.to_thread(self.lake.refresh)
-        return self.lake.manifest().version
-
-    async def changes(self, since: int) -> tuple[int, frozenset[str] | None]:
-        return await self.current(), None
+    return write(lake, lambda con: (None, ensure_tables(con)), message="create listening tables").snapshot
 
 
 class ListeningDomain:
@@ -78,15 +71,21 @@ class ListeningDomain:
         self._pool_health: dict[str, Any] | None = None
 
     def register(self, app: FastAPI, engine: Engine, settings: Settings) -> None:
+        prepare_lake(self.lake)  # the pool attaches read-only: the tables must exist first
         self.pool = DuckDBPool(self.lake, workers=settings.duckdb_workers, query_timeout=settings.query_timeout,
                                threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit)
         self.stream_pool = DuckDBPool(self.lake, workers=settings.limits.stream_workers,
                                       query_timeout=settings.query_timeout, threads=settings.duckdb_threads,
                                       memory_limit=settings.duckdb_memory_limit)
-        matcher = LakeRollups(self.lake, self.pool) if settings.rollups else None
-        self.source = ListeningSource(self.lake, self.pool, rollups=matcher, stream_pool=self.stream_pool)
+        catalog = SnapshotCatalog(self.pool)
+        matcher = LakeRollups(self.pool, catalog) if settings.rollups else None
+        self.source = ListeningSource(self.lake, self.pool, rollups=matcher, catalog=catalog,
+                                      stream_pool=self.stream_pool)
         engine.register(Dataset(routes.DATASET, LISTENING_POLICY, self.source, stream=self._stream))
-        engine.follow(routes.DATASET, ManifestVersions(self.lake), interval=settings.version_poll_interval)
+        # The one freshness mechanism: every worker polls the lake's snapshot id itself; the
+        # versions it sees also move the source's pinned snapshot forward (never behind the engine).
+        engine.follow(routes.DATASET, ListeningVersions(self.lake, self.pool, catalog=catalog),
+                      interval=settings.version_poll_interval)
         app.include_router(routes.router)
         routes.register_batch_routes(app, settings)
 
@@ -117,7 +116,7 @@ class ListeningDomain:
 
     async def health(self) -> dict[str, Any]:
         """Readiness: the pool (its last background check; now if there is none or it is closed)
-        and the lake's catalog (the manifest read from storage: S3 unreachable → not ready)."""
+        and the lake's DuckLake catalog (its current snapshot: catalog unreachable → not ready)."""
         if self.pool is None:
             return {"ok": False, "reason": "not started"}
         pool = self._pool_health
@@ -126,10 +125,15 @@ class ListeningDomain:
         pool = {**pool, "timeouts": self.pool.timeouts, "reconnects": self.pool.reconnects}  # counters: live
         out: dict[str, Any] = {"lake": self.lake.url, "duckdb": pool}
         try:
-            await asyncio.to_thread(self.lake.refresh)
-            out["months"] = len(self.lake.months("plays"))
+            # The lake's catalog answers (a fresh read of its current snapshot, never the memo):
+            # catalog or storage unreachable -> not ready.
+            snapshot = await self.pool.run(current_snapshot, timeout=5.0)
+            if self.source is not None:
+                self.source.catalog.observe(snapshot)
+                out["months"] = len(await self.source.catalog.months(snapshot, "plays"))
+            out["snapshot"] = snapshot
             lake_ok = True
-        except Exception as exc:  # storage unreachable: say so, do not fail the probe
+        except Exception as exc:  # catalog unreachable: say so, do not fail the probe
             lake_ok = False
             out["lake_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
         out["ok"] = bool(pool.get("ok")) and lake_ok

@@ -53,18 +53,26 @@ class ParsedImport:
 
 
 class _Columns:
-    """Column lists built row by row, turned into one Arrow table at the end (fast, no pydantic)."""
+    """Column lists built row by row (fast, no pydantic), moved into Arrow after every file:
+    Python objects exist for one file's records at a time, Arrow holds the rest compactly."""
 
     def __init__(self, schema: pa.Schema) -> None:
         self.schema = schema
         self.cols: dict[str, list[Any]] = {name: [] for name in schema.names}
+        self.chunks: list[pa.Table] = []
 
     def add(self, **row: Any) -> None:
         for name, values in self.cols.items():
             values.append(row.get(name))
 
+    def flush(self) -> None:
+        if self.cols[self.schema.names[0]]:
+            self.chunks.append(pa.table(self.cols, schema=self.schema))
+            self.cols = {name: [] for name in self.schema.names}
+
     def table(self) -> pa.Table:
-        return pa.table(self.cols, schema=self.schema)
+        self.flush()
+        return pa.concat_tables(self.chunks) if self.chunks else self.schema.empty_table()
 
 
 def _files(paths: Sequence[Path]) -> Iterator[tuple[str, bytes]]:
@@ -286,6 +294,9 @@ def read_sources(paths: Sequence[Path], *, user_id: str, progress: Callable[[int
         elif kind == "artists":
             reader.artist_objects(doc, name)
         records += n
+        del doc
+        for columns in (reader.plays, reader.episodes, reader.artists):
+            columns.flush()
         if progress is not None:
             progress(n)
     plays, dropped = _dedupe(reader.plays.table())
@@ -299,13 +310,18 @@ def read_sources(paths: Sequence[Path], *, user_id: str, progress: Callable[[int
 
 
 def _dedupe(table: pa.Table) -> tuple[pa.Table, int]:
-    """One row per play_id; best SOURCE_PRIORITY wins, then the first seen."""
+    """One row per play_id; best SOURCE_PRIORITY wins, then the first seen (columnar, no Python rows)."""
     if table.num_rows == 0:
         return table, 0
-    best: dict[str, tuple[int, int]] = {}
-    for i, (pid, source) in enumerate(zip(table["play_id"].to_pylist(), table["source"].to_pylist(), strict=True)):
-        rank = SOURCE_PRIORITY.get(source, 9)
-        if pid not in best or rank < best[pid][0]:
-            best[pid] = (rank, i)
-    keep = sorted(i for _, i in best.values())
+    import duckdb
+
+    prio = "CASE source " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in SOURCE_PRIORITY.items()) + " ELSE 9 END"
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    try:
+        con.register("rows_in", table.append_column("ord_", pa.array(range(table.num_rows), pa.int64())))
+        keep = con.execute(f"""SELECT ord_ FROM rows_in
+                               QUALIFY row_number() OVER (PARTITION BY play_id ORDER BY {prio}, ord_) = 1
+                               ORDER BY ord_""").to_arrow_table()["ord_"]
+    finally:
+        con.close()
     return table.take(keep), table.num_rows - len(keep)

@@ -1,51 +1,45 @@
-"""Roll-ups (seed 000, C2): per-month pre-aggregates of plays, built at ingest and committed with them.
+"""Roll-ups (seed 000, C2): per-month pre-aggregates of plays, rebuilt with SQL inside the ingest's transaction.
 
 Every roll-up holds FULL counts (never a truncated top-N), so any whole-month range is the
-sum of its months and the answer equals the raw GROUP BY exactly (docs/rollups.md). Tables,
-all partitioned by month like ``plays`` and holding every user of that month:
+sum of its months and the answer equals the raw GROUP BY exactly (docs/rollups.md). The
+tables (DuckLake tables beside ``plays``, see tables.py) hold every user of a month:
 
-- ``rollup_tracks_monthly``  the seed's columns: user_id, year, month, track_id, track_name,
-  artist_name, play_count, total_play_time_ms, rank — one row per (track_name, artist_name);
-  the seed's "monthly top-100" is its ``rank <= 100`` slice.
+- ``rollup_tracks_monthly``  user_id, year, month, track_id, track_name, artist_name,
+  play_count, total_play_time_ms, rank — one row per (track_name, artist_name).
 - ``rollup_artists_monthly`` per artist: play_count, total_play_time_ms, unique_tracks, rank.
-- ``rollup_months``          per user-month: plays, total_ms, unique_tracks.
-- ``rollup_days``            per user-day: plays, total_ms, unique_tracks.
-- ``rollup_day_tracks``      per user-day-(track, artist): plays, total_ms (distinct counts over
-  weeks and partial months come from here: distinct counts do not add).
-- ``rollup_hours``           per user-day-hour: plays, total_ms (weekday derives from the day).
+- ``rollup_months`` / ``rollup_days`` per user-month / user-day: plays, total_ms, unique_tracks.
+- ``rollup_day_tracks``      per user-day-(track, artist): plays, total_ms.
+- ``rollup_hours``           per user-day-hour: plays, total_ms.
 - ``rollup_genres_monthly``  per (genre, artist): plays, total_ms — only when artist genres are known.
-- ``rollup_tracks_window`` / ``rollup_artists_window``: 3-, 6- and 12-month windows keyed by their
-  END month (partition = end month, column ``window_months``), ranked from full counts and
-  cut to the first 100 ranks (the most a top tool returns), so an aligned window is answered
-  by reading ``rank <= limit`` with no GROUP BY at all.
+- ``rollup_tracks_window`` / ``rollup_artists_window``: 3-, 6- and 12-month windows keyed by
+  their END month, ranked from full counts and cut to the first 100 ranks.
 
-The builder works on Arrow tables in a private DuckDB connection (never the query pool);
-it only *adds* partitions to the ingest's ``changes``, so plays and roll-ups commit in one
-atomic manifest swap.
+A refresh runs in the caller's transaction (the ingest's or ``rebuild``'s): for the touched
+months, ``DELETE`` their rows and ``INSERT … SELECT`` them again from ``lake.plays`` as the
+transaction sees it, so plays and roll-ups commit in one snapshot or not at all. All touched
+months go in one statement per table, and all windows in one statement per window table:
+each window joins the monthly rows of its span once (a range join), instead of re-reading
+twelve monthly tables per end month.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import duckdb
-import pyarrow as pa
 
-from kasoku.domains.listening.rollup_local import LOCAL_TABLES, build_local
-from kasoku.lake.storage import Lake
+from kasoku.domains.listening.rollup_local import LOCAL_SQL, LOCAL_TABLES
+from kasoku.domains.listening.tables import (
+    ARTISTS, ARTISTS_MONTHLY, ARTISTS_WINDOW, DAY_TRACKS, DAYS, GENRES_MONTHLY, HOURS, MONTHS, PLAYS, QUARTER_HOURS,
+    TRACK_DAYS, TRACK_MONTHS, TRACKS_MONTHLY, TRACKS_WINDOW, months_of, ref)
+from kasoku.lake.ducklake import Lake
+from kasoku.lake.transaction import write
 
-PLAYS = "plays"
-ARTISTS = "artists"
-TRACKS_MONTHLY = "rollup_tracks_monthly"
-ARTISTS_MONTHLY = "rollup_artists_monthly"
-MONTHS = "rollup_months"
-DAYS = "rollup_days"
-DAY_TRACKS = "rollup_day_tracks"
-HOURS = "rollup_hours"
-GENRES_MONTHLY = "rollup_genres_monthly"
-TRACKS_WINDOW = "rollup_tracks_window"
-ARTISTS_WINDOW = "rollup_artists_window"
+__all__ = ["ALL_TABLES", "ARTISTS", "ARTISTS_MONTHLY", "ARTISTS_WINDOW", "DAYS", "DAY_TRACKS", "FROM_PLAYS",
+           "GENRES_MONTHLY", "HOURS", "MONTHS", "PLAYS", "TOP_N", "TRACKS_MONTHLY", "TRACKS_WINDOW", "WINDOWS",
+           "RollupBuilder", "rebuild", "shift_month", "window_ends"]
+
 WINDOWS = (3, 6, 12)
 # Windows keep the first TOP_N ranks of each full ranking: the top tools' limit is at most 100,
 # so ``rank <= limit`` of a window is exact (the ranking itself comes from full monthly counts).
@@ -54,65 +48,69 @@ TOP_N = 100
 # The any-zone, both-rules tables of rollup_local.py are built from the month's plays too.
 FROM_PLAYS = (TRACKS_MONTHLY, ARTISTS_MONTHLY, MONTHS, DAYS, DAY_TRACKS, HOURS, *LOCAL_TABLES)
 ALL_TABLES = (*FROM_PLAYS, GENRES_MONTHLY, TRACKS_WINDOW, ARTISTS_WINDOW)
-
-Changes = dict[str, dict[str, pa.Table | None]]
 MonthProgress = Callable[[str], None]
 
 _TRACK_ORDER = "count(*) DESC, sum(ms_played) DESC, track_name, artist_name"
 
-_MONTHLY_SQL: dict[str, str] = {
+# {src}: plays of the touched months with year/month columns (UTC).
+_FROM_PLAYS_SQL: dict[str, str] = {
     TRACKS_MONTHLY: f"""
-        SELECT user_id, CAST($year AS INTEGER) AS year, CAST($month AS INTEGER) AS month, min(track_id) AS track_id, track_name, artist_name,
-               count(*) AS play_count, CAST(sum(ms_played) AS BIGINT) AS total_play_time_ms,
-               CAST(row_number() OVER (PARTITION BY user_id ORDER BY {_TRACK_ORDER}) AS INTEGER) AS rank
-        FROM p GROUP BY user_id, track_name, artist_name ORDER BY user_id, rank""",
+        SELECT user_id, year, month, min(track_id), track_name, artist_name, count(*), CAST(sum(ms_played) AS BIGINT),
+               CAST(row_number() OVER (PARTITION BY user_id, year, month ORDER BY {_TRACK_ORDER}) AS INTEGER)
+        FROM {{src}} GROUP BY user_id, year, month, track_name, artist_name""",
     ARTISTS_MONTHLY: """
-        SELECT user_id, CAST($year AS INTEGER) AS year, CAST($month AS INTEGER) AS month, artist_name, count(*) AS play_count,
-               CAST(sum(ms_played) AS BIGINT) AS total_play_time_ms, count(DISTINCT track_name) AS unique_tracks,
-               CAST(row_number() OVER (PARTITION BY user_id ORDER BY count(*) DESC, sum(ms_played) DESC, artist_name)
-                    AS INTEGER) AS rank
-        FROM p GROUP BY user_id, artist_name ORDER BY user_id, rank""",
-    DAY_TRACKS: """
-        SELECT user_id, CAST(played_at AS DATE) AS day, track_name, artist_name, count(*) AS plays,
-               CAST(sum(ms_played) AS BIGINT) AS total_ms
-        FROM p GROUP BY ALL ORDER BY user_id, day, track_name, artist_name""",
+        SELECT user_id, year, month, artist_name, count(*), CAST(sum(ms_played) AS BIGINT), count(DISTINCT track_name),
+               CAST(row_number() OVER (PARTITION BY user_id, year, month
+                                       ORDER BY count(*) DESC, sum(ms_played) DESC, artist_name) AS INTEGER)
+        FROM {src} GROUP BY user_id, year, month, artist_name""",
     MONTHS: """
-        SELECT user_id, CAST($year AS INTEGER) AS year, CAST($month AS INTEGER) AS month, count(*) AS plays,
-               CAST(sum(ms_played) AS BIGINT) AS total_ms, count(DISTINCT (track_name, artist_name)) AS unique_tracks
-        FROM p GROUP BY user_id ORDER BY user_id""",
+        SELECT user_id, year, month, count(*), CAST(sum(ms_played) AS BIGINT), count(DISTINCT (track_name, artist_name))
+        FROM {src} GROUP BY user_id, year, month""",
     DAYS: """
-        SELECT user_id, CAST(played_at AS DATE) AS day, count(*) AS plays, CAST(sum(ms_played) AS BIGINT) AS total_ms,
-               count(DISTINCT (track_name, artist_name)) AS unique_tracks
-        FROM p GROUP BY ALL ORDER BY user_id, day""",
+        SELECT user_id, CAST(played_at AS DATE) AS day, count(*), CAST(sum(ms_played) AS BIGINT),
+               count(DISTINCT (track_name, artist_name))
+        FROM {src} GROUP BY user_id, day""",
+    DAY_TRACKS: """
+        SELECT user_id, CAST(played_at AS DATE) AS day, track_name, artist_name, count(*), CAST(sum(ms_played) AS BIGINT)
+        FROM {src} GROUP BY user_id, day, track_name, artist_name""",
     HOURS: """
-        SELECT user_id, CAST(played_at AS DATE) AS day, CAST(hour(played_at) AS INTEGER) AS hour, count(*) AS plays,
-               CAST(sum(ms_played) AS BIGINT) AS total_ms
-        FROM p GROUP BY ALL ORDER BY user_id, day, hour""",
+        SELECT user_id, CAST(played_at AS DATE) AS day, CAST(hour(played_at) AS INTEGER) AS hour, count(*),
+               CAST(sum(ms_played) AS BIGINT)
+        FROM {src} GROUP BY user_id, day, hour""",
 }
 
-_GENRES_SQL = """
-    SELECT t.user_id, t.year, t.month, g.genre, t.artist_name, CAST(sum(t.play_count) AS BIGINT) AS plays,
-           CAST(sum(t.total_play_time_ms) AS BIGINT) AS total_ms
-    FROM t JOIN (SELECT DISTINCT artist_name, unnest(genres) AS genre FROM a) g USING (artist_name)
-    GROUP BY ALL ORDER BY t.user_id, g.genre, t.artist_name"""
+_GENRES_SQL = f"""
+    SELECT t.user_id, t.year, t.month, g.genre, t.artist_name, CAST(sum(t.play_count) AS BIGINT),
+           CAST(sum(t.total_play_time_ms) AS BIGINT)
+    FROM {ref(TRACKS_MONTHLY)} t JOIN (SELECT DISTINCT artist_name, unnest(genres) AS genre FROM {ref(ARTISTS)}) g
+      USING (artist_name)
+    WHERE {{where}} GROUP BY ALL"""
+
+# One statement for every (end month, length): monthly rows joined to the windows containing them.
+_WINDOW_FROM = f"""
+    FROM (SELECT user_id, year * 12 + month - 1 AS mi, track_id, track_name, artist_name, play_count,
+                 total_play_time_ms FROM {ref(TRACKS_MONTHLY)} WHERE year * 12 + month - 1 BETWEEN $lo AND $hi) t
+    JOIN (SELECT e, n FROM unnest($ends) AS x(e), unnest($lens) AS y(n)) w ON t.mi BETWEEN w.e - w.n + 1 AND w.e"""
+
+_MONTH_NAME = "printf('%04d-%02d', ({i}) // 12, ({i}) % 12 + 1)"
 
 _WINDOW_SQL: dict[str, str] = {
-    TRACKS_WINDOW: """
-        SELECT user_id, CAST($len AS INTEGER) AS window_months, $start AS start_month, $end AS end_month, min(track_id) AS track_id,
-               track_name, artist_name, CAST(sum(play_count) AS BIGINT) AS play_count,
-               CAST(sum(total_play_time_ms) AS BIGINT) AS total_play_time_ms,
-               CAST(row_number() OVER (PARTITION BY user_id ORDER BY sum(play_count) DESC, sum(total_play_time_ms) DESC,
-                    track_name, artist_name) AS INTEGER) AS rank
-        FROM t WHERE month_key >= $start AND month_key <= $end
-        GROUP BY user_id, track_name, artist_name QUALIFY rank <= $top ORDER BY user_id, rank""",
-    ARTISTS_WINDOW: """
-        SELECT user_id, CAST($len AS INTEGER) AS window_months, $start AS start_month, $end AS end_month, artist_name,
-               CAST(sum(play_count) AS BIGINT) AS play_count, CAST(sum(total_play_time_ms) AS BIGINT) AS total_play_time_ms,
-               count(DISTINCT track_name) AS unique_tracks,
-               CAST(row_number() OVER (PARTITION BY user_id ORDER BY sum(play_count) DESC, sum(total_play_time_ms) DESC,
-                    artist_name) AS INTEGER) AS rank
-        FROM t WHERE month_key >= $start AND month_key <= $end
-        GROUP BY user_id, artist_name QUALIFY rank <= $top ORDER BY user_id, rank""",
+    TRACKS_WINDOW: f"""
+        SELECT user_id, CAST(n AS INTEGER), {_MONTH_NAME.format(i='e - n + 1')}, {_MONTH_NAME.format(i='e')},
+               min(track_id), track_name, artist_name, CAST(sum(play_count) AS BIGINT),
+               CAST(sum(total_play_time_ms) AS BIGINT),
+               CAST(row_number() OVER (PARTITION BY user_id, e, n ORDER BY sum(play_count) DESC,
+                    sum(total_play_time_ms) DESC, track_name, artist_name) AS INTEGER) AS rank
+        {_WINDOW_FROM}
+        GROUP BY user_id, e, n, track_name, artist_name QUALIFY rank <= $top""",
+    ARTISTS_WINDOW: f"""
+        SELECT user_id, CAST(n AS INTEGER), {_MONTH_NAME.format(i='e - n + 1')}, {_MONTH_NAME.format(i='e')},
+               artist_name, CAST(sum(play_count) AS BIGINT), CAST(sum(total_play_time_ms) AS BIGINT),
+               count(DISTINCT track_name),
+               CAST(row_number() OVER (PARTITION BY user_id, e, n ORDER BY sum(play_count) DESC,
+                    sum(total_play_time_ms) DESC, artist_name) AS INTEGER) AS rank
+        {_WINDOW_FROM}
+        GROUP BY user_id, e, n, artist_name QUALIFY rank <= $top""",
 }
 
 
@@ -121,6 +119,10 @@ def shift_month(month: str, delta: int) -> str:
     y, m = int(month[:4]), int(month[5:7])
     n = y * 12 + (m - 1) + delta
     return f"{n // 12:04d}-{n % 12 + 1:02d}"
+
+
+def month_index(month: str) -> int:
+    return int(month[:4]) * 12 + int(month[5:7]) - 1
 
 
 def window_ends(touched: Iterable[str], present: Iterable[str]) -> list[str]:
@@ -133,141 +135,141 @@ def window_ends(touched: Iterable[str], present: Iterable[str]) -> list[str]:
     return sorted(e for e in set(present) if any(m <= e <= shift_month(m, max(WINDOWS) - 1) for m in touched))
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
-    con.execute("SET TimeZone='UTC'")  # days and hours are UTC, as in the raw SQL
-    return con
+def _runs(months: Iterable[str]) -> list[tuple[str, str]]:
+    """Sorted months as [first, last] runs of consecutive months."""
+    out: list[tuple[str, str]] = []
+    for m in sorted(set(months)):
+        if out and shift_month(out[-1][1], 1) == m:
+            out[-1] = (out[-1][0], m)
+        else:
+            out.append((m, m))
+    return out
+
+
+def played_in(months: Iterable[str], column: str = "played_at") -> str:
+    """A pruning-friendly predicate: ``column`` (TIMESTAMPTZ, UTC) falls in one of ``months``."""
+    parts = [f"({column} >= TIMESTAMPTZ '{a}-01 00:00:00+00' AND {column} < TIMESTAMPTZ '{shift_month(b, 1)}-01 00:00:00+00')"
+             for a, b in _runs(months)]
+    return "(" + " OR ".join(parts) + ")" if parts else "false"
+
+
+def day_in(months: Iterable[str]) -> str:
+    parts = [f"(day >= DATE '{a}-01' AND day < DATE '{shift_month(b, 1)}-01')" for a, b in _runs(months)]
+    return "(" + " OR ".join(parts) + ")" if parts else "false"
+
+
+def month_in(months: Iterable[str]) -> str:
+    wanted = sorted({month_index(m) for m in months})
+    return f"(year * 12 + month - 1) IN ({', '.join(map(str, wanted))})" if wanted else "false"
+
+
+def end_in(months: Iterable[str]) -> str:
+    wanted = sorted(set(months))
+    return f"end_month IN ({', '.join(repr(m) for m in wanted)})" if wanted else "false"
+
+
+def _has_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = con.execute(f"SELECT EXISTS (SELECT 1 FROM {ref(table)})").fetchone()
+    return bool(row and row[0])
+
+
+def _where(table: str, months: Iterable[str]) -> str:
+    months = list(months)
+    if table == TRACK_MONTHS:
+        return played_in(months, "first_at")
+    if table == QUARTER_HOURS:
+        return played_in(months, "slot")
+    if table in (DAYS, DAY_TRACKS, HOURS, TRACK_DAYS):
+        return day_in(months)
+    if table in (TRACKS_WINDOW, ARTISTS_WINDOW):
+        return end_in(months)
+    return month_in(months)
 
 
 @dataclass
 class RollupBuilder:
-    """Adds roll-up partitions to an ingest's ``changes`` (the ``rollups=`` hook of ``ingest``).
+    """Refreshes the roll-ups of touched months inside the caller's lake transaction.
 
     ``drop_only``: with roll-ups switched off, an ingest must still not leave roll-ups that
     disagree with the new plays, so the touched months' roll-ups (and windows over them) are
-    dropped instead of rebuilt; the matcher then answers those ranges from raw plays.
+    deleted instead of rebuilt; the matcher then answers those ranges from raw plays.
     """
 
     drop_only: bool = False
 
-    def __call__(self, lake: Lake, changes: Changes, touched: set[str]) -> list[str]:
-        return self.add(lake, changes, touched)
-
-    def add(self, lake: Lake, changes: Changes, touched: Iterable[str], progress: MonthProgress | None = None) -> list[str]:
-        """Put the roll-ups of ``touched`` months into ``changes``; return the tables changed."""
-        new_plays: Mapping[str, pa.Table | None] = changes.get(PLAYS, {})
-        present = (set(lake.months(PLAYS)) | {m for m, t in new_plays.items() if t is not None and t.num_rows}) - {
-            m for m, t in new_plays.items() if t is None or t.num_rows == 0}
-        touched = set(touched)
-        artists_changed = ARTISTS in changes
+    def __call__(self, con: duckdb.DuckDBPyConnection, touched: Iterable[str], *, artists_changed: bool = False,
+                 progress: MonthProgress | None = None) -> list[str]:
+        """Refresh (or drop) the roll-ups over ``touched`` months; return the tables changed."""
+        touched = sorted(set(touched))
+        if not touched and not artists_changed:
+            return []
+        present = months_of(con, PLAYS)
         if self.drop_only:
-            return self._drop(lake, changes, touched, present, artists_changed)
+            return self._drop(con, touched, present, artists_changed)
         # Windows need every month's tracks roll-up: months that never had one are built now.
-        monthly = sorted(touched | (present - set(lake.months(TRACKS_MONTHLY))))
-        artists = self._artists(lake, changes)
-        con = _connect()
-        try:
-            tracks: dict[str, pa.Table | None] = {}
+        monthly = sorted(set(touched) | (set(present) - set(months_of(con, TRACKS_MONTHLY))))
+        changed: list[str] = []
+        if monthly:
+            src = (f"(SELECT user_id, CAST(year(played_at) AS INTEGER) AS year, CAST(month(played_at) AS INTEGER) AS month, "
+                   f"played_at, ms_played, track_id, track_name, artist_name FROM {ref(PLAYS)} WHERE {played_in(monthly)})")
+            for table, sql in _FROM_PLAYS_SQL.items():
+                con.execute(f"DELETE FROM {ref(table)} WHERE {_where(table, monthly)}")
+                con.execute(f"INSERT INTO {ref(table)} {sql.format(src=src)}")
+                changed.append(table)
+            # rollup_local.py's tables: the same SQL per UTC month, ``p`` = that month's plays.
+            for table in LOCAL_TABLES:
+                con.execute(f"DELETE FROM {ref(table)} WHERE {_where(table, monthly)}")
+                changed.append(table)
             for month in monthly:
-                plays = new_plays[month] if month in new_plays else lake.read(PLAYS, [month])
-                built = self._month(con, month, plays)
-                built.update(build_local(con, plays))
-                for table, data in built.items():
-                    changes.setdefault(table, {})[month] = data
-                tracks[month] = built[TRACKS_MONTHLY]
+                month_plays = (f"p AS (SELECT user_id, played_at, ms_played, track_id, track_name, artist_name, "
+                               f"album_name FROM {ref(PLAYS)} WHERE {played_in([month])})")
+                for table, sql in LOCAL_SQL.items():
+                    con.execute(f"INSERT INTO {ref(table)} BY NAME SELECT * FROM (WITH {month_plays} {sql})")
                 if progress is not None:
                     progress(month)
-            genre_months = sorted(present) if artists_changed else monthly
-            if artists is not None:
-                for month in genre_months:
-                    t = tracks[month] if month in tracks else lake.read(TRACKS_MONTHLY, [month])
-                    changes.setdefault(GENRES_MONTHLY, {})[month] = self._genres(con, t, artists)
-            for end in window_ends(monthly, present):
-                for table, data in self._windows(con, lake, tracks, end).items():
-                    changes.setdefault(table, {})[end] = data
-        finally:
-            con.close()
-        return sorted(t for t in changes if t in ALL_TABLES)
-
-    def _drop(self, lake: Lake, changes: Changes, touched: set[str], present: set[str], artists_changed: bool) -> list[str]:
-        for table in (*FROM_PLAYS, GENRES_MONTHLY):
-            for month in touched & set(lake.months(table)):
-                changes.setdefault(table, {})[month] = None
-        if artists_changed:
-            for month in lake.months(GENRES_MONTHLY):
-                changes.setdefault(GENRES_MONTHLY, {})[month] = None
-        for table in (TRACKS_WINDOW, ARTISTS_WINDOW):
-            for end in set(window_ends(touched, present | touched)) & set(lake.months(table)):
-                changes.setdefault(table, {})[end] = None
-        return sorted(t for t in changes if t in ALL_TABLES)
-
-    @staticmethod
-    def _artists(lake: Lake, changes: Changes) -> pa.Table | None:
-        """The artists table as it will be after this commit (genres join by artist_name)."""
-        if ARTISTS in changes:
-            parts = [t for t in changes[ARTISTS].values() if t is not None and t.num_rows]
-            return pa.concat_tables(parts, promote_options="permissive") if parts else None
-        months = lake.months(ARTISTS)
-        return lake.read(ARTISTS, months, columns=["artist_name", "genres"]) if months else None
-
-    @staticmethod
-    def _month(con: duckdb.DuckDBPyConnection, month: str, plays: pa.Table | None) -> dict[str, pa.Table | None]:
-        if plays is None or plays.num_rows == 0:
-            return {table: None for table in FROM_PLAYS}
-        con.register("p", plays.select(["user_id", "played_at", "ms_played", "track_id", "track_name", "artist_name"]))
-        try:
-            args = {"year": int(month[:4]), "month": int(month[5:7])}
-            out: dict[str, pa.Table | None] = {}
-            for table, sql in _MONTHLY_SQL.items():
-                needed = {k: v for k, v in args.items() if f"${k}" in sql}
-                out[table] = con.execute(sql, needed).to_arrow_table()
-            return out
-        finally:
-            con.unregister("p")
-
-    @staticmethod
-    def _genres(con: duckdb.DuckDBPyConnection, tracks: pa.Table | None, artists: pa.Table) -> pa.Table | None:
-        if tracks is None or tracks.num_rows == 0:
-            return None
-        con.register("t", tracks)
-        con.register("a", artists.select(["artist_name", "genres"]))
-        try:
-            return con.execute(_GENRES_SQL).to_arrow_table()
-        finally:
-            con.unregister("t")
-            con.unregister("a")
-
-    @staticmethod
-    def _windows(con: duckdb.DuckDBPyConnection, lake: Lake, tracks: Mapping[str, pa.Table | None],
-                 end: str) -> dict[str, pa.Table | None]:
-        months = [shift_month(end, -k) for k in range(max(WINDOWS))]
-        parts = []
-        for month in months:
-            t = tracks[month] if month in tracks else lake.read(TRACKS_MONTHLY, [month])
-            if t is not None and t.num_rows:
-                cols = t.select(["user_id", "track_id", "track_name", "artist_name", "play_count", "total_play_time_ms"])
-                parts.append(cols.append_column("month_key", pa.array([month] * t.num_rows, pa.string())))
-        out: dict[str, pa.Table | None] = {}
-        if not parts:
-            return {TRACKS_WINDOW: None, ARTISTS_WINDOW: None}
-        con.register("t", pa.concat_tables(parts))
-        try:
+        genre_months = present if artists_changed else monthly
+        if genre_months and (artists_changed or _has_rows(con, ARTISTS) or _has_rows(con, GENRES_MONTHLY)):
+            con.execute(f"DELETE FROM {ref(GENRES_MONTHLY)} WHERE {_where(GENRES_MONTHLY, genre_months)}")
+            con.execute(f"INSERT INTO {ref(GENRES_MONTHLY)} {_GENRES_SQL.format(where=month_in(genre_months))}")
+            changed.append(GENRES_MONTHLY)
+        ends = window_ends(monthly, present)
+        stale_ends = window_ends(monthly, set(present) | set(monthly))  # ends whose months lost every play
+        if stale_ends:
+            idx = [month_index(e) for e in ends]
+            args = {"ends": idx, "lens": list(WINDOWS), "lo": min(idx, default=0) - max(WINDOWS) + 1,
+                    "hi": max(idx, default=0), "top": TOP_N}
             for table, sql in _WINDOW_SQL.items():
-                pieces = [con.execute(sql, {"len": n, "start": shift_month(end, 1 - n), "end": end, "top": TOP_N}).to_arrow_table()
-                          for n in WINDOWS]
-                out[table] = pa.concat_tables(pieces)
-        finally:
-            con.unregister("t")
-        return out
+                con.execute(f"DELETE FROM {ref(table)} WHERE {end_in(stale_ends)}")
+                if ends:
+                    con.execute(f"INSERT INTO {ref(table)} {sql}", args)
+                changed.append(table)
+        return sorted(set(changed))
+
+    @staticmethod
+    def _drop(con: duckdb.DuckDBPyConnection, touched: list[str], present: list[str], artists_changed: bool) -> list[str]:
+        for table in (*FROM_PLAYS, GENRES_MONTHLY):
+            con.execute(f"DELETE FROM {ref(table)} WHERE {_where(table, touched)}")
+        if artists_changed:
+            con.execute(f"DELETE FROM {ref(GENRES_MONTHLY)}")
+        for table in (TRACKS_WINDOW, ARTISTS_WINDOW):
+            con.execute(f"DELETE FROM {ref(table)} WHERE {end_in(window_ends(touched, set(present) | set(touched)))}")
+        return list(ALL_TABLES)
 
 
-def rebuild(lake: Lake, months: Iterable[str], *, progress: MonthProgress | None = None) -> tuple[list[str], int]:
-    """Re-aggregate past data (the seed's backfill job): roll-ups of ``months`` from the plays
-    the lake holds, in one commit. Returns (tables written, manifest version)."""
-    wanted = sorted(set(months) & set(lake.months(PLAYS)))
-    changes: Changes = {}
-    tables = RollupBuilder().add(lake, changes, wanted, progress)
-    if not changes:
-        return [], lake.manifest().version
-    commit = lake.commit(changes)
-    return tables, commit.version
+def rebuild(lake: Lake, months: Iterable[str] | None = None, *,
+            progress: MonthProgress | None = None) -> tuple[list[str], int | None]:
+    """Re-aggregate past data (the seed's backfill job): roll-ups of ``months`` (default: every
+    plays month) from the plays the lake holds, in one transaction — a rebuild racing an ingest
+    is retried on the ingest's snapshot, so it never leaves roll-ups disagreeing with plays.
+    Returns (tables written, the snapshot made)."""
+    from kasoku.domains.listening.tables import ensure_tables
+
+    def body(con: duckdb.DuckDBPyConnection) -> tuple[list[str], bool]:
+        ensure_tables(con)
+        present = months_of(con, PLAYS)
+        wanted = present if months is None else sorted(set(months) & set(present))
+        tables = RollupBuilder()(con, wanted, artists_changed=True, progress=progress) if wanted else []
+        return tables, bool(tables)
+
+    done = write(lake, body, message="rollup rebuild")
+    return done.value, done.snapshot

@@ -23,14 +23,15 @@ from typing import Any
 import pyarrow as pa
 
 from kasoku.domains.listening import rollup_build as rb
-from kasoku.domains.listening.source import parquet_list, touched_months
-from kasoku.domains.listening.tools import PERIOD_FORMATS, RangeParams, StatsParams, TopParams, min_ms_of, zone_of
 from kasoku.domains.listening.rollup_zones import ZoneRollups
+from kasoku.domains.listening.snapshots import SnapshotCatalog
+from kasoku.domains.listening.source import in_range
+from kasoku.domains.listening.tables import PLAYS, ref
+from kasoku.domains.listening.tools import PERIOD_FORMATS, RangeParams, StatsParams, TopParams, min_ms_of, zone_of
 from kasoku.domains.listening.zones import utc_equivalent
 
 ZONES = "rollup_local"  # Plan.table of an answer from the any-zone tables
 from kasoku.lake.duckdb_pool import DuckDBPool
-from kasoku.lake.storage import Lake
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,9 @@ class Plan:
     """The roll-up query chosen for a tool call: which table, its SQL and arguments."""
 
     table: str
-    sql: str
+    sql: str  # over the DuckLake table at the snapshot (what a profile shows)
     args: list[Any]
+    template: str = ""  # the same with ``{rel}`` for the table (answered from memory for small roll-ups)
 
 
 def whole_months(params: RangeParams) -> bool:
@@ -69,6 +71,11 @@ def _day_filter(params: RangeParams) -> tuple[str, list[Any]]:
     return clauses, args
 
 
+def _month_filter(months: list[str]) -> str:
+    """Rows of exactly these months (month-keyed roll-ups hold every month; a range reads its own)."""
+    return " AND (year * 12 + month - 1) IN (" + ", ".join(str(rb.month_index(m)) for m in months) + ")"
+
+
 class LakeRollups:
     """The ``RollupMatcher`` of :class:`~kasoku.domains.listening.source.ListeningSource`.
 
@@ -76,82 +83,91 @@ class LakeRollups:
     materialised window (the benchmark compares the two).
     """
 
-    def __init__(self, lake: Lake, pool: DuckDBPool, *, windows: bool = True) -> None:
-        self.lake = lake
+    def __init__(self, pool: DuckDBPool, catalog: SnapshotCatalog, *, windows: bool = True) -> None:
         self.pool = pool
+        self.catalog = catalog
         self.windows = windows
-        self.zones = ZoneRollups(lake)
+        self.zones = ZoneRollups(catalog)
 
-    async def answer(self, tool: str, params: RangeParams, user_id: str) -> pa.Table | None:
-        plan = self.plan(tool, params, user_id)
+    async def answer(self, tool: str, params: RangeParams, user_id: str, snapshot: int) -> pa.Table | None:
+        plan = await self.plan(tool, params, user_id, snapshot)
         if plan is None:
             return None
-        return await self.pool.arrow(plan.sql, plan.args)
+        if plan.table == ZONES:  # over DuckLake tables pinned to the snapshot already
+            return await self.pool.arrow(plan.sql, plan.args)
+        return await self.catalog.query(snapshot, plan.table, plan.template, plan.args)
 
     # ------------------------------------------------------------ choosing
-    def plan(self, tool: str, params: RangeParams, user_id: str) -> Plan | None:
-        """The roll-up query that answers ``tool(params)`` exactly, or None (use raw plays).
+    async def plan(self, tool: str, params: RangeParams, user_id: str, snapshot: int) -> Plan | None:
+        """The roll-up query that answers ``tool(params)`` exactly at ``snapshot``, or None (use raw plays).
 
         First the UTC tables (every stream, UTC days: ranked months, windows); then the any-zone,
         both-rules tables of rollup_local.py (rollup_zones.py)."""
-        months = touched_months(self.lake, params)
+        months = in_range(await self.catalog.months(snapshot, PLAYS), params)
         if not months:
             return None  # nothing to read either way; raw returns the typed empty answer
         if min_ms_of(params) == 0 and utc_equivalent(zone_of(params), int(months[0][:4]) - 1, int(months[-1][:4]) + 1):
-            plan = self._utc_plan(tool, params, user_id, months)
+            plan = await self._utc_plan(tool, params, user_id, months, snapshot)
             if plan is not None:
                 return plan
-        planned = self.zones.plan(tool, params, user_id)
+        planned = await self.zones.plan(tool, params, user_id, snapshot)
         return Plan(ZONES, *planned) if planned is not None else None
 
-    def _utc_plan(self, tool: str, params: RangeParams, user_id: str, months: list[str]) -> Plan | None:
+    async def _utc_plan(self, tool: str, params: RangeParams, user_id: str, months: list[str],
+                        snapshot: int) -> Plan | None:
         if tool == "top_tracks" and isinstance(params, TopParams):
-            return self._top(params, user_id, months, rb.TRACKS_MONTHLY, rb.TRACKS_WINDOW, _TRACKS_COMBINED, _TRACKS_RANKED)
+            return await self._top(params, user_id, months, snapshot, rb.TRACKS_MONTHLY, rb.TRACKS_WINDOW,
+                                   _TRACKS_COMBINED, _TRACKS_RANKED)
         if tool == "top_artists" and isinstance(params, TopParams):
-            return self._top(params, user_id, months, rb.ARTISTS_MONTHLY, rb.ARTISTS_WINDOW, _ARTISTS_COMBINED,
-                             _ARTISTS_RANKED)
+            return await self._top(params, user_id, months, snapshot, rb.ARTISTS_MONTHLY, rb.ARTISTS_WINDOW,
+                                   _ARTISTS_COMBINED, _ARTISTS_RANKED)
         if tool == "top_genres" and isinstance(params, TopParams):
             if not whole_months(params):
                 return None
-            return self._read(rb.GENRES_MONTHLY, months, _GENRES_COMBINED.format(limit=int(params.limit)), [user_id])
+            return await self._read(rb.GENRES_MONTHLY, months, snapshot, _GENRES_COMBINED.format(
+                limit=int(params.limit), months=_month_filter(months)), [user_id])
         if tool == "listening_stats" and isinstance(params, StatsParams):
-            return self._stats(params, user_id, months)
+            return await self._stats(params, user_id, months, snapshot)
         if tool == "hourly_pattern":
             where, args = _day_filter(params)
-            return self._read(rb.HOURS, months, _HOURS.format(days=where), [user_id, *args])
+            return await self._read(rb.HOURS, months, snapshot, _HOURS.format(days=where), [user_id, *args])
         return None
 
-    def _top(self, params: TopParams, user_id: str, months: list[str], monthly: str, window: str,
-             combined: str, ranked: str) -> Plan | None:
+    async def _top(self, params: TopParams, user_id: str, months: list[str], snapshot: int, monthly: str, window: str,
+                   combined: str, ranked: str) -> Plan | None:
         if not whole_months(params):
             return None
         span = calendar_months(params)
         if span == 1:
-            return self._read(monthly, months, ranked.format(window=""), [user_id, params.limit])
+            return await self._read(monthly, months, snapshot, ranked.format(window=_month_filter(months)),
+                                    [user_id, params.limit])
         if self.windows and span in rb.WINDOWS and params.end is not None and params.limit <= rb.TOP_N:
             end = f"{params.end.year:04d}-{params.end.month:02d}"
-            if end in self.lake.months(window) and set(months) <= set(self.lake.months(monthly)):
-                return self._read(window, [end], ranked.format(window=" AND window_months = ?"),
-                                  [user_id, span, params.limit])
+            if end in await self.catalog.months(snapshot, window) and \
+                    set(months) <= set(await self.catalog.months(snapshot, monthly)):
+                return await self._read(window, [end], snapshot,
+                                        ranked.format(window=" AND end_month = ? AND window_months = ?"),
+                                        [user_id, end, span, params.limit])
         # The combination reads the full per-track counts (tracks table for artists too:
         # unique_tracks is a distinct count and does not add across months).
-        return self._read(rb.TRACKS_MONTHLY, months, combined.format(limit=int(params.limit)), [user_id])
+        return await self._read(rb.TRACKS_MONTHLY, months, snapshot, combined.format(
+            limit=int(params.limit), months=_month_filter(months)), [user_id])
 
-    def _stats(self, params: StatsParams, user_id: str, months: list[str]) -> Plan | None:
+    async def _stats(self, params: StatsParams, user_id: str, months: list[str], snapshot: int) -> Plan | None:
         if params.granularity == "day":
             where, args = _day_filter(params)
-            return self._read(rb.DAYS, months, _DAYS.format(days=where), [user_id, *args])
+            return await self._read(rb.DAYS, months, snapshot, _DAYS.format(days=where), [user_id, *args])
         if params.granularity == "month" and whole_months(params):
-            return self._read(rb.MONTHS, months, _MONTHS, [user_id])
+            return await self._read(rb.MONTHS, months, snapshot, _MONTHS.format(months=_month_filter(months)), [user_id])
         where, args = _day_filter(params)
         fmt = PERIOD_FORMATS[params.granularity]
-        return self._read(rb.DAY_TRACKS, months, _PERIODS.format(fmt=fmt, days=where), [user_id, *args])
+        return await self._read(rb.DAY_TRACKS, months, snapshot, _PERIODS.format(fmt=fmt, days=where), [user_id, *args])
 
-    def _read(self, table: str, months: list[str], sql: str, args: list[Any]) -> Plan | None:
-        """``sql`` over ``table``'s partitions of ``months``, if every one of them exists."""
-        if not set(months) <= set(self.lake.months(table)):
+    async def _read(self, table: str, months: list[str], snapshot: int, sql: str, args: list[Any]) -> Plan | None:
+        """``sql`` over ``table`` at ``snapshot``, if the table has every one of ``months``."""
+        if not set(months) <= set(await self.catalog.months(snapshot, table)):
             return None
-        return Plan(table, sql.replace("{rel}", parquet_list(self.lake.files(table, months))), args)
+        return Plan(table, sql.replace("{rel}", ref(table, snapshot)), args, sql)
 
 
 # {rel} is substituted last (file paths may contain braces); the rest are str.format fields.
@@ -166,21 +182,21 @@ _ARTISTS_RANKED = """
 _TRACKS_COMBINED = """
     SELECT track_name, artist_name AS artist, CAST(sum(play_count) AS BIGINT) AS play_count,
            round(sum(total_play_time_ms) / 60000.0, 2) AS total_minutes
-    FROM {{rel}} WHERE user_id = ?
+    FROM {{rel}} WHERE user_id = ?{months}
     GROUP BY track_name, artist_name
     ORDER BY play_count DESC, sum(total_play_time_ms) DESC, track_name, artist_name LIMIT {limit}"""
 
 _ARTISTS_COMBINED = """
     SELECT artist_name AS artist, CAST(sum(play_count) AS BIGINT) AS play_count,
            round(sum(total_play_time_ms) / 60000.0, 2) AS total_minutes, count(DISTINCT track_name) AS unique_tracks
-    FROM {{rel}} WHERE user_id = ?
+    FROM {{rel}} WHERE user_id = ?{months}
     GROUP BY artist_name
     ORDER BY play_count DESC, sum(total_play_time_ms) DESC, artist_name LIMIT {limit}"""
 
 _GENRES_COMBINED = """
     SELECT genre, CAST(sum(plays) AS BIGINT) AS play_count, round(sum(total_ms) / 60000.0, 2) AS total_minutes,
            count(DISTINCT artist_name) AS artists
-    FROM {{rel}} WHERE user_id = ?
+    FROM {{rel}} WHERE user_id = ?{months}
     GROUP BY genre ORDER BY play_count DESC, sum(total_ms) DESC, genre LIMIT {limit}"""
 
 _DAYS = """
@@ -191,7 +207,7 @@ _DAYS = """
 _MONTHS = """
     SELECT printf('%04d-%02d', year, month) AS period, total_ms, plays AS track_count,
            unique_tracks
-    FROM {rel} WHERE user_id = ? ORDER BY period"""
+    FROM {{rel}} WHERE user_id = ?{months} ORDER BY period"""
 
 _PERIODS = """
     SELECT strftime(day, '{fmt}') AS period, CAST(sum(total_ms) AS BIGINT) AS total_ms, CAST(sum(plays) AS BIGINT) AS track_count,

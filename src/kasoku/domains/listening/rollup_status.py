@@ -1,19 +1,20 @@
 """``kasoku rollup status``: which roll-ups exist, how big they are, and whether they match the plays.
 
 "Fresh" is checked, not assumed: for every plays month the monthly tracks roll-up must exist
-and its ``sum(play_count)`` must equal the month's plays row count (Parquet footers, no scan
-of the plays data). A month that fails is listed as missing or stale; ``rollup rebuild``
-fixes both.
+and its ``sum(play_count)`` must equal the month's plays row count (one grouped query each,
+at one snapshot). A month that fails is listed as missing or stale; ``rollup rebuild`` fixes both.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import duckdb
+
 from kasoku.domains.listening import rollup_build as rb
-from kasoku.domains.listening.source import parquet_list
-from kasoku.lake.duckdb_pool import open_connection, sql_file_list
-from kasoku.lake.storage import Lake
+from kasoku.domains.listening.tables import MONTH_OF, months_of, ref
+from kasoku.lake.ducklake import ALIAS, Lake, current_snapshot
+from kasoku.lake.extensions import quote
 
 
 @dataclass
@@ -31,11 +32,10 @@ class TableStatus:
 
 @dataclass
 class RollupStatus:
-    manifest_version: int
-    updated_at: str | None
+    snapshot: int
     plays: TableStatus
     tables: list[TableStatus]
-    missing: dict[str, list[str]] = field(default_factory=dict)  # table -> plays months without a partition
+    missing: dict[str, list[str]] = field(default_factory=dict)  # table -> plays months without rows
     stale: list[str] = field(default_factory=list)  # months whose tracks roll-up disagrees with plays
 
     @property
@@ -43,39 +43,31 @@ class RollupStatus:
         return not self.stale and not any(self.missing.values())
 
 
-def _table(con: object, lake: Lake, table: str) -> TableStatus:
-    import duckdb
-
-    assert isinstance(con, duckdb.DuckDBPyConnection)
-    months = lake.months(table)
-    files = lake.files(table)
-    if not files:
-        return TableStatus(table, months, 0, 0, 0)
-    rel = parquet_list(files)
-    rows = con.execute(f"SELECT count(*) FROM {rel}").fetchone()
-    size = con.execute(f"SELECT sum(total_compressed_size) FROM parquet_metadata({sql_file_list(files)})").fetchone()
-    return TableStatus(table, months, len(files), int(rows[0]) if rows else 0, int(size[0] or 0) if size else 0)
+def _table(con: duckdb.DuckDBPyConnection, table: str, snapshot: int, files: dict[str, tuple[int, int]]) -> TableStatus:
+    rows = con.execute(f"SELECT count(*) FROM {ref(table, snapshot)}").fetchone()
+    nfiles, nbytes = files.get(table, (0, 0))
+    return TableStatus(table, months_of(con, table, snapshot), nfiles, int(rows[0]) if rows else 0, nbytes)
 
 
 def rollup_status(lake: Lake) -> RollupStatus:
-    lake.refresh()
-    manifest = lake.manifest()
-    con = open_connection(lake, threads=2)
+    con = lake.connect(read_only=True)
     try:
-        plays = _table(con, lake, rb.PLAYS)
-        tables = [_table(con, lake, t) for t in rb.ALL_TABLES]
+        snapshot = current_snapshot(con)
+        files = {r[0]: (int(r[1]), int(r[2])) for r in con.execute(
+            f"SELECT table_name, file_count, file_size_bytes FROM ducklake_table_info({quote(ALIAS)})").fetchall()}
+        plays = _table(con, rb.PLAYS, snapshot, files)
+        tables = [_table(con, t, snapshot, files) for t in rb.ALL_TABLES]
         present = set(plays.months)
         missing = {t.table: sorted(present - set(t.months)) for t in tables
                    if t.table in rb.FROM_PLAYS or t.table in (rb.TRACKS_WINDOW, rb.ARTISTS_WINDOW)}
-        if lake.months(rb.ARTISTS):
+        if con.execute(f"SELECT count(*) FROM {ref(rb.ARTISTS, snapshot)}").fetchone()[0]:  # type: ignore[index]
             genres = next(t for t in tables if t.table == rb.GENRES_MONTHLY)
             missing[rb.GENRES_MONTHLY] = sorted(present - set(genres.months))
-        stale: list[str] = []
-        for month in sorted(present & set(lake.months(rb.TRACKS_MONTHLY))):
-            counted = con.execute(f"SELECT count(*) FROM {parquet_list(lake.files(rb.PLAYS, [month]))}").fetchone()
-            rolled = con.execute(f"SELECT sum(play_count) FROM {parquet_list(lake.files(rb.TRACKS_MONTHLY, [month]))}").fetchone()
-            if (counted[0] if counted else 0) != (rolled[0] if rolled else 0):
-                stale.append(month)
+        stale = [r[0] for r in con.execute(f"""
+            SELECT p.m FROM (SELECT {MONTH_OF[rb.PLAYS]} AS m, count(*) AS n FROM {ref(rb.PLAYS, snapshot)} GROUP BY m) p
+            JOIN (SELECT {MONTH_OF[rb.TRACKS_MONTHLY]} AS m, sum(play_count) AS n FROM {ref(rb.TRACKS_MONTHLY, snapshot)}
+                  GROUP BY m) t USING (m)
+            WHERE p.n <> t.n ORDER BY p.m""").fetchall()]
     finally:
         con.close()
-    return RollupStatus(manifest.version, manifest.updated_at, plays, tables, missing, stale)
+    return RollupStatus(snapshot, plays, tables, missing, stale)

@@ -22,10 +22,12 @@ from kasoku.domains.listening.pages import YearParams
 from kasoku.domains.listening.statistics import ARTIST_ID, DiscoveriesParams, StreaksParams, previous_range
 from kasoku.domains.listening.tools import (RangeParams, StatsParams, TopParams, local_time, min_ms_of, range_bounds,
                                             zone_of)
+from kasoku.domains.listening.snapshots import SnapshotCatalog
+from kasoku.domains.listening.tables import ARTISTS, PLAYS, ref
 from kasoku.domains.listening.zones import quarter_hour_aligned, utc_equivalent
-from kasoku.lake.storage import Lake
 
-PLAYS = "plays"
+# The column whose UTC month places a row of each table in its month (its partition).
+_MONTH_COLUMN = {PLAYS: "played_at", rl.TRACK_MONTHS: "first_at", rl.TRACK_DAYS: "day", rl.QUARTER_HOURS: "slot"}
 
 
 @dataclass
@@ -103,27 +105,48 @@ class Unavailable(Exception):
 
 
 class ZoneRollups:
-    """Plans over the any-zone roll-ups; ``plan`` returns (sql, args) or None (raw)."""
+    """Plans over the any-zone roll-ups at a snapshot; ``plan`` returns (sql, args) or None (raw)."""
 
-    def __init__(self, lake: Lake) -> None:
-        self.lake = lake
+    def __init__(self, catalog: SnapshotCatalog) -> None:
+        self.catalog = catalog
+
+    async def plan(self, tool: str, p: RangeParams, user: str, snapshot: int) -> tuple[str, list[Any]] | None:
+        if min_ms_of(p) not in rl.RULES:
+            return None
+        tables = (PLAYS, *rl.LOCAL_TABLES)
+        months = {t: await self.catalog.months(snapshot, t) for t in tables}
+        artists = await self.catalog.has_rows(snapshot, ARTISTS) if tool == "top_genres" else False
+        return ZonePlanner(snapshot, months, artists).plan(tool, p, user)
+
+
+class ZonePlanner:
+    """One plan over the tables as they were at ``snapshot`` (every table read ``AT (VERSION => s)``,
+    filtered to the UTC months the plan needs, like rollup_match's month filters)."""
+
+    def __init__(self, snapshot: int, months: dict[str, tuple[str, ...]], has_artists: bool = False) -> None:
+        self.snapshot = snapshot
+        self._months = months
+        self.has_artists = has_artists
+
+    def months(self, table: str) -> list[str]:
+        return list(self._months.get(table, ()))
 
     def _rel(self, table: str, months: list[str]) -> str:
-        from kasoku.domains.listening.source import parquet_list, plays_relation
+        from kasoku.domains.listening.rollup_build import day_in, played_in
 
         if not months:
             return ""
-        if table == PLAYS:
-            return plays_relation(self.lake.files(PLAYS, months))
-        if not set(months) <= set(self.lake.months(table)):
+        if table != PLAYS and not set(months) <= set(self.months(table)):
             raise Unavailable(table)
-        return parquet_list(self.lake.files(table, months))
+        column = _MONTH_COLUMN[table]
+        where = day_in(months) if column == "day" else played_in(months, column)
+        return f"(SELECT * FROM {ref(table, self.snapshot)} WHERE {where})"
 
     # ---------------------------------------------------------------- row sources
     def track_rows(self, a: Args, lo: datetime | None, hi: datetime | None, rule: int) -> str:
         """SQL of (track_id, track_name, artist_name, album_name, plays, ms, first_at, last_at) over [lo, hi)."""
         sfx = "_30s" if rule else ""
-        present = self.lake.months(PLAYS)
+        present = self.months(PLAYS)
         cols = (f"track_id{sfx} AS track_id, track_name, artist_name, album_name, plays{sfx} AS plays, "
                 f"total_ms{sfx} AS ms, first_at{sfx} AS first_at, last_at{sfx} AS last_at")
         parts: list[str] = []
@@ -158,7 +181,7 @@ class ZoneRollups:
         sfx = "_30s" if rule else ""
         first = lo.date() if lo else None
         last = (hi - timedelta(microseconds=1)).date() + timedelta(days=1) if hi else None
-        rel = self._rel(rl.QUARTER_HOURS, _months_of(self.lake.months(PLAYS), first, last))
+        rel = self._rel(rl.QUARTER_HOURS, _months_of(self.months(PLAYS), first, last))
         if not rel:
             return "SELECT NULL::TIMESTAMPTZ AS slot, 0::BIGINT AS plays, 0::BIGINT AS ms WHERE false"
         bounds = "".join([f" AND slot >= {a(lo)}" if lo else "", f" AND slot < {a(hi)}" if hi else ""])
@@ -169,7 +192,7 @@ class ZoneRollups:
         rule = min_ms_of(p)
         if rule not in rl.RULES:
             return None
-        present = self.lake.months(PLAYS)
+        present = self.months(PLAYS)
         if not present:
             return None
         years = (int(present[0][:4]) - 1, int(present[-1][:4]) + 1)
@@ -221,11 +244,14 @@ class ZoneRollups:
             ORDER BY play_count DESC, sum(ms) DESC, album_name, artist_name LIMIT {int(p.limit)}""")
 
     def _top_genres(self, a: Args, p: RangeParams, rule: int) -> str:
-        from kasoku.domains.listening.source import artist_genres_sql
+        from kasoku.domains.listening.source import NO_GENRES
         from kasoku.domains.listening.tools import GENRES_RELATION
+        from kasoku.errors import NotFound
 
         assert isinstance(p, TopParams)
-        genres = artist_genres_sql(self.lake)  # NotFound without artist objects, as raw
+        if not self.has_artists:  # NotFound without artist objects, as raw
+            raise NotFound(NO_GENRES, details={"table": ARTISTS})
+        genres = f"SELECT DISTINCT artist_name, unnest(genres) AS genre FROM {ref(ARTISTS, self.snapshot)}"
         lo, hi = range_bounds(p)
         return f"""WITH tr AS ({self.track_rows(a, lo, hi, rule)}), {GENRES_RELATION} AS ({genres})
             SELECT g.genre, CAST(sum(plays) AS BIGINT) AS play_count, round(sum(ms) / 60000.0, 2) AS total_minutes,
@@ -250,7 +276,7 @@ class ZoneRollups:
         lo, hi = range_bounds(p)
         first = lo.date() if lo else None
         last = hi.date() if hi else None
-        rel = self._rel(rl.TRACK_DAYS, _months_of(self.lake.months(PLAYS), first, last))
+        rel = self._rel(rl.TRACK_DAYS, _months_of(self.months(PLAYS), first, last))
         if not rel:
             raise Unavailable(rl.TRACK_DAYS)
         bounds = "".join([f" AND day >= {a(first)}" if first else "", f" AND day < {a(last)}" if last else ""])

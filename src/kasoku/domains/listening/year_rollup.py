@@ -19,15 +19,15 @@ from kasoku.domains.listening.tools import local_time, zone_of
 from kasoku.domains.listening.zones import utc_equivalent
 
 if TYPE_CHECKING:
-    from kasoku.domains.listening.rollup_zones import Args, ZoneRollups
+    from kasoku.domains.listening.rollup_zones import Args, ZonePlanner
 
 _TRACK_ORDER = "play_count DESC, ms DESC, track_name, artist"
 
 
-def _replays(zr: "ZoneRollups", a: "Args", p: YearParams, rule: int, lo: datetime, hi: datetime) -> str:
+def _replays(zr: "ZonePlanner", a: "Args", p: YearParams, rule: int, lo: datetime, hi: datetime) -> str:
     from kasoku.domains.listening.rollup_zones import PLAYS, _months_of
 
-    present = zr.lake.months(PLAYS)
+    present = zr.months(PLAYS)
     order = "ORDER BY play_count DESC, day, track_name, artist LIMIT 1"
     if utc_equivalent(zone_of(p), p.year - 1, p.year + 1):
         sfx = "_30s" if rule else ""
@@ -50,7 +50,7 @@ def _replays(zr: "ZoneRollups", a: "Args", p: YearParams, rule: int, lo: datetim
                GROUP BY CAST({local_time(p)} AS DATE), track_name, artist_name {order}"""
 
 
-def year_sql(zr: "ZoneRollups", a: "Args", p: YearParams, rule: int, lo: datetime | None, hi: datetime | None) -> str:
+def year_sql(zr: "ZonePlanner", a: "Args", p: YearParams, rule: int, lo: datetime | None, hi: datetime | None) -> str:
     assert lo is not None and hi is not None
     local = local_time(p, "slot")
     tr, hist = zr.track_rows(a, lo, hi, rule), zr.track_rows(a, None, lo, rule)
