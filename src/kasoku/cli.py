@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import duckdb
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -70,7 +71,8 @@ def run_clean(fn: Callable[[], T]) -> T:
     except KasokuError as exc:
         console.print(f"[red]error:[/] {exc.message}", soft_wrap=True, highlight=False)
         raise typer.Exit(1) from None
-    except OSError as exc:  # storage unreachable (S3 down, a disk gone): one line, not a traceback
+    except (OSError, duckdb.IOException, duckdb.HTTPException) as exc:
+        # storage unreachable (S3 down, a disk gone; DuckDB's own I/O errors): one line, not a traceback
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         console.print(f"[red]error:[/] storage unreachable: {first[:300]}", soft_wrap=True, highlight=False)
         raise typer.Exit(1) from None
