@@ -36,7 +36,7 @@ from rich.progress import Progress
 
 from benchmarks.lakes import generate_plays, write_lake
 from kasoku.config import Settings
-from kasoku.lake.storage import Lake
+from kasoku.lake.ducklake import Lake
 from tests.browser.server import KasokuServer, launch_chromium
 
 TOKEN = "bench-token"
@@ -54,16 +54,11 @@ LOADED = """() => {
 def build_lake(path: Path, plays: int, console: Console) -> None:
     from datetime import date
 
-    from kasoku.domains.listening.rollup_build import rebuild
-
     today = date.today()
     with Progress(console=console, transient=True) as progress:
         lake = Lake(str(path))
         write_lake(lake, generate_plays(plays, months=today.month - 1, start_year=today.year) if today.month > 1 else generate_plays(plays, months=1, start_year=today.year - 1), progress,
                    label=f"writing {plays:,} plays")
-        task = progress.add_task("building roll-ups", total=None)
-        rebuild(lake, lake.months("plays"))
-        progress.update(task, completed=1)
 
 
 def invalidate(url: str) -> None:

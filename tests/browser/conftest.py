@@ -30,7 +30,7 @@ def build_data(root: Path) -> dict[str, str]:
     from kasoku.domains.listening.ingest import ingest
     from kasoku.domains.listening.rollup_build import RollupBuilder
     from kasoku.domains.racing.demo import build_demo_archive
-    from kasoku.lake.storage import Lake
+    from kasoku.lake.ducklake import Lake
 
     def listening() -> None:
         files = write_demo_export(root / "export", plays=PLAYS, years=1, end=datetime.now(timezone.utc).date())

@@ -11,10 +11,9 @@ import pytest
 from fastapi import FastAPI
 
 from kasoku.config import Settings
-from kasoku.lake.storage import Lake
 from kasoku.service import build_app
 from kasoku.web.render import artist_href
-from tests.plays import make_plays
+from tests.plays import load_lake, make_plays
 
 TOKEN = "web-admin"
 
@@ -22,7 +21,7 @@ TOKEN = "web-admin"
 @pytest.fixture
 def app(tmp_path: Path) -> FastAPI:
     lake_dir = tmp_path / "lake"
-    Lake(str(lake_dir)).commit({"plays": {m: make_plays(m, 300, seed=i) for i, m in enumerate(["2024-01", "2024-02"])}})
+    load_lake(lake_dir, {m: make_plays(m, 300, seed=i) for i, m in enumerate(["2024-01", "2024-02"])})
     return build_app(Settings(lake=str(lake_dir), user_id="u1", admin_token=TOKEN))
 
 
