@@ -51,49 +51,39 @@ def _json_row(select: str, fields: str) -> str:
     return f"(SELECT CAST(to_json({{{fields}}}) AS VARCHAR) FROM ({select}) LIMIT 1)"
 
 
-def _year(src: str, p: RangeParams) -> tuple[str, list[Any]]:
-    assert isinstance(p, YearParams)
-    rows, args = user_plays(src, p, "played_at, ms_played, track_id, track_name, artist_name, album_name", lo=False)
-    lo, _ = range_bounds(p)
-    local = local_time(p)
-    top_tracks = f"""SELECT min(track_id) AS track_id, track_name, artist_name AS artist, count(*) AS play_count,
-                            sum(ms_played) AS ms FROM y GROUP BY track_name, artist_name ORDER BY {_TRACK_ORDER} LIMIT {TOP}"""
-    top_artists = f"""SELECT min({ARTIST_ID}) AS artist_id, artist_name AS artist, count(*) AS play_count, sum(ms_played) AS ms
-                      FROM y GROUP BY artist_name ORDER BY play_count DESC, ms DESC, artist LIMIT {TOP}"""
-    top_albums = f"""SELECT album_name AS album, artist_name AS artist, count(*) AS play_count, sum(ms_played) AS ms
-                     FROM y WHERE album_name IS NOT NULL GROUP BY album_name, artist_name
+def year_sections(year_arg: str, totals: str, tracks: str, slots: str, replay: str) -> str:
+    """The SELECT list of a year in review, shared by the raw answer (below) and the roll-up one
+    (year_rollup.py), so both build every section with the same SQL.
+
+    ``totals``: the JSON text of the totals. ``tracks``: a relation of (track_id, track_name,
+    artist_name, album_name, plays, ms) rows of the year; ``slots``: one of (day, hour, plays, ms)
+    rows in local time; both may hold several rows per item (they are summed). ``nt``/``na``
+    (the year's new tracks and artists: track_id/artist_id, artist, first_play, play_count)
+    must be defined by the caller's WITH. ``replay``: (day, track_id, track_name, artist,
+    play_count) rows, best first.
+    """
+    top_tracks = f"""SELECT min(track_id) AS track_id, track_name, artist_name AS artist, CAST(sum(plays) AS BIGINT) AS play_count,
+                            sum(ms) AS ms FROM {tracks} GROUP BY track_name, artist_name ORDER BY {_TRACK_ORDER} LIMIT {TOP}"""
+    top_artists = f"""SELECT min({ARTIST_ID}) AS artist_id, artist_name AS artist, CAST(sum(plays) AS BIGINT) AS play_count,
+                             sum(ms) AS ms FROM {tracks} GROUP BY artist_name ORDER BY play_count DESC, ms DESC, artist LIMIT {TOP}"""
+    top_albums = f"""SELECT album_name AS album, artist_name AS artist, CAST(sum(plays) AS BIGINT) AS play_count, sum(ms) AS ms
+                     FROM {tracks} WHERE album_name IS NOT NULL GROUP BY album_name, artist_name
                      ORDER BY play_count DESC, ms DESC, album, artist LIMIT {TOP}"""
-    by_month = """SELECT strftime(day, '%Y-%m') AS month, count(*) AS plays, sum(ms_played) AS ms FROM y
-                  GROUP BY month ORDER BY ms DESC, plays DESC, month LIMIT 1"""
-    by_day = """SELECT strftime(day, '%Y-%m-%d') AS day, count(*) AS plays, sum(ms_played) AS ms FROM y
-                GROUP BY day ORDER BY ms DESC, plays DESC, day LIMIT 1"""
-    streak = """SELECT strftime(min(day), '%Y-%m-%d') AS start, strftime(max(day), '%Y-%m-%d') AS "end", count(*) AS days
-                FROM (SELECT day, day - CAST(row_number() OVER (ORDER BY day) AS INTEGER) AS grp FROM (SELECT DISTINCT day FROM y))
-                GROUP BY grp ORDER BY days DESC, start LIMIT 1"""
-    new_tracks = """SELECT min(track_id) AS track_id, track_name, artist_name AS artist, min(played_at) AS first_play,
-                           count(*) FILTER (WHERE in_year) AS play_count
-                    FROM a GROUP BY track_name, artist_name HAVING min(played_at) >= (SELECT lo FROM b)"""
-    new_artists = f"""SELECT min({ARTIST_ID}) AS artist_id, artist_name AS artist, min(played_at) AS first_play,
-                             count(*) FILTER (WHERE in_year) AS play_count
-                      FROM a GROUP BY artist_name HAVING min(played_at) >= (SELECT lo FROM b)"""
-    replay = """SELECT strftime(day, '%Y-%m-%d') AS day, min(track_id) AS track_id, track_name, artist_name AS artist,
-                       count(*) AS play_count FROM y GROUP BY day, track_name, artist_name
-                ORDER BY play_count DESC, day, track_name, artist LIMIT 1"""
-    hours = f"""SELECT h.hour, count(y.day) AS play_count, {minutes('sum(y.ms_played)')} AS total_minutes
-                FROM range(24) h(hour) LEFT JOIN y ON hour({local}) = h.hour GROUP BY h.hour"""
-    sql = f"""
-        WITH r AS ({rows}), b AS (SELECT CAST(? AS TIMESTAMPTZ) AS lo),
-             a AS MATERIALIZED (SELECT *, played_at >= (SELECT lo FROM b) AS in_year FROM r),
-             y AS MATERIALIZED (SELECT *, CAST({local} AS DATE) AS day FROM a WHERE in_year),
-             nt AS MATERIALIZED ({new_tracks}), na AS MATERIALIZED ({new_artists})
-        SELECT CAST(? AS INTEGER) AS year,
-          (SELECT CAST(to_json({{'plays': count(*), 'minutes': {minutes()},
-                                 'tracks': count(DISTINCT (track_name, artist_name)), 'artists': count(DISTINCT artist_name),
-                                 'albums': count(DISTINCT (album_name, artist_name)) FILTER (WHERE album_name IS NOT NULL),
-                                 'days_listened': count(DISTINCT day)}}) AS VARCHAR) FROM y) AS totals,
-          {_json_list(top_tracks, "'track_id': track_id, 'track_name': track_name, 'artist': artist, 'play_count': play_count, 'total_minutes': round(ms / 60000.0, 2)", _TRACK_ORDER)} AS top_tracks,
-          {_json_list(top_artists, "'artist_id': artist_id, 'artist': artist, 'play_count': play_count, 'total_minutes': round(ms / 60000.0, 2)", "play_count DESC, ms DESC, artist")} AS top_artists,
-          {_json_list(top_albums, "'album': album, 'artist': artist, 'play_count': play_count, 'total_minutes': round(ms / 60000.0, 2)", "play_count DESC, ms DESC, album, artist")} AS top_albums,
+    by_month = f"""SELECT strftime(day, '%Y-%m') AS month, CAST(sum(plays) AS BIGINT) AS plays, sum(ms) AS ms FROM {slots}
+                   GROUP BY month ORDER BY ms DESC, plays DESC, month LIMIT 1"""
+    by_day = f"""SELECT strftime(day, '%Y-%m-%d') AS day, CAST(sum(plays) AS BIGINT) AS plays, sum(ms) AS ms FROM {slots}
+                 GROUP BY day ORDER BY ms DESC, plays DESC, day LIMIT 1"""
+    streak = f"""SELECT strftime(min(day), '%Y-%m-%d') AS start, strftime(max(day), '%Y-%m-%d') AS "end", count(*) AS days
+                 FROM (SELECT day, day - CAST(row_number() OVER (ORDER BY day) AS INTEGER) AS grp
+                       FROM (SELECT DISTINCT day FROM {slots}))
+                 GROUP BY grp ORDER BY days DESC, start LIMIT 1"""
+    hours = f"""SELECT h.hour, CAST(coalesce(sum(s.plays), 0) AS BIGINT) AS play_count, {minutes('sum(s.ms)')} AS total_minutes
+                FROM range(24) h(hour) LEFT JOIN {slots} s ON s.hour = h.hour GROUP BY h.hour"""
+    minutes_of = "'total_minutes': round(ms / 60000.0, 2)"
+    return f"""CAST({year_arg} AS INTEGER) AS year, ({totals}) AS totals,
+          {_json_list(top_tracks, "'track_id': track_id, 'track_name': track_name, 'artist': artist, 'play_count': play_count, " + minutes_of, _TRACK_ORDER)} AS top_tracks,
+          {_json_list(top_artists, "'artist_id': artist_id, 'artist': artist, 'play_count': play_count, " + minutes_of, "play_count DESC, ms DESC, artist")} AS top_artists,
+          {_json_list(top_albums, "'album': album, 'artist': artist, 'play_count': play_count, " + minutes_of, "play_count DESC, ms DESC, album, artist")} AS top_albums,
           {_json_row(by_month, "'month': month, 'plays': plays, 'minutes': round(ms / 60000.0, 2)")} AS top_month,
           {_json_row(by_day, "'day': day, 'plays': plays, 'minutes': round(ms / 60000.0, 2)")} AS top_day,
           {_json_row(streak, STREAK_FIELDS)} AS longest_streak,
@@ -106,6 +96,33 @@ def _year(src: str, p: RangeParams) -> tuple[str, list[Any]]:
                      FROM (SELECT * FROM na ORDER BY play_count DESC, first_play, artist LIMIT {TOP}))}}) AS VARCHAR)) AS discoveries,
           {_json_row(replay, "'day': day, 'track_id': track_id, 'track_name': track_name, 'artist': artist, 'play_count': play_count")} AS most_replayed,
           {_json_list(hours, "'hour': hour, 'play_count': play_count, 'total_minutes': total_minutes", "hour")} AS hours"""
+
+
+def _year(src: str, p: RangeParams) -> tuple[str, list[Any]]:
+    assert isinstance(p, YearParams)
+    rows, args = user_plays(src, p, "played_at, ms_played, track_id, track_name, artist_name, album_name", lo=False)
+    lo, _ = range_bounds(p)
+    local = local_time(p)
+    new_tracks = """SELECT min(track_id) AS track_id, track_name, artist_name AS artist, min(played_at) AS first_play,
+                           count(*) FILTER (WHERE in_year) AS play_count
+                    FROM a GROUP BY track_name, artist_name HAVING min(played_at) >= (SELECT lo FROM b)"""
+    new_artists = f"""SELECT min({ARTIST_ID}) AS artist_id, artist_name AS artist, min(played_at) AS first_play,
+                             count(*) FILTER (WHERE in_year) AS play_count
+                      FROM a GROUP BY artist_name HAVING min(played_at) >= (SELECT lo FROM b)"""
+    replay = """SELECT strftime(day, '%Y-%m-%d') AS day, min(track_id) AS track_id, track_name, artist_name AS artist,
+                       count(*) AS play_count FROM y GROUP BY day, track_name, artist_name
+                ORDER BY play_count DESC, day, track_name, artist LIMIT 1"""
+    totals = f"""SELECT CAST(to_json({{'plays': count(*), 'minutes': {minutes()},
+                                 'tracks': count(DISTINCT (track_name, artist_name)), 'artists': count(DISTINCT artist_name),
+                                 'albums': count(DISTINCT (album_name, artist_name)) FILTER (WHERE album_name IS NOT NULL),
+                                 'days_listened': count(DISTINCT day)}}) AS VARCHAR) FROM y"""
+    sql = f"""
+        WITH r AS ({rows}), b AS (SELECT CAST(? AS TIMESTAMPTZ) AS lo),
+             a AS MATERIALIZED (SELECT *, played_at >= (SELECT lo FROM b) AS in_year FROM r),
+             y AS MATERIALIZED (SELECT *, CAST({local} AS DATE) AS day, hour({local}) AS hour, 1 AS plays, ms_played AS ms
+                                FROM a WHERE in_year),
+             nt AS MATERIALIZED ({new_tracks}), na AS MATERIALIZED ({new_artists})
+        SELECT {year_sections("?", totals, "y", "y", replay)}"""
     # Arguments in textual order: the rows' (user first, prepended by the source), b's lo, the year.
     return sql, [*args, lo, p.year]
 
