@@ -44,6 +44,7 @@ WINDOWS = (3, 6, 12)
 # Windows keep the first TOP_N ranks of each full ranking: the top tools' limit is at most 100,
 # so ``rank <= limit`` of a window is exact (the ranking itself comes from full monthly counts).
 TOP_N = 100
+_LOCAL_CHUNK = 12  # months per statement building rollup_local.py's tables
 # Built straight from a month's plays; the windows and genres are built from TRACKS_MONTHLY.
 # The any-zone, both-rules tables of rollup_local.py are built from the month's plays too.
 FROM_PLAYS = (TRACKS_MONTHLY, ARTISTS_MONTHLY, MONTHS, DAYS, DAY_TRACKS, HOURS, *LOCAL_TABLES)
@@ -216,17 +217,21 @@ class RollupBuilder:
                 con.execute(f"DELETE FROM {ref(table)} WHERE {_where(table, monthly)}")
                 con.execute(f"INSERT INTO {ref(table)} {sql.format(src=src)}")
                 changed.append(table)
-            # rollup_local.py's tables: the same SQL per UTC month, ``p`` = that month's plays.
+            # rollup_local.py's tables: up to a year of touched months per statement (``p`` = their
+            # plays). A DuckLake statement costs catalog round trips, so one per month would
+            # dominate a large import; a year per statement still shows a rebuild's progress.
             for table in LOCAL_TABLES:
                 con.execute(f"DELETE FROM {ref(table)} WHERE {_where(table, monthly)}")
                 changed.append(table)
-            for month in monthly:
+            for i in range(0, len(monthly), _LOCAL_CHUNK):
+                chunk = monthly[i:i + _LOCAL_CHUNK]
                 month_plays = (f"p AS (SELECT user_id, played_at, ms_played, track_id, track_name, artist_name, "
-                               f"album_name FROM {ref(PLAYS)} WHERE {played_in([month])})")
+                               f"album_name FROM {ref(PLAYS)} WHERE {played_in(chunk)})")
                 for table, sql in LOCAL_SQL.items():
                     con.execute(f"INSERT INTO {ref(table)} BY NAME SELECT * FROM (WITH {month_plays} {sql})")
                 if progress is not None:
-                    progress(month)
+                    for month in chunk:
+                        progress(month)
         genre_months = present if artists_changed else monthly
         if genre_months and (artists_changed or _has_rows(con, ARTISTS) or _has_rows(con, GENRES_MONTHLY)):
             con.execute(f"DELETE FROM {ref(GENRES_MONTHLY)} WHERE {_where(GENRES_MONTHLY, genre_months)}")

@@ -17,15 +17,12 @@ sums over the range are sums of month rows + day rows + the edge plays counted r
 hours and days are unions of UTC quarter-hours in every zone whose offsets are multiples of
 15 minutes (all since 1980), so counts per local hour, weekday or day are sums of slots.
 
-The build is one SQL statement per table over the month's plays registered as ``p`` (the
-columns of PLAYS_SCHEMA); :func:`build_local` is all a builder needs to call. The same SQL
-runs unchanged on a DuckLake build (``p`` = the month's rows of the plays table).
+The build is one SQL statement per table over ``p``, the plays of any set of UTC months (the
+columns of PLAYS_SCHEMA): rollup_build.py runs each once per refresh, for every touched month
+together (a DuckLake statement costs catalog round trips, so one per month would dominate).
 """
 
 from __future__ import annotations
-
-import duckdb
-import pyarrow as pa
 
 TRACK_MONTHS = "rollup_track_months"
 TRACK_DAYS = "rollup_track_days"
@@ -47,7 +44,7 @@ _TRACK_KEYS = """min(track_id) AS track_id, min(track_id) FILTER (WHERE ms_playe
 LOCAL_SQL: dict[str, str] = {
     TRACK_MONTHS: f"""
         SELECT user_id, {_TRACK_KEYS}, {_COUNTS}
-        FROM p GROUP BY user_id, track_name, artist_name, album_name
+        FROM p GROUP BY user_id, date_trunc('month', timezone('UTC', played_at)), track_name, artist_name, album_name
         ORDER BY user_id, track_name, artist_name, album_name""",
     TRACK_DAYS: f"""
         SELECT user_id, CAST(timezone('UTC', played_at) AS DATE) AS day, {_TRACK_KEYS}, {_COUNTS}
@@ -59,14 +56,3 @@ LOCAL_SQL: dict[str, str] = {
         FROM p GROUP BY user_id, slot ORDER BY user_id, slot""",
 }
 
-
-def build_local(con: duckdb.DuckDBPyConnection, plays: pa.Table | None) -> dict[str, pa.Table | None]:
-    """The three tables of one UTC month from that month's plays (None = drop the partition)."""
-    if plays is None or plays.num_rows == 0:
-        return {table: None for table in LOCAL_TABLES}
-    con.register("p", plays.select(["user_id", "played_at", "ms_played", "track_id", "track_name", "artist_name",
-                                    "album_name"]))
-    try:
-        return {table: con.execute(sql).to_arrow_table() for table, sql in LOCAL_SQL.items()}
-    finally:
-        con.unregister("p")
