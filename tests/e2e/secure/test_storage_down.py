@@ -1,4 +1,5 @@
-"""An S3 lake that stops answering: queries get 503 + Retry-After, readiness says not ready,
+"""An S3 lake that stops answering: queries get 503 + Retry-After, readiness says not ready (the
+catalog still answering is not enough),
 liveness stays up, and the CLI prints one line instead of a traceback."""
 
 from __future__ import annotations
@@ -58,6 +59,23 @@ async def test_unreachable_lake_is_503_with_retry_after(own_moto: MotoServer, tm
             assert down.json()["error"]["code"] == "UPSTREAM_UNAVAILABLE"
             assert int(down.headers["retry-after"]) > 0
             assert (await c.get("/health/live")).status_code == 200
+            # The catalog (a local SQLite file) still answers; the data storage does not: not ready.
+            ready = await c.get("/health/ready")
+            assert ready.status_code == 503, ready.text
+            assert int(ready.headers["retry-after"]) > 0
+            listening = ready.json()["domains"]["listening"]
+            assert listening["ok"] is False and "lake_error" in listening, listening
+
+
+async def test_reachable_s3_lake_is_ready(own_moto: MotoServer, tmp_path: Path) -> None:
+    url, s3 = _lake(own_moto, tmp_path / "catalog.sqlite")
+    app = build_app(Settings(lake=url, s3=s3, lake_catalog=str(tmp_path / "catalog.sqlite"), state=tmp_path / "state",
+                             user_id="u1"))
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
+            ready = await c.get("/health/ready")
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["domains"]["listening"]["ok"] is True
 
 
 def test_unreachable_lake_is_one_line_on_the_cli(own_moto: MotoServer, tmp_path: Path,

@@ -22,6 +22,7 @@ from kasoku.domains.listening.versions import ListeningVersions
 from kasoku.engine.types import Dataset, Policy, Query
 from kasoku.lake.duckdb_pool import DuckDBPool
 from kasoku.lake.ducklake import Lake, S3Options, current_snapshot, default_s3_catalog
+from kasoku.lake.probe import storage_reachable
 
 if TYPE_CHECKING:
     from kasoku.domains.listening.rollup_build import RollupBuilder
@@ -115,8 +116,9 @@ class ListeningDomain:
                 await asyncio.to_thread(pool.close)  # waits for running queries: not on the loop
 
     async def health(self) -> dict[str, Any]:
-        """Readiness: the pool (its last background check; now if there is none or it is closed)
-        and the lake's DuckLake catalog (its current snapshot: catalog unreachable → not ready)."""
+        """Readiness: the pool (its last background check; now if there is none or it is closed),
+        the lake's DuckLake catalog (its current snapshot) and its data storage (lake/probe.py):
+        either unreachable → not ready."""
         if self.pool is None:
             return {"ok": False, "reason": "not started"}
         pool = self._pool_health
@@ -132,8 +134,10 @@ class ListeningDomain:
                 self.source.catalog.observe(snapshot)
                 out["months"] = len(await self.source.catalog.months(snapshot, "plays"))
             out["snapshot"] = snapshot
+            # ... and its data storage (S3 may be down while the catalog answers).
+            await self.pool.run(lambda cur: storage_reachable(cur, self.lake), timeout=5.0)
             lake_ok = True
-        except Exception as exc:  # catalog unreachable: say so, do not fail the probe
+        except Exception as exc:  # catalog or storage unreachable: say so, do not fail the probe
             lake_ok = False
             out["lake_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
         out["ok"] = bool(pool.get("ok")) and lake_ok
