@@ -6,9 +6,7 @@ them without a scheduler.
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -18,6 +16,8 @@ from kasoku.domains.listening.collector.artists import ArtistMetadata, ArtistRou
 from kasoku.domains.listening.collector.paths import known_users
 from kasoku.domains.listening.collector.poll import Collector, OnCommit, PollResult
 from kasoku.errors import KasokuError
+from kasoku.lake import maintenance
+from kasoku.lake.ducklake import Lake
 
 log = logging.getLogger(__name__)
 
@@ -58,27 +58,12 @@ def collect_once(settings: Settings, lake: Any, users: list[str] | None = None, 
     return done
 
 
-def lake_maintenance(lake: Any, settings: Settings | None = None) -> str:
-    """The nightly hook. With the DuckLake maintenance module (``kasoku.lake.maintenance``):
-    compaction, then vacuum of snapshots older than ``lake_retention_hours``. Otherwise the
-    lake's own ``maintain()``/``compact()`` if it has one, else ``vacuum()`` of orphaned files."""
-    try:
-        maintenance = importlib.import_module("kasoku.lake.maintenance")
-    except ImportError:
-        maintenance = None
-    if maintenance is not None and hasattr(maintenance, "compact") and hasattr(maintenance, "vacuum"):
-        hours = float(getattr(settings, "lake_retention_hours", 24.0))
-        compacted = maintenance.compact(lake)
-        vacuumed = maintenance.vacuum(lake, retention=timedelta(hours=hours))
-        return f"compact: {compacted}; vacuum: {vacuumed}"
-    for name in ("maintain", "compact"):
-        step: Callable[[], Any] | None = getattr(lake, name, None)
-        if callable(step):
-            return f"{name}: {step()}"
-    vacuum = getattr(lake, "vacuum", None)
-    if callable(vacuum):
-        return f"vacuum: {vacuum()} file(s) removed"
-    return "nothing to do: the lake has no maintenance step"
+def lake_maintenance(lake: Lake, settings: Settings) -> str:
+    """The nightly hook: compaction of small files and inlined rows, then vacuum of snapshots
+    older than ``lake_retention_hours`` and the files only they used (incl. a killed ingest's)."""
+    compacted = maintenance.compact(lake)
+    vacuumed = maintenance.vacuum(lake, retention=timedelta(hours=settings.lake_retention_hours))
+    return f"compact: {compacted}; vacuum: {vacuumed}"
 
 
 def rollup_maintenance(lake: Any) -> list[str]:
