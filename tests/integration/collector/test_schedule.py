@@ -35,6 +35,29 @@ def test_two_schedulers_one_leader(logged_in: Settings, fake: FakeSpotify, lake:
         second.stop()
 
 
+def test_the_leader_never_answers_not_leader_to_its_own_threads(tmp_path: Any) -> None:
+    """The heartbeat and the first poll ask the lease at once when the scheduler starts; each
+    must hear "leader" (an unlocked FileLease lost that race most of the time: the first poll
+    was skipped until the next interval)."""
+    import threading
+
+    for attempt in range(50):
+        lease = FileLease(tmp_path / f"scheduler-{attempt}.lock")
+        barrier, answers = threading.Barrier(4), []
+
+        def ask(lease: FileLease = lease, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            answers.append(lease.acquire())
+
+        threads = [threading.Thread(target=ask) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        lease.release()
+        assert answers == [True] * 4
+
+
 def test_redis_lease_has_one_holder(redis_url: str) -> None:
     a = RedisLease(redis_url, name="test", lease_seconds=30)
     b = RedisLease(redis_url, name="test", lease_seconds=30)

@@ -25,6 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from kasoku.config import Settings
 from kasoku.domains.listening.collector.api import SpotifyApi
 from kasoku.domains.listening.collector.auth import TokenStore
@@ -34,7 +36,9 @@ from kasoku.domains.listening.collector.paths import file_lock, user_dir
 from kasoku.domains.listening.collector.sink import ingest_document
 from kasoku.domains.listening.ingest import IngestSummary
 from kasoku.domains.listening.schema import track_key
+from kasoku.domains.listening.tables import PLAYS, ref
 from kasoku.errors import KasokuError
+from kasoku.lake.ducklake import Lake
 
 log = logging.getLogger(__name__)
 
@@ -217,40 +221,13 @@ class Collector:
 WINDOW = 50  # recently-played keeps the last 50 plays
 
 
-def newest_stored_play(lake: Any, user_id: str) -> tuple[int, str] | None:
-    """(end in ms, track key) of the user's newest play in the lake, from its newest month.
-
-    Uses the lake's ``months``/``read``; a lake without them (another storage layer) gives None:
-    the first poll then simply has no cursor.
-    """
-    if callable(getattr(lake, "connect", None)):
-        return _newest_in_catalog(lake, user_id)
-    if not (callable(getattr(lake, "months", None)) and callable(getattr(lake, "read", None))):
-        return None
-    months = lake.months("plays")
-    for month in reversed(months[-2:]):
-        table = lake.read("plays", [month], columns=["user_id", "played_at", "artist_name", "track_name"])
-        if table is None:
-            continue
-        rows = [r for r in table.to_pylist() if r["user_id"] == user_id]
-        if rows:
-            row = max(rows, key=lambda r: r["played_at"])
-            at = row["played_at"] if row["played_at"].tzinfo else row["played_at"].replace(tzinfo=timezone.utc)
-            return int(at.timestamp() * 1000), track_key(row["artist_name"], row["track_name"])
-    return None
-
-
-def _newest_in_catalog(lake: Any, user_id: str) -> tuple[int, str] | None:
-    """The same on a lake queried through a catalog (DuckLake: ``lake.connect()`` + the plays table)."""
-    try:
-        from kasoku.domains.listening.tables import PLAYS, ref  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
+def newest_stored_play(lake: Lake, user_id: str) -> tuple[int, str] | None:
+    """(end in ms, track key) of the user's newest play in the lake; None when it has none."""
     con = lake.connect(read_only=True)
     try:
         row = con.execute(f"SELECT epoch_ms(played_at), artist_name, track_name FROM {ref(PLAYS)} WHERE user_id = ? "
                           "ORDER BY played_at DESC LIMIT 1", [user_id]).fetchone()  # ms: no tz-aware datetimes (pytz)
-    except Exception:  # no plays table yet
+    except duckdb.CatalogException:  # no plays table yet
         return None
     finally:
         con.close()
