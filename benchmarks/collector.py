@@ -10,7 +10,8 @@ A fake Spotify (tests/spotify_fake.py) on a loopback port; a lake holding an imp
    c. a separate collector and no notify: the server notices by itself, following the lake's
       data version every ``version_poll_interval`` seconds.
 2. Poll cost: a poll with nothing new (HTTP calls, lake writes, ms) against a poll that writes
-   ``--new`` plays, same run.
+   ``--new`` plays, same run; a poll that records a gap (its plays and the gap in one commit).
+Also: how long after ``serve --collect`` accepts connections its start-up poll commits.
 
     PYTHONPATH=src:. .venv/bin/python -m benchmarks.collector [--history 20000] [--rounds 5] [--new 5]
 """
@@ -107,11 +108,16 @@ def main() -> None:
 
     client = httpx.Client(timeout=30)
     # 1a: serve --collect
+    more()  # new plays for the start-up poll
+    cursor_file = tmp / "state" / "spotify" / "me" / "cursor.json"
     base, app, server = serve(settings.model_copy(update={"collect": True}))
+    accepting = time.time()
     domain = next(d for d in app.state.domains if d.name == "collector")
-    while domain.scheduler is None or not (tmp / "state" / "spotify" / "me" / "cursor.json").exists():
-        time.sleep(0.05)
-    time.sleep(0.5)  # the start-up poll has run
+    while not cursor_file.exists() or orjson.loads(cursor_file.read_bytes()).get("last_commit_at") is None:
+        time.sleep(0.01)
+    first_poll = orjson.loads(cursor_file.read_bytes())["last_commit_at"] - accepting
+    print(f"serve --collect: the start-up poll committed {first_poll:.2f} s after the server accepted connections")
+    time.sleep(0.5)
     in_process: list[float | None] = []
     commit_at: list[float] = []
     original = domain._polled
@@ -177,11 +183,20 @@ def main() -> None:
             empties.append(time.perf_counter() - t)
             calls += r.http_calls
         unchanged = lake_version(lake) == version
+        # 3: a poll that finds a gap (more than 50 plays since the last one): plays + gap, one commit
+        fake.add_plays(120, start=at + timedelta(minutes=1), seed=11)
+        version = lake_version(lake)
+        t = time.perf_counter()
+        r = collector.poll()
+        gap_poll = time.perf_counter() - t
+        assert r.gap_recorded and r.written == 50, r
+        gap_commits = lake_version(lake) - version
     empty, write = statistics.median(empties), statistics.median(writes)
     print(f"\npoll with {args.new} new plays: median {write * 1000:.1f} ms (one commit each)")
     print(f"poll with nothing new:   median {empty * 1000:.1f} ms, {calls / args.empty_polls:.1f} HTTP call(s) per poll, "
           f"lake version {'unchanged' if unchanged else 'CHANGED'} over {args.empty_polls} polls "
           f"({write / empty:.0f}x cheaper than a writing poll)")
+    print(f"poll that records a gap (50 plays + the gap row): {gap_poll * 1000:.1f} ms, {gap_commits} commit(s)")
     client.close()
     fake.close()
 

@@ -192,9 +192,7 @@ def ingest_listening(paths: Annotated[list[Path], typer.Argument(help="export fi
                       + (f"; not recognised:{listed}" if ignored else " (no .json or .zip files found)"), highlight=False)
         raise typer.Exit(1)
     print_summary(summary, settings.lake)
-    from kasoku.domains.listening.collector.imports import close_gaps
-
-    for closed in run_clean(lambda: close_gaps(settings.state, paths, user or settings.user_id, by=", ".join(map(str, paths)))):
+    for closed in summary.gaps_closed:  # closed in the import's own transaction
         Console().print(closed.line())
     if notify:
         if summary.months_rewritten:
@@ -242,6 +240,11 @@ def print_summary(summary: Any, lake: str) -> None:
                          ("lake snapshot", summary.snapshot if summary.snapshot is not None else "unchanged"),
                          ("commit attempts", summary.attempts)]:
         table.add_row(label, str(value))
+    if summary.matched_by_start or summary.matched_by_end:
+        table.add_row("matched collector plays", f"{summary.matched_by_end} by end time, "
+                      f"{summary.matched_by_start} by start time (Spotify's played_at read as the play's end / start)")
+    if summary.gaps_closed:
+        table.add_row("collector gaps closed", str(len(summary.gaps_closed)))
     for reason, count in sorted(skipped.items()):
         table.add_row(f"skipped: {reason.replace('_', ' ')}", str(count))
     for name in getattr(summary, "ignored_files", [])[:20]:

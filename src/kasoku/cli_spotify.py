@@ -47,13 +47,15 @@ def login_cmd(user: UserOpt = None,
 def status_cmd(user: Annotated[str | None, typer.Option("--user", help="one user (default: all in the state directory)")] = None,
                state: StateOpt = None, lake: base.LakeOpt = None,
                as_json: Annotated[bool, typer.Option("--json", help="print the status as JSON")] = False) -> None:
-    """Who is logged in, scopes, last poll, lag, counters, open gaps."""
+    """Who is logged in, scopes, last poll, lag, counters, open gaps (read from the lake)."""
     import orjson
 
-    from kasoku.domains.listening.collector.status import collector_status
+    from kasoku.domains.listening.collector.status import collector_status, lake_gaps
+    from kasoku.domains.listening.domain import lake_from_settings
 
     settings = base.settings_from(state=state, lake=lake)
-    status = collector_status(settings.state, [user] if user else None)
+    gaps = base.run_clean(lambda: lake_gaps(lake_from_settings(settings)))  # gaps live in the lake
+    status = collector_status(settings.state, gaps, [user] if user else None)
     if as_json:
         print(orjson.dumps(status, option=orjson.OPT_INDENT_2).decode())
         return
@@ -73,7 +75,7 @@ def status_cmd(user: Annotated[str | None, typer.Option("--user", help="one user
                 ("last error", u["last_error"] or "-"),
                 ("open gaps", str(len(u["open_gaps"])))]
         for gap in u["open_gaps"]:
-            rows.append(("  gap", f"{gap['start']} .. {gap['end']} (import an export to fill it)"))
+            rows.append(("  gap", f"{gap['start']} .. {gap['end']} (since {gap['detected_at']}; import an export to fill it)"))
         for gap in u["closed_gaps"][-3:]:
             rows.append(("  closed", f"{gap['start']} .. {gap['end']}: {gap['filled']} play(s), by {gap['closed_by']}"))
         for label, value in rows:

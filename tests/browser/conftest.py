@@ -34,7 +34,9 @@ def build_data(root: Path) -> dict[str, str]:
 
     def listening() -> None:
         files = write_demo_export(root / "export", plays=PLAYS, years=1, end=datetime.now(timezone.utc).date())
-        ingest(Lake(str(root / "lake")), files, user_id="me", rollups=RollupBuilder())
+        lake = Lake(str(root / "lake"))
+        ingest(lake, files, user_id="me", rollups=RollupBuilder())
+        record_a_gap(lake)
 
     with ThreadPoolExecutor(2) as pool:  # DuckDB and file writes overlap the racing records' encoding
         racing = pool.submit(build_demo_archive, root / "racing")
@@ -42,6 +44,18 @@ def build_data(root: Path) -> dict[str, str]:
         archive = racing.result().archive
     return {"KASOKU_LAKE": str(root / "lake"), "KASOKU_RACING_ARCHIVE": str(archive),
             "KASOKU_ADMIN_TOKEN": ADMIN_TOKEN, "KASOKU_USER_ID": "me"}
+
+
+GAP = (datetime(2026, 11, 3, 0, 45, tzinfo=timezone.utc), datetime(2026, 11, 3, 8, 22, tzinfo=timezone.utc))
+
+
+def record_a_gap(lake: Any) -> None:
+    """A gap the collector found (as a poll records it), for the admin page to show."""
+    from kasoku.domains.listening.collector.gaps import new_gap, record_gap
+    from kasoku.lake.transaction import write
+
+    gap = new_gap("me", *GAP, now=GAP[1], reason="more than 50 plays since the last poll")
+    write(lake, lambda con: (None, record_gap(con, gap)), message="test gap")
 
 
 @pytest.fixture(scope="package")

@@ -201,6 +201,8 @@ def test_admin_needs_the_token_and_draws_the_flowchart(server: KasokuServer, bro
         assert [s.split(" — ")[0] for s in shown] == [step["question"] for step in advice["path"]]
         assert page.locator("#table-tiers tbody tr").count() >= 1
         assert page.locator("#table-routes tbody tr").count() >= 3
+        gap = page.locator("#table-open-gaps tr.gap-open")  # the collector's open gap, from the lake
+        assert gap.count() == 1 and "2026-11-03 00:45:00.000 UTC" in gap.inner_text()
         assert not watched.errors
         only_server(server, watched.requests)
         page.screenshot(path=str(shots / "admin.png"), full_page=True)

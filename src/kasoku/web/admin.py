@@ -1,11 +1,17 @@
 """The engine at work, for the admin page: the figures of ``/admin/cache``, ``/admin/routes``
-and ``/admin/advise`` (the same functions those routes call), and seed 000's adoption
-flowchart drawn with the path the measured figures take through it."""
+and ``/admin/advise`` (the same functions those routes call), seed 000's adoption flowchart
+drawn with the path the measured figures take through it, and the panels domains add
+(``app.state.admin_panels``: the collector's last polls and gaps)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
+
+from fastapi import FastAPI
 
 from kasoku.engine.advisor import advise
 from kasoku.engine.engine import Engine
@@ -112,3 +118,60 @@ def flowchart_svg(path: list[dict[str, Any]]) -> str:
         parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+# ------------------------------------------------------------------ domain panels
+Panel = Callable[[], Awaitable[dict[str, Any]]]
+
+
+def utc(epoch: float | None) -> str:
+    return "—" if epoch is None else datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def span(seconds: float | None) -> str:
+    """``3 h 20 min``, ``45 s``: a duration for people."""
+    if seconds is None:
+        return "—"
+    s = int(round(seconds))
+    if s < 120:
+        return f"{s} s"
+    minutes, hours_, days = s // 60 % 60, s // 3600 % 24, s // 86400
+    parts = ([f"{days} d"] if days else []) + ([f"{hours_} h"] if hours_ or days else []) + [f"{minutes} min"]
+    return " ".join(parts)
+
+
+def _iso(text: str | None) -> str:
+    return "—" if not text else text.replace("T", " ").replace("Z", " UTC")
+
+
+def _gap(gap: dict[str, Any]) -> dict[str, Any]:
+    start = datetime.fromisoformat(gap["start"].replace("Z", "+00:00"))
+    end = datetime.fromisoformat(gap["end"].replace("Z", "+00:00"))
+    return {"start": _iso(gap["start"]), "end": _iso(gap["end"]), "length": span((end - start).total_seconds()),
+            "since": _iso(gap["detected_at"]), "closed_at": _iso(gap.get("closed_at")),
+            "closed_by": gap.get("closed_by") or "", "filled": gap.get("filled")}
+
+
+def collector_view(status: dict[str, Any], now: float | None = None) -> list[dict[str, Any]]:
+    """The collector's status (``GET /v1/listening/collector/status``) as the admin page shows it."""
+    now = time.time() if now is None else now
+    users = []
+    for u in status.get("users", []):
+        users.append({"user": u["user_id"], "logged_in": u["logged_in"], "last_poll": utc(u["last_poll_at"]),
+                      "last_success": utc(u["last_success_at"]),
+                      "lag": span(now - u["last_success_at"]) if u["last_success_at"] is not None else "—",
+                      "error": u["last_error"], "plays_written": u["counters"]["plays_written"],
+                      "open": [_gap(g) for g in u["open_gaps"]], "open_length": span(u["open_gap_seconds"]),
+                      "closed": [_gap(g) for g in reversed(u["closed_gaps"])]})
+    return users
+
+
+async def panels(app: FastAPI) -> dict[str, Any]:
+    """Each registered domain panel's data; a failing panel says so instead of failing the page."""
+    out: dict[str, Any] = {}
+    for name, panel in sorted((getattr(app.state, "admin_panels", None) or {}).items()):
+        try:
+            out[name] = {"ok": True, "data": await panel()}
+        except Exception as exc:  # the page still shows the engine's figures
+            out[name] = {"ok": False, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"}
+    return out

@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, Response
 
 from kasoku.errors import KasokuError
 from kasoku.web import auth
-from kasoku.web.admin import figures, flowchart_svg
+from kasoku.web.admin import collector_view, figures, flowchart_svg, panels
 from kasoku.web.assets import Assets
 from kasoku.web.assets import router as assets_router
 from kasoku.web.listening import ListeningViews
@@ -131,8 +131,12 @@ def build_router(pages: Pages) -> APIRouter:
         # The guard in front of the app (api/guard.py) lets only admins reach /admin: an admin
         # key or the admin token as Bearer, or the session cookie of an admin key's sign-in.
         found = figures(request.app.state.engine)
+        extra = await panels(request.app)
+        collector = extra.get("collector")
+        if collector is not None and collector["ok"]:
+            collector = {"ok": True, "users": collector_view(collector["data"])}
         return pages.render(request, "admin.html", **common(request, "UTC", title="Admin", figures=found,
-                            flow=flowchart_svg(found["advice"]["path"])))
+                            flow=flowchart_svg(found["advice"]["path"]), collector=collector))
 
     return router
 

@@ -112,3 +112,10 @@ def lake_version(lake: Any) -> int:
             con.close()
     lake.refresh()
     return int(lake.manifest().version)
+
+
+def lake_gaps(lake: Any, user_id: str = "me") -> list[Any]:
+    """The user's gaps in the lake's collector_gaps table (oldest range first)."""
+    from kasoku.domains.listening.collector.status import lake_gaps as read
+
+    return [g for g in read(lake) if g.user_id == user_id]

@@ -52,3 +52,9 @@ def test_ingest_says_which_gaps_the_export_closed(logged_in: Settings, fake: Fak
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert "closed: 30 play(s) from the export inside it" in done.stdout
+    # the 55 polled plays met their export rows; the fake's played_at is the play's start
+    assert "0 by end time, 55 by start time" in done.stdout
+    status = subprocess.run([sys.executable, "-m", "kasoku", "spotify", "status", "--json"], env=env_for(logged_in),
+                            cwd=ROOT, capture_output=True, text=True, timeout=30)
+    [me] = json.loads(status.stdout)["users"]  # the gaps, read from the lake
+    assert me["open_gaps"] == [] and [g["filled"] for g in me["closed_gaps"]] == [30]

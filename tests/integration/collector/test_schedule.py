@@ -12,7 +12,7 @@ from kasoku.domains.listening.collector.jobs import lake_maintenance
 from kasoku.domains.listening.collector.lease import FileLease, RedisLease
 from kasoku.domains.listening.collector.poll import Collector
 from kasoku.domains.listening.collector.schedule import CollectorScheduler
-from kasoku.domains.listening.collector.status import CollectorMetrics, collector_status
+from kasoku.domains.listening.collector.status import CollectorMetrics, collector_status, lake_gaps
 from kasoku.domains.listening.domain import lake_from_settings
 from tests.integration.collector.conftest import lake_plays
 from tests.spotify_fake import FakeSpotify
@@ -33,6 +33,29 @@ def test_two_schedulers_one_leader(logged_in: Settings, fake: FakeSpotify, lake:
     finally:
         first.stop()
         second.stop()
+
+
+def test_the_leader_never_answers_not_leader_to_its_own_threads(tmp_path: Any) -> None:
+    """The heartbeat and the first poll ask the lease at once when the scheduler starts; each
+    must hear "leader" (an unlocked FileLease lost that race most of the time: the first poll
+    was skipped until the next interval)."""
+    import threading
+
+    for attempt in range(50):
+        lease = FileLease(tmp_path / f"scheduler-{attempt}.lock")
+        barrier, answers = threading.Barrier(4), []
+
+        def ask(lease: FileLease = lease, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            answers.append(lease.acquire())
+
+        threads = [threading.Thread(target=ask) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        lease.release()
+        assert answers == [True] * 4
 
 
 def test_redis_lease_has_one_holder(redis_url: str) -> None:
@@ -69,10 +92,13 @@ def test_gaps_show_in_status_and_metrics(logged_in: Settings, fake: FakeSpotify,
         collector.poll()
         fake.add_plays(60, start=first[-1].end, seed=2)
         collector.poll()
-    [me] = collector_status(logged_in.state)["users"]
+    [me] = collector_status(logged_in.state, lake_gaps(lake))["users"]
     assert len(me["open_gaps"]) == 1 and me["open_gap_seconds"] > 0
     registry = CollectorRegistry()
-    registry.register(CollectorMetrics(logged_in.state))
+    registry.register(CollectorMetrics(logged_in.state, lambda: lake_gaps(lake)))
     text = generate_latest(registry).decode()
     assert 'kasoku_collector_open_gaps{user="me"} 1.0' in text
+    assert f'kasoku_collector_open_gap_seconds{{user="me"}} {me["open_gap_seconds"]}' in text
     assert 'kasoku_collector_gaps_total{user="me"} 1.0' in text
+    assert 'kasoku_collector_last_poll_timestamp_seconds{user="me"}' in text
+    assert 'kasoku_collector_lag_seconds{user="me"}' in text

@@ -12,7 +12,8 @@ from kasoku.config import Settings
 from kasoku.domains.listening.collector.artists import ArtistMetadata
 from kasoku.domains.listening.collector.jobs import collect_once
 from kasoku.domains.listening.collector.watch import ImportFolder
-from tests.integration.collector.conftest import lake_plays, lake_rows
+from kasoku.domains.listening.collector.poll import Collector
+from tests.integration.collector.conftest import lake_gaps, lake_plays, lake_rows
 from tests.spotify_fake import FakeSpotify
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=timezone.utc)
@@ -43,6 +44,29 @@ def test_dropped_zip_is_imported_once_and_moved_to_done(settings: Settings, fake
     assert json.loads((inbox / "done" / "my_spotify_data.zip.summary.json").read_text())["new_plays"] == 20
     clock.now += 100
     assert folder.scan() == [] and len(lake_plays(lake)) == 20
+
+
+def test_a_dropped_export_closes_the_gap_and_its_summary_says_so(logged_in: Settings, fake: FakeSpotify, lake: Any,
+                                                                 tmp_path: Path) -> None:
+    first = fake.add_plays(10, start=T0)
+    with Collector(logged_in, lake, "me") as collector:
+        collector.poll()
+        fake.add_plays(120, start=first[-1].end, seed=3)
+        gap = collector.poll().gap
+    assert gap is not None
+    inbox = tmp_path / "inbox"
+    clock = Clock()
+    folder = ImportFolder(logged_in, lake, inbox, user_id="me", clock=clock)
+    (inbox / "Streaming_History_Audio_2026.json").write_text(json.dumps(fake.export_rows()))
+    folder.scan()
+    clock.now += logged_in.import_settle
+    [done] = folder.scan()
+    assert done.ok
+    report = json.loads((inbox / "done" / "Streaming_History_Audio_2026.json.summary.json").read_text())
+    assert report["gaps_closed"] == [{"id": gap.id, "start": gap.start, "end": gap.end, "filled": 70}]
+    assert report["matched_by_start"] == 60 and report["matched_by_end"] == 0
+    [closed] = lake_gaps(lake)
+    assert not closed.open and closed.closed_by == "import of Streaming_History_Audio_2026.json"
 
 
 def test_partial_copies_are_left_alone(settings: Settings, lake: Any, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kasoku.domains.listening.collector.gaps import ClosedGap, close_covered
 from kasoku.domains.listening.formats import ARTISTS_SCHEMA, ParsedImport, read_sources
 from kasoku.domains.listening.rollup_build import RollupBuilder, played_in, shift_month
 from kasoku.domains.listening.schema import EPISODES_SCHEMA, PLAYS_SCHEMA, SOURCE_PRIORITY
@@ -28,6 +29,7 @@ from kasoku.lake.ducklake import ALIAS, Lake
 from kasoku.lake.transaction import write
 
 Progress = Callable[[str, int, int | None], None]  # (stage, advance, total)
+Also = Callable[[duckdb.DuckDBPyConnection], bool]  # more work in the import's transaction; True if it wrote
 
 
 @dataclass
@@ -50,15 +52,21 @@ class IngestSummary:
     snapshot: int | None = None  # the lake snapshot this ingest made; None when nothing changed
     attempts: int = 1  # transaction runs: >1 when a concurrent writer committed first
     ignored_files: list[str] = field(default_factory=list)  # JSON not recognised as any export format
+    # Collector (Web API) plays recognised as export plays, by how Spotify's played_at read:
+    # as the play's start (the documented meaning) or as its end (see docs/listening.md).
+    matched_by_start: int = 0
+    matched_by_end: int = 0
+    gaps_closed: list[ClosedGap] = field(default_factory=list)  # the collector's gaps this import filled
 
 
 @dataclass
 class _Outcome:
-    new_plays: int = 0
+    plays: _Plays
     new_episodes: int = 0
-    months: list[str] = field(default_factory=list)
     artists_changed: bool = False
     rollup_tables: list[str] = field(default_factory=list)
+    gaps_closed: list[ClosedGap] = field(default_factory=list)
+    also: bool = False
 
 
 def _months(table: pa.Table) -> set[str]:
@@ -88,33 +96,61 @@ _COLS = ", ".join(PLAYS_SCHEMA.names)
 _PLAYS_CHANGES = f"""
     WITH u AS (SELECT {_COLS}, {_PRIO} AS prio, 0 AS origin FROM {ref(PLAYS)} WHERE {{window}}
                UNION ALL SELECT {_COLS}, {_PRIO} AS prio, 1 AS origin FROM incoming_plays),
-    ranked AS (SELECT *, row_number() OVER (PARTITION BY play_id ORDER BY prio, origin) AS rn FROM u),
+    ranked AS (SELECT *, row_number() OVER w AS rn, first_value(source) OVER w AS top_source FROM u
+               WINDOW w AS (PARTITION BY play_id ORDER BY prio, origin)),
     exact AS (SELECT * FROM ranked WHERE rn = 1),
     shadowed AS (
-        SELECT DISTINCT lo.play_id FROM (SELECT * FROM exact WHERE source <> 'extended') lo JOIN exact hi
+        SELECT lo.play_id,
+               CASE WHEN any_value(lo.source) <> 'webapi' THEN NULL
+                    WHEN bool_or(abs((epoch_ms(lo.played_at) - lo.ms_played) - (epoch_ms(hi.played_at) - hi.ms_played)) <= 5000)
+                    THEN 'start' ELSE 'end' END AS matched
+        FROM (SELECT * FROM exact WHERE source <> 'extended') lo JOIN exact hi
           ON lo.user_id = hi.user_id AND hi.prio < lo.prio
          AND lower(lo.artist_name) = lower(hi.artist_name) AND lower(lo.track_name) = lower(hi.track_name)
          AND ((lo.source = 'account' AND date_trunc('minute', lo.played_at) = date_trunc('minute', hi.played_at))
            OR (lo.source = 'webapi' AND hi.source = 'extended'
                AND (abs((epoch_ms(lo.played_at) - lo.ms_played) - (epoch_ms(hi.played_at) - hi.ms_played)) <= 5000
-                 OR abs((epoch_ms(lo.played_at) - lo.ms_played) - epoch_ms(hi.played_at)) <= 5000)))),
-    kept AS (SELECT *, rn = 1 AND play_id NOT IN (SELECT play_id FROM shadowed) AS keep FROM ranked)
-    SELECT {_COLS}, origin FROM kept WHERE (origin = 1 AND keep) OR (origin = 0 AND NOT keep)
+                 OR abs((epoch_ms(lo.played_at) - lo.ms_played) - epoch_ms(hi.played_at)) <= 5000)))
+        GROUP BY lo.play_id),
+    kept AS (SELECT r.*, r.rn = 1 AND s.play_id IS NULL AS keep,
+                    CASE WHEN r.rn = 1 THEN s.matched
+                         WHEN r.source = 'webapi' AND r.top_source = 'extended' THEN 'start' END AS matched
+             FROM ranked r LEFT JOIN shadowed s ON r.play_id = s.play_id)
+    SELECT {_COLS}, origin, keep, matched FROM kept
+    WHERE (origin = 1 AND keep) OR (origin = 0 AND NOT keep) OR matched IS NOT NULL
     ORDER BY played_at, play_id"""
 
+# A Web API row matched "by start": Spotify's played_at was the play's start — the export row
+# started within 5 s of it, or (the usual case) ended exactly where played_at + track length
+# does, so both share the play_id; "by end": played_at was the play's end (the export row ended
+# within 5 s of it). A row matching both ways counts as "by start" (the documented reading).
 
-def _merge_plays(con: duckdb.DuckDBPyConnection, incoming: pa.Table) -> tuple[int, list[str]]:
-    """Insert new plays, delete the lake rows they replace; return (net new plays, months changed)."""
+
+@dataclass
+class _Plays:
+    net_new: int = 0
+    months: list[str] = field(default_factory=list)
+    matched_by_start: int = 0
+    matched_by_end: int = 0
+
+
+def _merge_plays(con: duckdb.DuckDBPyConnection, incoming: pa.Table) -> _Plays:
+    """Insert new plays, delete the lake rows they replace; net new plays, months changed, and
+    how the collector's (Web API) plays met export plays."""
     if incoming.num_rows == 0:
-        return 0, []
+        return _Plays()
     con.register("incoming_plays", incoming.cast(PLAYS_SCHEMA))
     try:
         changes = con.execute(_PLAYS_CHANGES.format(window=played_in(_around(_months(incoming))))).to_arrow_table()
     finally:
         con.unregister("incoming_plays")
-    origin = changes["origin"]
-    inserts = changes.filter(pc.equal(origin, 1)).drop_columns(["origin"])
-    deletes = changes.filter(pc.equal(origin, 0)).select(["play_id", "played_at"])
+    found: dict[str, set[str]] = {"start": set(), "end": set()}
+    for play_id, how in zip(changes["play_id"].to_pylist(), changes["matched"].to_pylist(), strict=True):
+        if how is not None:
+            found[how].add(play_id)  # a play the lake and the import both hold counts once
+    origin, keep = changes["origin"], changes["keep"]
+    inserts = changes.filter(pc.and_(pc.equal(origin, 1), keep)).drop_columns(["origin", "keep", "matched"])
+    deletes = changes.filter(pc.and_(pc.equal(origin, 0), pc.invert(keep))).select(["play_id", "played_at"])
     if deletes.num_rows:
         con.register("deleted_plays", deletes)
         try:
@@ -128,7 +164,8 @@ def _merge_plays(con: duckdb.DuckDBPyConnection, incoming: pa.Table) -> tuple[in
             con.execute(f"INSERT INTO {ref(PLAYS)} SELECT {_COLS} FROM inserted_plays")
         finally:
             con.unregister("inserted_plays")
-    return inserts.num_rows - deletes.num_rows, sorted(_months(inserts) | _months(deletes))
+    return _Plays(inserts.num_rows - deletes.num_rows, sorted(_months(inserts) | _months(deletes)),
+                  len(found["start"]), len(found["end"] - found["start"]))
 
 
 def _merge_episodes(con: duckdb.DuckDBPyConnection, incoming: pa.Table) -> int:
@@ -178,25 +215,32 @@ def _merge_artists(con: duckdb.DuckDBPyConnection, artists: pa.Table) -> bool:
 
 
 def ingest(lake: Lake, paths: Sequence[Path], *, user_id: str, progress: Progress | None = None,
-           rollups: RollupBuilder | None = None, attempts: int = 8) -> IngestSummary:
+           rollups: RollupBuilder | None = None, attempts: int = 8, also: Also | None = None) -> IngestSummary:
     """Import export files into the lake in one transaction. Raises InputError (lake untouched) on bad input.
 
     ``rollups``: how roll-ups follow the plays (default: rebuilt for the changed months;
-    ``RollupBuilder(drop_only=True)`` when roll-ups are switched off).
+    ``RollupBuilder(drop_only=True)`` when roll-ups are switched off). ``also(con)``: more work
+    in the same transaction (the collector records a gap with its poll's plays); returns
+    whether it changed the lake.
     """
     parsed: ParsedImport = read_sources(list(paths), user_id=user_id,
                                         progress=(lambda n: progress("read", n, None)) if progress else None)
     summary = IngestSummary(files=parsed.files, records=parsed.records, skipped=Counter(parsed.skipped),
                             by_format=Counter(parsed.by_format), ignored_files=list(parsed.ignored_files))
     return import_tables(lake, parsed.plays, parsed.episodes, parsed.artists, summary=summary, progress=progress,
-                         rollups=rollups, attempts=attempts, message=f"ingest user={user_id} files={parsed.files}")
+                         rollups=rollups, attempts=attempts, message=f"ingest user={user_id} files={parsed.files}",
+                         also=also, source=", ".join(p.name for p in paths))
 
 
 def import_tables(lake: Lake, plays: pa.Table, episodes: pa.Table | None = None, artists: pa.Table | None = None, *,
                   summary: IngestSummary | None = None, progress: Progress | None = None,
-                  rollups: RollupBuilder | None = None, attempts: int = 8, message: str = "ingest") -> IngestSummary:
+                  rollups: RollupBuilder | None = None, attempts: int = 8, message: str = "ingest",
+                  also: Also | None = None, source: str = "an import") -> IngestSummary:
     """Merge already-normalised tables (PLAYS_SCHEMA, EPISODES_SCHEMA, ARTISTS_SCHEMA) into the lake:
-    the transaction :func:`ingest` runs after reading the files (tests and benchmarks call it directly)."""
+    the transaction :func:`ingest` runs after reading the files (tests and benchmarks call it directly).
+
+    Export plays close the collector's open gaps they cover, in the same transaction
+    (``collector/gaps.py``); ``source`` names the import in the gap's ``closed_by``."""
     episodes = episodes if episodes is not None else EPISODES_SCHEMA.empty_table()
     artists = artists if artists is not None else ARTISTS_SCHEMA.empty_table()
     summary = summary or IngestSummary()
@@ -205,26 +249,30 @@ def import_tables(lake: Lake, plays: pa.Table, episodes: pa.Table | None = None,
 
     def body(con: duckdb.DuckDBPyConnection) -> tuple[_Outcome, bool]:
         created = ensure_tables(con)
-        out = _Outcome()
-        out.new_plays, out.months = _merge_plays(con, plays)
+        out = _Outcome(_merge_plays(con, plays))
         if progress is not None:
             progress("write", 1, None)
         out.new_episodes = _merge_episodes(con, episodes)
         out.artists_changed = _merge_artists(con, artists)
-        if out.months or out.artists_changed:
-            out.rollup_tables = builder(con, out.months, artists_changed=out.artists_changed)
+        months = out.plays.months
+        if months or out.artists_changed:
+            out.rollup_tables = builder(con, months, artists_changed=out.artists_changed)
+        out.gaps_closed = close_covered(con, plays, by=f"import of {source}")
+        out.also = bool(also(con)) if also is not None else False
         if progress is not None:
             progress("write", 1, None)
-        return out, created or bool(out.months or out.new_episodes or out.artists_changed)
+        return out, created or bool(months or out.new_episodes or out.artists_changed or out.gaps_closed or out.also)
 
     def added(con: duckdb.DuckDBPyConnection, snapshot: int) -> None:
         summary.files_written, summary.bytes_written = files_added(con, snapshot)
 
     done = write(lake, body, message=message, attempts=attempts, after=added)
     out = done.value
-    summary.new_plays, summary.new_episodes = out.new_plays, out.new_episodes
+    summary.new_plays, summary.new_episodes = out.plays.net_new, out.new_episodes
     summary.duplicates = summary.plays_read - summary.new_plays
-    summary.months_rewritten, summary.artists_changed = out.months, out.artists_changed
+    summary.months_rewritten, summary.artists_changed = out.plays.months, out.artists_changed
+    summary.matched_by_start, summary.matched_by_end = out.plays.matched_by_start, out.plays.matched_by_end
+    summary.gaps_closed = out.gaps_closed
     summary.rollup_tables = out.rollup_tables
     summary.snapshot, summary.attempts = done.snapshot, done.attempts
     return summary

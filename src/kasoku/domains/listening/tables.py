@@ -28,6 +28,8 @@ ARTISTS_WINDOW = "rollup_artists_window"
 TRACK_MONTHS = "rollup_track_months"
 TRACK_DAYS = "rollup_track_days"
 QUARTER_HOURS = "rollup_quarter_hours"
+# The collector's gaps (collector/gaps.py): time ranges a poll may have missed, until an export fills them.
+COLLECTOR_GAPS = "collector_gaps"
 
 _PLAYED_AT = "year(played_at), month(played_at)"
 _DAY = "year(day), month(day)"
@@ -64,6 +66,10 @@ TABLES: dict[str, tuple[str, str | None]] = {
     TRACK_MONTHS: (f"user_id VARCHAR, {_LOCAL_TRACK}, {_LOCAL_COUNTS}", "year(first_at), month(first_at)"),
     TRACK_DAYS: (f"user_id VARCHAR, day DATE, {_LOCAL_TRACK}, {_LOCAL_COUNTS}", _DAY),
     QUARTER_HOURS: (f"user_id VARCHAR, slot TIMESTAMPTZ, {_LOCAL_COUNTS}", "year(slot), month(slot)"),
+    # Keyed by (user_id, gap_start, gap_end); written in the poll's or the import's transaction only.
+    COLLECTOR_GAPS: ("gap_id VARCHAR, user_id VARCHAR, gap_start TIMESTAMPTZ, gap_end TIMESTAMPTZ, "
+                     "detected_at TIMESTAMPTZ, reason VARCHAR, start_track VARCHAR, end_track VARCHAR, "
+                     "closed_at TIMESTAMPTZ, closed_by VARCHAR, filled BIGINT", None),
 }
 
 # SQL giving the 'YYYY-MM' month of a row, per table (what "the months a table holds" means).

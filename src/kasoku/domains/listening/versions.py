@@ -26,14 +26,14 @@ import duckdb
 from kasoku.domains.listening.rollup_build import ALL_TABLES
 from kasoku.domains.listening.snapshots import SnapshotCatalog
 from kasoku.domains.listening.source import OPEN_RANGE_TAG
-from kasoku.domains.listening.tables import ARTISTS, EPISODES, MONTH_OF, PLAYS
+from kasoku.domains.listening.tables import ARTISTS, COLLECTOR_GAPS, EPISODES, MONTH_OF, PLAYS
 from kasoku.lake.duckdb_pool import DuckDBPool
 from kasoku.lake.ducklake import ALIAS, Lake, current_snapshot
 from kasoku.lake.extensions import quote
 from kasoku.lake.transaction import GUARD
 
 _L = quote(ALIAS)
-_QUIET = {EPISODES, GUARD.split(".", 1)[1]}  # no tool reads these
+_QUIET = {EPISODES, COLLECTOR_GAPS, GUARD.split(".", 1)[1]}  # no tool reads these
 _ROW_KEYS = {"tables_inserted_into", "tables_deleted_from", "inlined_insert", "inlined_delete"}
 
 

@@ -1,6 +1,9 @@
-"""The collector inside a server: its status route and metrics always; with ``collect`` on
-(``kasoku serve --collect``) or an ``import_dir`` (``--watch``) the scheduler too, whose commits
-invalidate this server's cache at once.
+"""The collector inside a server: its status route, metrics and admin-page panel always; with
+``collect`` on (``kasoku serve --collect``) or an ``import_dir`` (``--watch``) the scheduler too,
+whose commits invalidate this server's cache at once.
+
+Gaps are read from the lake through one read-only connection the domain holds (a one-worker
+pool: every read is a new transaction, so it sees the newest snapshot).
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Query as Q, Request
 
 from kasoku.config import Settings
+from kasoku.domains.listening.collector.gaps import Gap, list_gaps
 from kasoku.domains.listening.collector.poll import PollResult
 from kasoku.domains.listening.collector.status import CollectorMetrics, collector_status
 from kasoku.engine.engine import Engine
+from kasoku.lake.duckdb_pool import DuckDBPool
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +29,8 @@ OPEN_RANGE_TAG = "listening:open-range"
 
 @router.get("/status", summary="Spotify collector: who is logged in, last poll, lag, counters, open and closed gaps")
 async def status(request: Request, user_id: str | None = Q(None, max_length=128, description="one user; default: all")) -> dict[str, Any]:
-    state = request.app.state.settings.state
-    return await asyncio.to_thread(collector_status, state, [user_id] if user_id else None)
+    domain: CollectorDomain = request.app.state.collector
+    return await domain.status([user_id] if user_id else None)
 
 
 def changed_tags(months: list[str]) -> list[str]:
@@ -40,11 +45,30 @@ class CollectorDomain:
         self.engine: Engine | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.scheduler: Any = None
+        self.reader: DuckDBPool | None = None
 
     def register(self, app: FastAPI, engine: Engine, settings: Settings) -> None:
+        from kasoku.domains.listening.domain import lake_from_settings
+
         self.engine = engine
+        # The listening domain registered first and created the lake's tables (collector_gaps too).
+        self.reader = DuckDBPool(lake_from_settings(settings), workers=1, query_timeout=10.0, threads=1)
+        app.state.collector = self
         app.include_router(router)
-        engine.metrics.registry.register(CollectorMetrics(settings.state))
+        engine.metrics.registry.register(CollectorMetrics(settings.state, self.gaps_now))
+        # The dashboard's admin page shows this panel (web/ knows it by name, imports no domain).
+        panels = getattr(app.state, "admin_panels", None)
+        if panels is None:
+            panels = app.state.admin_panels = {}
+        panels["collector"] = self.status
+
+    def gaps_now(self) -> list[Gap]:
+        """The lake's gaps, blocking (the metrics scrape; a small table, one catalog read)."""
+        return [] if self.reader is None else self.reader.run_sync(list_gaps)
+
+    async def status(self, users: list[str] | None = None) -> dict[str, Any]:
+        gaps = [] if self.reader is None else await self.reader.run(list_gaps)
+        return await asyncio.to_thread(collector_status, self.settings.state, gaps, users)
 
     def after_commit(self, months: list[str]) -> None:
         """Called on the scheduler's thread after a commit: make this server see it now."""
@@ -84,6 +108,8 @@ class CollectorDomain:
     async def shutdown(self) -> None:
         if self.scheduler is not None:
             await asyncio.to_thread(self.scheduler.stop)
+        if self.reader is not None:
+            await asyncio.to_thread(self.reader.close)
 
     async def health(self) -> dict[str, Any]:
         leader = bool(self.scheduler is not None and self.scheduler.lease.held)

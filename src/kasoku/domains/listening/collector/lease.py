@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import uuid
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,15 +30,25 @@ class Lease(Protocol):
 
 
 class FileLease:
+    """Thread-safe: the scheduler's jobs run on a thread pool and several ask at once (the
+    heartbeat and the first poll both start with the scheduler). Without the lock, a second
+    ``flock`` in the same process — on its own file descriptor — fails against the first and
+    the leader answers "not leader" to itself: the first poll was skipped until the next interval."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        self._lock = threading.Lock()
 
     @property
     def held(self) -> bool:
         return self._fd is not None
 
     def acquire(self) -> bool:
+        with self._lock:
+            return self._acquire()
+
+    def _acquire(self) -> bool:
         if self._fd is not None:
             return True
         ensure_state_dir(self.path.parent)
@@ -53,6 +64,10 @@ class FileLease:
         return True
 
     def release(self) -> None:
+        with self._lock:
+            self._release()
+
+    def _release(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
@@ -72,23 +87,26 @@ class RedisLease:
         self.token = uuid.uuid4().hex
         self.ms = int(lease_seconds * 1000)
         self._held = False
+        self._lock = threading.Lock()  # one SET/renew at a time (see FileLease)
 
     @property
     def held(self) -> bool:
         return self._held
 
     def acquire(self) -> bool:
-        if self.client.set(self.key, self.token, nx=True, px=self.ms):
-            self._held = True
-        else:
-            self._held = bool(self.client.eval(_RENEW, 1, self.key, self.token, self.ms))
-        return self._held
+        with self._lock:
+            if self.client.set(self.key, self.token, nx=True, px=self.ms):
+                self._held = True
+            else:
+                self._held = bool(self.client.eval(_RENEW, 1, self.key, self.token, self.ms))
+            return self._held
 
     def release(self) -> None:
-        if self._held:
-            self.client.eval(_RELEASE, 1, self.key, self.token)
-            self._held = False
-        self.client.close()
+        with self._lock:
+            if self._held:
+                self.client.eval(_RELEASE, 1, self.key, self.token)
+                self._held = False
+            self.client.close()
 
 
 def lease_for(settings: Any) -> Lease:

@@ -2,7 +2,6 @@
 
     <state>/spotify/<user>/tokens.json   refresh + access token (secret, 0600)
     <state>/spotify/<user>/cursor.json   newest play seen, recent play keys, last poll, counters
-    <state>/spotify/<user>/gaps.json     time ranges the poll may have missed (FileGapStore)
     <state>/spotify/<user>/poll.lock     one poll of this user at a time, across processes
     <state>/spotify/artists.json         artist metadata fetched so far (cached for good) + queue
     <state>/scheduler.lock               the scheduler's leader lease (fcntl)

@@ -6,11 +6,13 @@ collectors never poll the same user at once and a killed one releases it):
 1. ``GET /v1/me/player/recently-played?limit=50&after=<cursor - overlap>`` — one HTTP call.
 2. Gap: the cursor's own play is inside the overlap, so it comes back unless it fell out of
    the 50-play window. If the oldest returned play is newer than the cursor, the plays
-   between may be lost to the poll: the range is recorded (``gaps.py``), never silently.
+   between may be lost to the poll: the range is recorded (``gaps.py``), never silently, in
+   the lake table ``collector_gaps`` inside step 4's transaction.
 3. Items whose key (``played_at`` ms + track id) the cursor file already lists are dropped.
    Nothing left: no lake write at all (the empty poll costs one HTTP call and a small
    state-file write).
-4. The new items go to the ingest as one Web API document: one small commit per poll.
+4. The new items go to the ingest as one Web API document: one small commit per poll (with
+   the gap, if any: a gap is never committed without its plays, nor plays without their gap).
    Exactly once by play identity: a re-read or a crash-and-retry writes the same play ids.
 5. Only then the cursor file is replaced (atomically).
 """
@@ -25,16 +27,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from kasoku.config import Settings
 from kasoku.domains.listening.collector.api import SpotifyApi
 from kasoku.domains.listening.collector.auth import TokenStore
 from kasoku.domains.listening.collector.cursor import RECENT_MAX, Cursor, CursorStore
-from kasoku.domains.listening.collector.gaps import FileGapStore, Gap, GapStore, new_gap
+from kasoku.domains.listening.collector.gaps import Gap, new_gap, record_gap
 from kasoku.domains.listening.collector.paths import file_lock, user_dir
 from kasoku.domains.listening.collector.sink import ingest_document
 from kasoku.domains.listening.ingest import IngestSummary
 from kasoku.domains.listening.schema import track_key
+from kasoku.domains.listening.tables import PLAYS, ensure_tables, ref
 from kasoku.errors import KasokuError
+from kasoku.lake.ducklake import Lake
+from kasoku.lake.transaction import write
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +53,8 @@ class PollResult:
     returned: int = 0
     new_items: int = 0
     written: int = 0  # plays the lake did not have yet
-    gap: Gap | None = None
+    gap: Gap | None = None  # the gap this poll detected
+    gap_recorded: bool = False  # False: the same gap was in the lake already (a retried poll)
     summary: IngestSummary | None = None
     error: str | None = None
     new_artists: list[str] = field(default_factory=list)
@@ -92,8 +100,8 @@ OnCommit = Callable[[PollResult], None]
 class Collector:
     """Polls one user's recently-played into the lake (``poll()``), safe to run from many processes."""
 
-    def __init__(self, settings: Settings, lake: Any, user_id: str, *, api: SpotifyApi | None = None,
-                 gaps: GapStore | None = None, on_commit: OnCommit | None = None,
+    def __init__(self, settings: Settings, lake: Lake, user_id: str, *, api: SpotifyApi | None = None,
+                 on_commit: OnCommit | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.lake = lake
@@ -103,7 +111,6 @@ class Collector:
         self._events: list[tuple[str, dict[str, Any]]] = []
         self.api = api or SpotifyApi(settings.spotify, TokenStore(self.state, user_id), clock=clock,
                                      on_event=lambda kind, details: self._events.append((kind, details)))
-        self.gaps = gaps or FileGapStore(self.state)
         self.on_commit = on_commit
         self.clock = clock
 
@@ -172,9 +179,12 @@ class Collector:
         known = set(cursor.recent)
         new = [i for i in items if _key(i) not in known]
         result.new_items = len(new)
+        gap = result.gap
+        also = None if gap is None else (lambda con: self._record_gap(con, gap, result))
         if new:
             name = f"recently_played_{_played_ms(new[0])}_{_played_ms(new[-1])}.json"
-            summary = ingest_document(self.lake, {"items": new}, name=name, user_id=self.user_id, settings=self.settings)
+            summary = ingest_document(self.lake, {"items": new}, name=name, user_id=self.user_id,
+                                      settings=self.settings, also=also)
             result.summary = summary
             result.written = summary.new_plays
             result.new_artists = _artist_ids(new)
@@ -183,8 +193,8 @@ class Collector:
                 cursor.last_commit_at = self.clock()
         else:
             cursor.empty_polls += 1
-        if result.gap is not None:
-            self._record_gap(result.gap)
+            if also is not None:  # (a gap comes with new plays; this is only a guard)
+                write(self.lake, lambda con: (None, ensure_tables(con) | also(con)), message=f"gap user={self.user_id}")
         if cursor.cursor_ms is None or _played_ms(newest) >= cursor.cursor_ms:
             cursor.cursor_ms = _played_ms(newest)
             cursor.cursor_track = _track_key(newest)
@@ -200,57 +210,25 @@ class Collector:
             except Exception:  # a failed notification must not undo a committed poll
                 log.exception("collector: after-commit hook failed")
 
-    def _record_gap(self, gap: Gap) -> None:
-        """One gap per cursor: a poll retried after a crash widens the same gap instead of adding one."""
-        for known in self.gaps.list(self.user_id):
-            if known.open and known.start == gap.start:
-                if gap.end > known.end:
-                    self.gaps.close(self.user_id, known.id, by="superseded by a wider gap", filled=0,
-                                    at=datetime.now(timezone.utc))
-                    break
-                return
-        log.warning("collector: possible gap for %s between %s and %s (import an export to fill it)",
-                    self.user_id, gap.start, gap.end)
-        self.gaps.add(gap)
+    def _record_gap(self, con: duckdb.DuckDBPyConnection, gap: Gap, result: PollResult) -> bool:
+        """In the poll's transaction: the gap is committed with the plays, or not at all."""
+        result.gap_recorded = record_gap(con, gap)
+        if result.gap_recorded:
+            log.warning("collector: possible gap for %s between %s and %s (import an export to fill it)",
+                        self.user_id, gap.start, gap.end)
+        return result.gap_recorded
 
 
 WINDOW = 50  # recently-played keeps the last 50 plays
 
 
-def newest_stored_play(lake: Any, user_id: str) -> tuple[int, str] | None:
-    """(end in ms, track key) of the user's newest play in the lake, from its newest month.
-
-    Uses the lake's ``months``/``read``; a lake without them (another storage layer) gives None:
-    the first poll then simply has no cursor.
-    """
-    if callable(getattr(lake, "connect", None)):
-        return _newest_in_catalog(lake, user_id)
-    if not (callable(getattr(lake, "months", None)) and callable(getattr(lake, "read", None))):
-        return None
-    months = lake.months("plays")
-    for month in reversed(months[-2:]):
-        table = lake.read("plays", [month], columns=["user_id", "played_at", "artist_name", "track_name"])
-        if table is None:
-            continue
-        rows = [r for r in table.to_pylist() if r["user_id"] == user_id]
-        if rows:
-            row = max(rows, key=lambda r: r["played_at"])
-            at = row["played_at"] if row["played_at"].tzinfo else row["played_at"].replace(tzinfo=timezone.utc)
-            return int(at.timestamp() * 1000), track_key(row["artist_name"], row["track_name"])
-    return None
-
-
-def _newest_in_catalog(lake: Any, user_id: str) -> tuple[int, str] | None:
-    """The same on a lake queried through a catalog (DuckLake: ``lake.connect()`` + the plays table)."""
-    try:
-        from kasoku.domains.listening.tables import PLAYS, ref  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
+def newest_stored_play(lake: Lake, user_id: str) -> tuple[int, str] | None:
+    """(end in ms, track key) of the user's newest play in the lake; None when it has none."""
     con = lake.connect(read_only=True)
     try:
         row = con.execute(f"SELECT epoch_ms(played_at), artist_name, track_name FROM {ref(PLAYS)} WHERE user_id = ? "
                           "ORDER BY played_at DESC LIMIT 1", [user_id]).fetchone()  # ms: no tz-aware datetimes (pytz)
-    except Exception:  # no plays table yet
+    except duckdb.CatalogException:  # no plays table yet
         return None
     finally:
         con.close()

@@ -1,13 +1,15 @@
-"""What the collector is doing, from its state files: `spotify status`, the dashboard's endpoint
-(``GET /v1/listening/collector/status``) and Prometheus gauges on ``/metrics``.
+"""What the collector is doing, from its state files and the lake's ``collector_gaps``:
+`spotify status`, the dashboard's endpoint (``GET /v1/listening/collector/status``), the admin
+page and Prometheus gauges on ``/metrics``.
 
 Never a token: only who is logged in, scopes, last poll, lag, counters and gaps.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,23 @@ from prometheus_client.registry import Collector as PromCollector
 
 from kasoku.domains.listening.collector.auth import TokenStore
 from kasoku.domains.listening.collector.cursor import CursorStore
-from kasoku.domains.listening.collector.gaps import FileGapStore, GapStore
+from kasoku.domains.listening.collector.gaps import Gap, list_gaps
 from kasoku.domains.listening.collector.paths import spotify_dir
+from kasoku.lake.ducklake import Lake
+
+RECENTLY_CLOSED = 20  # closed gaps shown per user
+
+
+def lake_gaps(lake: Lake) -> list[Gap]:
+    """Every gap in the lake, on a read-only connection of its own (none for a lake not created yet)."""
+    catalog = lake.sqlite_catalog
+    if catalog is not None and not os.path.exists(catalog):
+        return []  # never create an empty lake just to report on it
+    con = lake.connect(read_only=True)
+    try:
+        return list_gaps(con)
+    finally:
+        con.close()
 
 
 def _users(state: Path) -> list[str]:
@@ -37,12 +54,14 @@ def _users(state: Path) -> list[str]:
     return users
 
 
-def user_status(state: Path, user_id: str, *, gaps: GapStore | None = None, now: float | None = None) -> dict[str, Any]:
+def user_status(state: Path, user_id: str, gaps: list[Gap], *, now: float | None = None) -> dict[str, Any]:
+    """``gaps``: the user's gaps from the lake (:func:`lake_gaps`)."""
     now = time.time() if now is None else now
     tokens = TokenStore(state, user_id).load()
     cursor = CursorStore(state, user_id).load()
-    all_gaps = (gaps or FileGapStore(state)).list(user_id)
+    all_gaps = [g for g in gaps if g.user_id == user_id]
     open_gaps = [g for g in all_gaps if g.open]
+    closed = sorted((g for g in all_gaps if not g.open), key=lambda g: g.closed_at or "")
     return {
         "user_id": user_id,
         "logged_in": tokens is not None,
@@ -64,12 +83,14 @@ def user_status(state: Path, user_id: str, *, gaps: GapStore | None = None, now:
                      "http_calls": cursor.http_calls, "gaps_recorded": len(all_gaps)},
         "open_gaps": [asdict(g) for g in open_gaps],
         "open_gap_seconds": round(sum(g.seconds() for g in open_gaps), 3),
-        "closed_gaps": [asdict(g) for g in all_gaps if not g.open][-20:],
+        "closed_gaps": [asdict(g) for g in closed][-RECENTLY_CLOSED:],
     }
 
 
-def collector_status(state: Path, users: list[str] | None = None, *, now: float | None = None) -> dict[str, Any]:
-    """Every user of the state directory (or those given), the artist queue and the job log."""
+def collector_status(state: Path, gaps: list[Gap], users: list[str] | None = None, *,
+                     now: float | None = None) -> dict[str, Any]:
+    """Every user of the state directory or with gaps in the lake (or those given), the artist
+    queue and the job log. ``gaps``: the lake's gaps (:func:`lake_gaps`)."""
     artists: dict[str, Any] = {}
     try:
         cache = orjson.loads((spotify_dir(state) / "artists.json").read_bytes())
@@ -81,20 +102,27 @@ def collector_status(state: Path, users: list[str] | None = None, *, now: float 
         jobs = orjson.loads((state / "schedule.json").read_bytes())
     except FileNotFoundError:
         jobs = {}
-    return {"users": [user_status(state, u, now=now) for u in (users or _users(state))], "artists": artists, "jobs": jobs}
+    if not users:
+        users = _users(state)
+        users += sorted({g.user_id for g in gaps} - set(users))
+    return {"users": [user_status(state, u, gaps, now=now) for u in users], "artists": artists, "jobs": jobs}
 
 
 class CollectorMetrics(PromCollector):
-    """Read on every scrape (small JSON files): gauges and counters per user."""
+    """Read on every scrape (small JSON files and the lake's gaps): gauges and counters per user.
 
-    def __init__(self, state: Path) -> None:
+    ``gaps``: how to read the lake's gaps (the server passes its held read connection)."""
+
+    def __init__(self, state: Path, gaps: Callable[[], list[Gap]]) -> None:
         self.state = state
+        self.gaps = gaps
 
     def collect(self) -> Iterator[Any]:
-        status = collector_status(self.state)
+        status = collector_status(self.state, self.gaps())
         g_open = GaugeMetricFamily("kasoku_collector_open_gaps", "Time ranges the Spotify poll may have missed, not yet filled by an export", labels=["user"])
         g_gap_s = GaugeMetricFamily("kasoku_collector_open_gap_seconds", "Seconds covered by open gaps", labels=["user"])
         g_last = GaugeMetricFamily("kasoku_collector_last_success_timestamp_seconds", "Unix time of the last successful poll", labels=["user"])
+        g_poll = GaugeMetricFamily("kasoku_collector_last_poll_timestamp_seconds", "Unix time of the last poll (successful or not)", labels=["user"])
         g_lag = GaugeMetricFamily("kasoku_collector_lag_seconds", "Seconds since the last successful poll", labels=["user"])
         c_polls = CounterMetricFamily("kasoku_collector_polls", "Polls of recently-played by outcome", labels=["user", "outcome"])
         c_plays = CounterMetricFamily("kasoku_collector_plays_written", "Plays the collector added to the lake", labels=["user"])
@@ -104,6 +132,8 @@ class CollectorMetrics(PromCollector):
             u, counters = user["user_id"], user["counters"]
             g_open.add_metric([u], len(user["open_gaps"]))
             g_gap_s.add_metric([u], user["open_gap_seconds"])
+            if user["last_poll_at"] is not None:
+                g_poll.add_metric([u], user["last_poll_at"])
             if user["last_success_at"] is not None:
                 g_last.add_metric([u], user["last_success_at"])
                 g_lag.add_metric([u], user["lag_seconds"] or 0.0)
@@ -115,4 +145,4 @@ class CollectorMetrics(PromCollector):
             c_rate.add_metric([u], counters["rate_limited"])
         queued = GaugeMetricFamily("kasoku_collector_artists_queued", "New artists waiting for their metadata")
         queued.add_metric([], status["artists"]["queued"])
-        yield from (g_open, g_gap_s, g_last, g_lag, c_polls, c_plays, c_gaps, c_rate, queued)
+        yield from (g_open, g_gap_s, g_poll, g_last, g_lag, c_polls, c_plays, c_gaps, c_rate, queued)

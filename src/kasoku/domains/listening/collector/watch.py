@@ -24,7 +24,6 @@ from typing import Any
 import orjson
 
 from kasoku.config import Settings
-from kasoku.domains.listening.collector.imports import close_gaps
 from kasoku.domains.listening.collector.poll import wrote
 from kasoku.domains.listening.collector.sink import ingest_paths
 from kasoku.domains.listening.ingest import IngestSummary
@@ -55,6 +54,7 @@ def summary_dict(summary: IngestSummary) -> dict[str, Any]:
     data = asdict(summary)
     data["skipped"] = dict(summary.skipped)
     data["by_format"] = dict(summary.by_format)
+    data["gaps_closed"] = [c.as_dict() for c in summary.gaps_closed]
     return data
 
 
@@ -113,14 +113,12 @@ class ImportFolder:
         self._seen.pop(path.name, None)
         try:
             summary = ingest_paths(self.lake, [claimed], user_id=self.user_id, settings=self.settings)
-            closed = close_gaps(self.settings.state, [claimed], self.user_id, by=f"import of {path.name}")
         except KasokuError as exc:
             return self._finish(claimed, "failed", error=exc.message)
         except Exception as exc:  # an unexpected failure still must not leave the file in limbo
             log.exception("watched folder: import of %s failed", path.name)
             return self._finish(claimed, "failed", error=f"{type(exc).__name__}: {exc}")
         report = summary_dict(summary)
-        report["gaps_closed"] = [{"start": c.gap.start, "end": c.gap.end, "filled": c.filled} for c in closed]
         if wrote(summary) and self.on_commit is not None:
             self.on_commit(summary)
         return self._finish(claimed, "done", summary=report)
