@@ -102,3 +102,27 @@ def test_gaps_show_in_status_and_metrics(logged_in: Settings, fake: FakeSpotify,
     assert 'kasoku_collector_gaps_total{user="me"} 1.0' in text
     assert 'kasoku_collector_last_poll_timestamp_seconds{user="me"}' in text
     assert 'kasoku_collector_lag_seconds{user="me"}' in text
+
+
+def test_every_server_schedules_lake_maintenance_but_polls_only_when_collecting(tmp_path: Any) -> None:
+    """A plain ``kasoku serve`` (no --collect, no --watch) still runs the nightly compaction and
+    vacuum (a killed ingest's files are removed) and the roll-up job; an empty cron switches one off."""
+    import asyncio
+
+    import httpx
+
+    from kasoku.service import build_app
+
+    async def jobs(settings: Settings) -> set[str] | None:
+        app = build_app(settings)
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
+                assert (await c.get("/health/live")).status_code == 200
+            scheduler = app.state.collector.scheduler
+            return None if scheduler is None else {job.id for job in scheduler.scheduler.get_jobs()}
+
+    base = dict(lake=str(tmp_path / "lake"), state=tmp_path / "state", user_id="me")
+    plain = asyncio.run(jobs(Settings(**base)))
+    assert plain is not None and {"lake-maintenance", "rollups", "lease"} <= plain and "poll" not in plain
+    off = asyncio.run(jobs(Settings(**base, spotify={"maintenance_cron": "", "rollup_cron": ""})))
+    assert off is None

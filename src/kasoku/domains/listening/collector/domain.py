@@ -1,6 +1,7 @@
-"""The collector inside a server: its status route, metrics and admin-page panel always; with
-``collect`` on (``kasoku serve --collect``) or an ``import_dir`` (``--watch``) the scheduler too,
-whose commits invalidate this server's cache at once.
+"""The collector inside a server: its status route, metrics and admin-page panel always; the
+scheduler too (schedule.py: the nightly lake maintenance and roll-up jobs in every server unless
+their cron settings are empty; polls with ``collect`` on, ``kasoku serve --collect``; the watched
+folder with an ``import_dir``, ``--watch``), whose commits invalidate this server's cache at once.
 
 Gaps are read from the lake through one read-only connection the domain holds (a one-worker
 pool: every read is a new transaction, so it sees the newest snapshot).
@@ -84,7 +85,9 @@ class CollectorDomain:
             log.exception("collector: could not refresh the server after a commit")
 
     async def startup(self) -> None:
-        if not self.settings.collect and self.settings.import_dir is None:
+        sp = self.settings.spotify
+        if not (self.settings.collect or self.settings.import_dir is not None or sp.maintenance_cron.strip()
+                or sp.rollup_cron.strip()):
             return
         from kasoku.domains.listening.collector.schedule import CollectorScheduler
         from kasoku.domains.listening.collector.watch import ImportFolder

@@ -10,7 +10,9 @@ Jobs (times in UTC, expressions from settings):
 | ``watch`` | every ``import_settle / 2`` s (at least 1 s) when ``import_dir`` is set | the watched folder |
 | ``lease`` | every ``lease_seconds / 3`` s | take or renew the leader lease |
 
-Every process may run the scheduler: each tick first asks the lease (``lease.py``), so a job
+Every server runs the scheduler (maintenance is not the collector's alone: without it a killed
+ingest's files would stay forever); ``poll`` only with ``collect``, ``watch`` only with an
+``import_dir``. Each tick first asks the lease (``lease.py``), so a job
 runs in one process only. A cron job that should have run while no process was leader
 (``<state>/schedule.json`` keeps each job's last run) runs once when a leader starts.
 """
@@ -78,13 +80,14 @@ class CollectorScheduler:
         self.watch = watch
         self.log = JobLog(settings.state)
         sp = settings.spotify
-        self.triggers: dict[str, Any] = {
-            "poll": cron(sp.poll_cron, "spotify.poll_cron") if sp.poll_cron else IntervalTrigger(seconds=sp.poll_interval),
-            "lake-maintenance": cron(sp.maintenance_cron, "spotify.maintenance_cron"),
-            "rollups": cron(sp.rollup_cron, "spotify.rollup_cron"),
-        }
-        if not poll:  # `serve --watch` without --collect: the folder and maintenance, no Spotify
-            del self.triggers["poll"]
+        self.triggers: dict[str, Any] = {}
+        if poll:  # without it (`serve`, `serve --watch`): the folder and maintenance, no Spotify
+            self.triggers["poll"] = (cron(sp.poll_cron, "spotify.poll_cron") if sp.poll_cron
+                                     else IntervalTrigger(seconds=sp.poll_interval))
+        if sp.maintenance_cron.strip():  # empty: switched off
+            self.triggers["lake-maintenance"] = cron(sp.maintenance_cron, "spotify.maintenance_cron")
+        if sp.rollup_cron.strip():
+            self.triggers["rollups"] = cron(sp.rollup_cron, "spotify.rollup_cron")
         if watch is not None:
             self.triggers["watch"] = IntervalTrigger(seconds=max(1.0, settings.import_settle / 2))
         self.bodies: dict[str, Callable[[], Any]] = {
