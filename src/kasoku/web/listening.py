@@ -16,7 +16,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from kasoku.errors import NotFound
-from kasoku.web.periods import Period, year_period, zone
+from kasoku.web.periods import Period, today_in, year_period, zone
 from kasoku.web.reader import ApiReader, url
 
 L = "/v1/listening"
@@ -104,6 +104,9 @@ class ListeningViews:
         }
         if previous is not None and not api.has(f"{L}/overview"):
             tasks["prev"] = api.rows(f"{L}/stats", {**self.range_params(previous), "granularity": gran})
+        month = self.last_month(period) if gran == "month" else None
+        if month is not None:  # recent plays' likely month, asked now: recent() then finds it cached
+            tasks["month_days"] = api.rows(f"{L}/stats", {**self.range_params(month), "granularity": "day"})
         got = dict(zip(tasks, await asyncio.gather(*tasks.values())))
         totals, prev = _totals(got["stats"], gran, period), None
         if got["overview"]:
@@ -120,6 +123,18 @@ class ListeningViews:
         if got["genres"] is not None:
             view.src["genres"] = self.src(f"{L}/top-genres", top_p)
         return view
+
+    @staticmethod
+    def last_month(period: Period) -> Period | None:
+        """The month of the period's last day so far (today, or its end when that is earlier),
+        cut to the period: where its most recent plays usually are."""
+        last = today_in(period.tz)
+        if period.end is not None and period.end < last:
+            last = period.end
+        if period.start is not None and last < period.start:
+            return None
+        first = last.replace(day=1)
+        return period.clip(first, first.replace(day=calendar.monthrange(first.year, first.month)[1]))
 
     async def recent(self, period: Period, timeline: list[dict[str, Any]], gran: str) -> list[dict[str, Any]]:
         """The last plays of the period, newest first, from its last day with plays. ``plays``

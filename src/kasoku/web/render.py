@@ -11,7 +11,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
-import markupsafe
 from fastapi import Request
 from starlette.responses import Response
 
@@ -19,9 +18,9 @@ from kasoku import __version__
 from kasoku.api.negotiation import choose_encoding
 from kasoku.api.queries import resolves
 from kasoku.api.compression import compress
+from kasoku.api.respond import etag_matches
 from kasoku.errors import KasokuError
 from kasoku.web.assets import Assets
-from kasoku.web.periods import zone_names
 
 TEMPLATES = Path(__file__).parent / "templates"
 _MIN_COMPRESS = 1024
@@ -84,10 +83,7 @@ def change(now: float | None, before: float | None) -> str:
 def environment(assets: Assets) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    # 600 zone names: escaped once here, not on every page
-    zones = markupsafe.Markup("".join(f'<option value="{markupsafe.escape(z)}">' for z in zone_names()))
-    env.globals.update(asset=assets.url, artist_href=artist_href, track_href=track_href, version=__version__,
-                       zone_options=zones)
+    env.globals.update(asset=assets.url, artist_href=artist_href, track_href=track_href, version=__version__)
     env.filters.update(num=num, hours=hours, local_time=local_time, change=change)
     return env
 
@@ -105,8 +101,13 @@ class Pages:
         context.setdefault("this_year", datetime.now(ZoneInfo(context["tz"])).year)
         context.setdefault("racing", resolves(request.app, "/api/v1/schedule"))
         html = self.env.get_template(template).render(request=request, path=request.url.path, **context).encode()
-        headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding",
+        # A reload revalidates (no-cache): the same page again is a 304 without a body.
+        etag = f'"p{hashlib.blake2b(html, digest_size=10).hexdigest()}"'
+        headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding, Cookie", "ETag": etag,
                    "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+        inm = request.headers.get("if-none-match")
+        if status == 200 and inm and etag_matches(inm, etag):
+            return Response(status_code=304, headers=headers)
         encoding = choose_encoding(request.headers.get("accept-encoding")) if len(html) >= _MIN_COMPRESS else "identity"
         if encoding != "identity":
             html = compress(html, encoding)
