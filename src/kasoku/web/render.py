@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from fastapi import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from kasoku import __version__
 from kasoku.api.negotiation import choose_encoding
@@ -20,6 +20,7 @@ from kasoku.api.queries import resolves
 from kasoku.api.compression import compress
 from kasoku.api.respond import etag_matches
 from kasoku.errors import KasokuError
+from kasoku.web import auth
 from kasoku.web.assets import Assets
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -100,6 +101,8 @@ class Pages:
         context.setdefault("preload", [])  # API URLs the page's script will fetch: fetched while parsing
         context.setdefault("this_year", datetime.now(ZoneInfo(context["tz"])).year)
         context.setdefault("racing", resolves(request.app, "/api/v1/schedule"))
+        context.setdefault("signed_in", auth.caller(request))
+        context.setdefault("keys_enabled", auth.keys_enabled(request))
         html = self.env.get_template(template).render(request=request, path=request.url.path, **context).encode()
         # A reload revalidates (no-cache): the same page again is a 304 without a body.
         etag = f'"p{hashlib.blake2b(html, digest_size=10).hexdigest()}"'
@@ -115,5 +118,8 @@ class Pages:
         return Response(html, status_code=status, media_type="text/html; charset=utf-8", headers=headers)
 
     def error(self, request: Request, exc: KasokuError) -> Response:
-        """A page's bad input: the envelope's code and message, as a page with the same status."""
+        """A page's bad input: the envelope's code and message, as a page with the same status
+        (no session while keys exist: to the sign-in page and back)."""
+        if isinstance(exc, auth.SignInRequired):
+            return RedirectResponse(auth.sign_in_url(request), status_code=303, headers={"Cache-Control": "no-store"})
         return self.render(request, "error.html", status=exc.status, error=exc.to_dict(), title="Error")
