@@ -148,6 +148,14 @@ def test_year_in_review_page_and_image(server: KasokuServer, watched: Watched, s
         svg = r.read().decode()
     assert f"{year} in review" in svg and page.inner_text("#total-plays") in svg
     page.screenshot(path=str(shots / "year.png"), full_page=True)
+    # the image on its own, as a shared link opens it: Chromium draws it at its full size
+    opened = page.goto(f"{server.url}/years/{year}.svg")
+    assert opened is not None and opened.status == 200
+    size = page.evaluate("() => { const r = document.documentElement.getBoundingClientRect(); return [r.width, r.height]; }")
+    assert size == [1200, 630]
+    card = page.screenshot(path=str(shots / "yearcard.png"))
+    assert len(card) > 10_000  # a drawn card, not a blank page
+    assert not watched.errors
 
 
 def test_racing_day_and_race_card(server: KasokuServer, watched: Watched, shots: Path) -> None:

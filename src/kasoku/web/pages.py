@@ -60,8 +60,7 @@ def build_router(pages: Pages) -> APIRouter:
             review = await views.year(year, await views.zone_for(tz))
         except KasokuError as exc:
             return pages.error(request, exc)
-        return Response(year_card_svg(review), media_type="image/svg+xml",
-                        headers={"Cache-Control": "no-cache", "Content-Disposition": f'inline; filename="kasoku-{year}.svg"'})
+        return pages.image(request, year_card_svg(review).encode(), "image/svg+xml", f"kasoku-{year}.svg")
 
     @router.get("/years/{year}", response_class=HTMLResponse)
     async def year_page(request: Request, year: int, tz: TzQ = None) -> Response:
@@ -70,8 +69,9 @@ def build_router(pages: Pages) -> APIRouter:
             review = await views.year(year, await views.zone_for(tz))
         except KasokuError as exc:
             return pages.error(request, exc)
+        user = request.query_params.get("user")
         return pages.render(request, "year.html", **common(request, review["period"].tz, title=f"{year} in review",
-                            review=review, year=year))
+                            review=review, year=year, user_q=f"&user={urllib.parse.quote(user)}" if user else ""))
 
     @router.get("/artists/{ident}", response_class=HTMLResponse)
     async def artist_page(request: Request, ident: str, name: Annotated[str | None, Q(max_length=300)] = None,
