@@ -93,8 +93,14 @@ class ListeningViews:
         previous = period.previous()
         stats_p = {**rng, "granularity": gran}
         top_p = {**rng, "limit": TOP}
+        timeline = asyncio.ensure_future(api.rows(f"{L}/stats", stats_p))
+
+        async def recent() -> list[dict[str, Any]]:  # chained on the timeline, beside the rest
+            return await self.recent(period, await timeline, gran)
+
         tasks = {
-            "stats": api.rows(f"{L}/stats", stats_p),
+            "stats": timeline,
+            "recent": recent(),
             "tracks": api.rows(f"{L}/top-tracks", top_p),
             "artists": api.rows(f"{L}/top-artists", top_p),
             "albums": api.optional_rows(f"{L}/top-albums", top_p),
@@ -105,17 +111,20 @@ class ListeningViews:
         if previous is not None and not api.has(f"{L}/overview"):
             tasks["prev"] = api.rows(f"{L}/stats", {**self.range_params(previous), "granularity": gran})
         month = self.last_month(period) if gran == "month" else None
-        if month is not None:  # recent plays' likely month, asked now: recent() then finds it cached
+        if month is not None:  # recent plays' likely month, asked now: recent() then finds it cached or in flight
             tasks["month_days"] = api.rows(f"{L}/stats", {**self.range_params(month), "granularity": "day"})
-        got = dict(zip(tasks, await asyncio.gather(*tasks.values())))
+        try:
+            got = dict(zip(tasks, await asyncio.gather(*tasks.values())))
+        except BaseException:
+            timeline.cancel()
+            raise
         totals, prev = _totals(got["stats"], gran, period), None
         if got["overview"]:
             totals, prev = _from_overview(got["overview"])
         elif previous is not None:
             prev = _totals(got["prev"], gran, previous)
-        recent = await self.recent(period, got["stats"], gran)
         view = View(period, self.tz_supported(), totals, prev, got["stats"], gran, got["tracks"], got["artists"],
-                    got["albums"], got["genres"], got["hours"], recent)
+                    got["albums"], got["genres"], got["hours"], got["recent"])
         view.src = {"timeline": self.src(f"{L}/stats", stats_p), "tracks": self.src(f"{L}/top-tracks", top_p),
                     "artists": self.src(f"{L}/top-artists", top_p), "hours": self.src(f"{L}/hours", rng)}
         if got["albums"] is not None:

@@ -137,7 +137,10 @@ def build_router(pages: Pages) -> APIRouter:
     @router.post("/signin", response_class=HTMLResponse)
     async def signin(request: Request) -> Response:
         """The form's key → the session cookie of ``POST /auth/session``, then back to the page."""
-        form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=4)
+        try:
+            form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=4)
+        except ValueError:  # more fields than the form has
+            form = {}
         secret = (form.get("key") or [""])[-1].strip()
         target = auth.safe_next((form.get("next") or ["/"])[-1])
         found = auth.authenticator(request).keys.verify(secret) if secret else None

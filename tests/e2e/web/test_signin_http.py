@@ -83,6 +83,8 @@ async def test_with_keys_a_page_needs_a_session_and_shows_the_keys_user(client: 
     # a wrong key: the form again, 401, nothing set
     wrong = await client.post("/signin", content="key=ksk_nope&next=/", headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert wrong.status_code == 401 and "set-cookie" not in wrong.headers and 'id="signin-error"' in wrong.text
+    junk = await client.post("/signin", content="a=1&b=2&c=3&d=4&e=5&key=x", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert junk.status_code == 401
     # not a way off the server
     off = await client.post("/signin", content=urllib.parse.urlencode({"key": secret, "next": "//evil.example/"}),
                             headers={"Content-Type": "application/x-www-form-urlencoded"})
