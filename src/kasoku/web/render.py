@@ -3,6 +3,7 @@ response helper that compresses a page with the engine's compressors."""
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import urllib.parse
 from datetime import datetime
@@ -48,6 +49,30 @@ def track_href(track: str | None, artist: str | None, ident: str | None = None) 
     return f"/tracks/by-name?{names}"
 
 
+def with_user(href: str, user: str | None) -> str:
+    """``href`` still showing ``user`` (an admin looking at another user's pages: ``?user=``)."""
+    if not user:
+        return href
+    return f"{href}{'&' if '?' in href else '?'}{urllib.parse.urlencode({'user': user})}"
+
+
+# The user a page being rendered shows when ``?user=`` named one: set around each (synchronous)
+# render, read by the link helpers — imported macros see globals but not the page's context.
+_VIEWED: contextvars.ContextVar[str | None] = contextvars.ContextVar("kasoku_web_viewed", default=None)
+
+
+def _artist_link(name: str | None, ident: str | None = None) -> str:
+    return with_user(artist_href(name, ident), _VIEWED.get())
+
+
+def _track_link(track: str | None, artist: str | None, ident: str | None = None) -> str:
+    return with_user(track_href(track, artist, ident), _VIEWED.get())
+
+
+def _keep_user(href: str) -> str:
+    return with_user(href, _VIEWED.get())
+
+
 def num(value: Any, digits: int = 0) -> str:
     """Thousands separated; ``digits`` decimals (the API's own rounding is kept when None)."""
     if value is None:
@@ -84,7 +109,8 @@ def change(now: float | None, before: float | None) -> str:
 def environment(assets: Assets) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(asset=assets.url, artist_href=artist_href, track_href=track_href, version=__version__)
+    env.globals.update(asset=assets.url, artist_href=_artist_link, track_href=_track_link, keep_user=_keep_user,
+                       version=__version__)
     env.filters.update(num=num, hours=hours, local_time=local_time, change=change)
     return env
 
@@ -103,7 +129,11 @@ class Pages:
         context.setdefault("racing", resolves(request.app, "/api/v1/schedule"))
         context.setdefault("signed_in", auth.caller(request))
         context.setdefault("keys_enabled", auth.keys_enabled(request))
-        html = self.env.get_template(template).render(request=request, path=request.url.path, **context).encode()
+        token = _VIEWED.set(request.query_params.get("user") or None)
+        try:
+            html = self.env.get_template(template).render(request=request, path=request.url.path, **context).encode()
+        finally:
+            _VIEWED.reset(token)
         # A reload revalidates (no-cache): the same page again is a 304 without a body.
         etag = f'"p{hashlib.blake2b(html, digest_size=10).hexdigest()}"'
         headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding, Cookie", "ETag": etag,

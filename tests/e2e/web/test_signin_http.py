@@ -115,6 +115,10 @@ async def test_an_admin_key_may_look_at_any_user(client: httpx.AsyncClient, app:
     cookie = await sign_in(client, secret)
     page = await client.get(f"/?{RANGE}&user=u1", headers=cookie)
     assert page.status_code == 200 and total_plays(page.text) == await plays_of(client, "u1")
+    # the page's links and forms keep showing u1
+    links = re.findall(r'href="(/(?:artists|tracks)/[^"]+)"', page.text)
+    assert links and all("user=u1" in link for link in links)
+    assert '<input type="hidden" name="user" value="u1">' in page.text
     assert (await client.get("/admin", headers=cookie)).status_code == 200
 
 
