@@ -85,12 +85,23 @@ def sign_in_url(request: Request) -> str:
 
 def safe_next(value: str | None) -> str:
     """Where to go after signing in: a path on this server only (never ``//host`` or a URL)."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value \
+            or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):  # a browser drops tabs: "/\t/host"
         return "/"
     parts = urllib.parse.urlsplit(value)
     if parts.scheme or parts.netloc:
         return "/"
     return value
+
+
+def same_origin(request: Request) -> bool:
+    """A form post from this server's own pages: no ``Origin`` (not a browser, or an old one)
+    or one naming this host. Another site's page cannot sign a browser in with its key."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    host = request.headers.get("host", "")
+    return urllib.parse.urlsplit(origin).netloc.lower() == host.lower()
 
 
 def install(app: FastAPI) -> None:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, FastAPI, Query as Q, Request
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from kasoku.api.auth import Forbidden
 from kasoku.errors import KasokuError
 from kasoku.web import auth
 from kasoku.web.admin import figures, flowchart_svg
@@ -137,6 +138,8 @@ def build_router(pages: Pages) -> APIRouter:
     @router.post("/signin", response_class=HTMLResponse)
     async def signin(request: Request) -> Response:
         """The form's key → the session cookie of ``POST /auth/session``, then back to the page."""
+        if not auth.same_origin(request):
+            return pages.error(request, Forbidden("sign in from this server's own page"))
         try:
             form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=4)
         except ValueError:  # more fields than the form has

@@ -85,6 +85,12 @@ async def test_with_keys_a_page_needs_a_session_and_shows_the_keys_user(client: 
     assert wrong.status_code == 401 and "set-cookie" not in wrong.headers and 'id="signin-error"' in wrong.text
     junk = await client.post("/signin", content="a=1&b=2&c=3&d=4&e=5&key=x", headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert junk.status_code == 401
+    foreign = await client.post("/signin", content=urllib.parse.urlencode({"key": secret}),
+                                headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": "https://evil.example"})
+    assert foreign.status_code == 403 and "set-cookie" not in foreign.headers
+    tab = await client.post("/signin", content=urllib.parse.urlencode({"key": secret, "next": "/\t/evil.example"}),
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert tab.status_code == 303 and tab.headers["location"] == "/"
     # not a way off the server
     off = await client.post("/signin", content=urllib.parse.urlencode({"key": secret, "next": "//evil.example/"}),
                             headers={"Content-Type": "application/x-www-form-urlencoded"})
