@@ -108,4 +108,5 @@ def install(app: FastAPI) -> None:
     make_public(app, *PAGE_PATHS)
 
 
-__all__ = ["COOKIE", "SignInRequired", "caller", "install", "keys_enabled", "safe_next", "sign_in_url", "viewer"]
+__all__ = ["COOKIE", "SignInRequired", "caller", "install", "keys_enabled", "safe_next", "same_origin", "sign_in_url",
+           "viewer"]
