@@ -71,6 +71,30 @@ def test_table_toggle_by_keyboard(server: KasokuServer, watched: Watched) -> Non
     assert not watched.errors
 
 
+def test_a_chart_whose_data_fails_leaves_its_table(server: KasokuServer, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.route("**/v1/listening/top-artists?*", lambda route, request: route.abort())
+        page.goto(server.url + "/?period=year")
+        page.wait_for_selector("html[data-ready='1']", timeout=15_000)
+        assert page.locator("#table-artists").is_visible() and page.locator("#chart-artists").is_hidden()
+        assert page.locator("button.toggle[data-for='artists']").is_hidden()  # nothing to toggle to
+        assert page.locator("#table-tracks").is_hidden() and page.locator("#chart-tracks svg").is_visible()
+    finally:
+        context.close()
+
+
+def test_time_zone_suggestions_come_from_the_browser(server: KasokuServer, watched: Watched) -> None:
+    watched.goto(server.url + "/")
+    page = watched.page
+    assert page.locator("#zones option").count() == 0  # not in the HTML
+    page.focus("input[list='zones']")
+    assert page.locator("#zones option").count() > 300
+    assert page.locator("#zones option[value='Asia/Tokyo']").count() == 1
+    assert not watched.errors
+
+
 def test_dark_scheme_and_periods(server: KasokuServer, browser: Any, shots: Path) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="dark")
     try:
@@ -148,6 +172,14 @@ def test_year_in_review_page_and_image(server: KasokuServer, watched: Watched, s
         svg = r.read().decode()
     assert f"{year} in review" in svg and page.inner_text("#total-plays") in svg
     page.screenshot(path=str(shots / "year.png"), full_page=True)
+    # the image on its own, as a shared link opens it: Chromium draws it at its full size
+    opened = page.goto(f"{server.url}/years/{year}.svg")
+    assert opened is not None and opened.status == 200
+    size = page.evaluate("() => { const r = document.documentElement.getBoundingClientRect(); return [r.width, r.height]; }")
+    assert size == [1200, 630]
+    card = page.screenshot(path=str(shots / "yearcard.png"))
+    assert len(card) > 10_000  # a drawn card, not a blank page
+    assert not watched.errors
 
 
 def test_racing_day_and_race_card(server: KasokuServer, watched: Watched, shots: Path) -> None:

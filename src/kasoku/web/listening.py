@@ -16,7 +16,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from kasoku.errors import NotFound
-from kasoku.web.periods import Period, year_period, zone
+from kasoku.web.periods import Period, today_in, year_period, zone
 from kasoku.web.reader import ApiReader, url
 
 L = "/v1/listening"
@@ -93,8 +93,14 @@ class ListeningViews:
         previous = period.previous()
         stats_p = {**rng, "granularity": gran}
         top_p = {**rng, "limit": TOP}
+        timeline = asyncio.ensure_future(api.rows(f"{L}/stats", stats_p))
+
+        async def recent() -> list[dict[str, Any]]:  # chained on the timeline, beside the rest
+            return await self.recent(period, await timeline, gran)
+
         tasks = {
-            "stats": api.rows(f"{L}/stats", stats_p),
+            "stats": timeline,
+            "recent": recent(),
             "tracks": api.rows(f"{L}/top-tracks", top_p),
             "artists": api.rows(f"{L}/top-artists", top_p),
             "albums": api.optional_rows(f"{L}/top-albums", top_p),
@@ -104,15 +110,21 @@ class ListeningViews:
         }
         if previous is not None and not api.has(f"{L}/overview"):
             tasks["prev"] = api.rows(f"{L}/stats", {**self.range_params(previous), "granularity": gran})
-        got = dict(zip(tasks, await asyncio.gather(*tasks.values())))
+        month = self.last_month(period) if gran == "month" else None
+        if month is not None:  # recent plays' likely month, asked now: recent() then finds it cached or in flight
+            tasks["month_days"] = api.rows(f"{L}/stats", {**self.range_params(month), "granularity": "day"})
+        try:
+            got = dict(zip(tasks, await asyncio.gather(*tasks.values())))
+        except BaseException:
+            timeline.cancel()
+            raise
         totals, prev = _totals(got["stats"], gran, period), None
         if got["overview"]:
             totals, prev = _from_overview(got["overview"])
         elif previous is not None:
             prev = _totals(got["prev"], gran, previous)
-        recent = await self.recent(period, got["stats"], gran)
         view = View(period, self.tz_supported(), totals, prev, got["stats"], gran, got["tracks"], got["artists"],
-                    got["albums"], got["genres"], got["hours"], recent)
+                    got["albums"], got["genres"], got["hours"], got["recent"])
         view.src = {"timeline": self.src(f"{L}/stats", stats_p), "tracks": self.src(f"{L}/top-tracks", top_p),
                     "artists": self.src(f"{L}/top-artists", top_p), "hours": self.src(f"{L}/hours", rng)}
         if got["albums"] is not None:
@@ -120,6 +132,18 @@ class ListeningViews:
         if got["genres"] is not None:
             view.src["genres"] = self.src(f"{L}/top-genres", top_p)
         return view
+
+    @staticmethod
+    def last_month(period: Period) -> Period | None:
+        """The month of the period's last day so far (today, or its end when that is earlier),
+        cut to the period: where its most recent plays usually are."""
+        last = today_in(period.tz)
+        if period.end is not None and period.end < last:
+            last = period.end
+        if period.start is not None and last < period.start:
+            return None
+        first = last.replace(day=1)
+        return period.clip(first, first.replace(day=calendar.monthrange(first.year, first.month)[1]))
 
     async def recent(self, period: Period, timeline: list[dict[str, Any]], gran: str) -> list[dict[str, Any]]:
         """The last plays of the period, newest first, from its last day with plays. ``plays``

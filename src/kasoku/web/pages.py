@@ -7,13 +7,15 @@ Pages are server-rendered (readable with JavaScript off) and then enhanced by
 
 from __future__ import annotations
 
+import urllib.parse
 from datetime import date, datetime, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query as Q, Request
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from kasoku.api.auth import Forbidden
 from kasoku.errors import KasokuError
 from kasoku.web import auth
 from kasoku.web.admin import collector_view, figures, flowchart_svg, panels
@@ -59,8 +61,7 @@ def build_router(pages: Pages) -> APIRouter:
             review = await views.year(year, await views.zone_for(tz))
         except KasokuError as exc:
             return pages.error(request, exc)
-        return Response(year_card_svg(review), media_type="image/svg+xml",
-                        headers={"Cache-Control": "no-cache", "Content-Disposition": f'inline; filename="kasoku-{year}.svg"'})
+        return pages.image(request, year_card_svg(review).encode(), "image/svg+xml", f"kasoku-{year}.svg")
 
     @router.get("/years/{year}", response_class=HTMLResponse)
     async def year_page(request: Request, year: int, tz: TzQ = None) -> Response:
@@ -69,8 +70,9 @@ def build_router(pages: Pages) -> APIRouter:
             review = await views.year(year, await views.zone_for(tz))
         except KasokuError as exc:
             return pages.error(request, exc)
+        user = request.query_params.get("user")
         return pages.render(request, "year.html", **common(request, review["period"].tz, title=f"{year} in review",
-                            review=review, year=year))
+                            review=review, year=year, user_q=f"&user={urllib.parse.quote(user)}" if user else ""))
 
     @router.get("/artists/{ident}", response_class=HTMLResponse)
     async def artist_page(request: Request, ident: str, name: Annotated[str | None, Q(max_length=300)] = None,
@@ -117,7 +119,10 @@ def build_router(pages: Pages) -> APIRouter:
     @router.get("/racing", response_class=HTMLResponse)
     async def racing(request: Request, date: DateQ = None,
                      race: Annotated[str | None, Q(pattern=r"^\d{16}$")] = None) -> Response:
-        views = RacingViews(_reader(request))
+        try:
+            views = RacingViews(_reader(request))
+        except KasokuError as exc:
+            return pages.error(request, exc)
         if not views.available():
             return pages.render(request, "racing.html", **common(request, "UTC", title="Racing", day=None))
         try:
@@ -125,6 +130,36 @@ def build_router(pages: Pages) -> APIRouter:
         except KasokuError as exc:
             return pages.error(request, exc)
         return pages.render(request, "racing.html", **common(request, "UTC", title="Racing", day=day))
+
+    @router.get("/signin", response_class=HTMLResponse)
+    async def signin_page(request: Request, next: Annotated[str | None, Q(max_length=2000)] = None) -> Response:
+        return pages.render(request, "signin.html", title="Sign in", next=auth.safe_next(next), failed=False)
+
+    @router.post("/signin", response_class=HTMLResponse)
+    async def signin(request: Request) -> Response:
+        """The form's key → the session cookie of ``POST /auth/session``, then back to the page."""
+        if not auth.same_origin(request):
+            return pages.error(request, Forbidden("sign in from this server's own page"))
+        try:
+            form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=4)
+        except ValueError:  # more fields than the form has
+            form = {}
+        secret = (form.get("key") or [""])[-1].strip()
+        target = auth.safe_next((form.get("next") or ["/"])[-1])
+        found = auth.authenticator(request).keys.verify(secret) if secret else None
+        if found is None:
+            return pages.render(request, "signin.html", status=401, title="Sign in", next=target, failed=True)
+        sessions = auth.authenticator(request).sessions
+        response = RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
+        response.set_cookie(auth.COOKIE, sessions.issue(found), max_age=int(sessions.ttl), path="/", secure=True,
+                            httponly=True, samesite="strict")
+        return response
+
+    @router.post("/signout")
+    async def signout(request: Request) -> Response:
+        response = RedirectResponse("/signin", status_code=303, headers={"Cache-Control": "no-store"})
+        response.delete_cookie(auth.COOKIE, path="/", secure=True, httponly=True, samesite="strict")
+        return response
 
     @router.get("/admin", response_class=HTMLResponse)
     async def admin_page(request: Request) -> Response:
@@ -169,3 +204,4 @@ def install(app: FastAPI) -> None:
     app.include_router(assets_router(assets))
     app.include_router(docs_router(assets, app.openapi_url or "/openapi.json"))
     app.include_router(build_router(pages))
+    auth.install(app)

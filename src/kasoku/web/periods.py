@@ -16,7 +16,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kasoku.errors import InvalidParameter
 
@@ -128,7 +128,3 @@ def year_period(year: int, tz: str) -> Period:
         raise InvalidParameter(f"year {year} is out of range", details={"year": year})
     return Period("custom", date(year, 1, 1), date(year, 12, 31), tz, today_in(tz))
 
-
-def zone_names() -> list[str]:
-    """Every IANA zone this Python knows (the picker's suggestions)."""
-    return sorted(available_timezones())

@@ -3,6 +3,7 @@ response helper that compresses a page with the engine's compressors."""
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import urllib.parse
 from datetime import datetime
@@ -11,17 +12,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
-import markupsafe
 from fastapi import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from kasoku import __version__
 from kasoku.api.negotiation import choose_encoding
 from kasoku.api.queries import resolves
 from kasoku.api.compression import compress
+from kasoku.api.respond import etag_matches
 from kasoku.errors import KasokuError
+from kasoku.web import auth
 from kasoku.web.assets import Assets
-from kasoku.web.periods import zone_names
 
 TEMPLATES = Path(__file__).parent / "templates"
 _MIN_COMPRESS = 1024
@@ -46,6 +47,30 @@ def track_href(track: str | None, artist: str | None, ident: str | None = None) 
     if ident:  # the names ride along: a server without the track route finds the track by them
         return f"/tracks/{urllib.parse.quote(ident, safe=':')}?{names}"
     return f"/tracks/by-name?{names}"
+
+
+def with_user(href: str, user: str | None) -> str:
+    """``href`` still showing ``user`` (an admin looking at another user's pages: ``?user=``)."""
+    if not user:
+        return href
+    return f"{href}{'&' if '?' in href else '?'}{urllib.parse.urlencode({'user': user})}"
+
+
+# The user a page being rendered shows when ``?user=`` named one: set around each (synchronous)
+# render, read by the link helpers — imported macros see globals but not the page's context.
+_VIEWED: contextvars.ContextVar[str | None] = contextvars.ContextVar("kasoku_web_viewed", default=None)
+
+
+def _artist_link(name: str | None, ident: str | None = None) -> str:
+    return with_user(artist_href(name, ident), _VIEWED.get())
+
+
+def _track_link(track: str | None, artist: str | None, ident: str | None = None) -> str:
+    return with_user(track_href(track, artist, ident), _VIEWED.get())
+
+
+def _keep_user(href: str) -> str:
+    return with_user(href, _VIEWED.get())
 
 
 def num(value: Any, digits: int = 0) -> str:
@@ -84,10 +109,8 @@ def change(now: float | None, before: float | None) -> str:
 def environment(assets: Assets) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    # 600 zone names: escaped once here, not on every page
-    zones = markupsafe.Markup("".join(f'<option value="{markupsafe.escape(z)}">' for z in zone_names()))
-    env.globals.update(asset=assets.url, artist_href=artist_href, track_href=track_href, version=__version__,
-                       zone_options=zones)
+    env.globals.update(asset=assets.url, artist_href=_artist_link, track_href=_track_link, keep_user=_keep_user,
+                       version=__version__)
     env.filters.update(num=num, hours=hours, local_time=local_time, change=change)
     return env
 
@@ -104,15 +127,46 @@ class Pages:
         context.setdefault("preload", [])  # API URLs the page's script will fetch: fetched while parsing
         context.setdefault("this_year", datetime.now(ZoneInfo(context["tz"])).year)
         context.setdefault("racing", resolves(request.app, "/api/v1/schedule"))
-        html = self.env.get_template(template).render(request=request, path=request.url.path, **context).encode()
-        headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding",
+        context.setdefault("signed_in", auth.caller(request))
+        context.setdefault("keys_enabled", auth.keys_enabled(request))
+        token = _VIEWED.set(request.query_params.get("user") or None)
+        try:
+            html = self.env.get_template(template).render(request=request, path=request.url.path, **context).encode()
+        finally:
+            _VIEWED.reset(token)
+        # A reload revalidates (no-cache): the same page again is a 304 without a body.
+        etag = f'"p{hashlib.blake2b(html, digest_size=10).hexdigest()}"'
+        headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding, Cookie", "ETag": etag,
                    "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+        inm = request.headers.get("if-none-match")
+        if status == 200 and inm and etag_matches(inm, etag):
+            return Response(status_code=304, headers=headers)
         encoding = choose_encoding(request.headers.get("accept-encoding")) if len(html) >= _MIN_COMPRESS else "identity"
         if encoding != "identity":
             html = compress(html, encoding)
             headers["Content-Encoding"] = encoding
         return Response(html, status_code=status, media_type="text/html; charset=utf-8", headers=headers)
 
+    def image(self, request: Request, content: bytes, media_type: str, filename: str) -> Response:
+        """A generated image (the year card): revalidated on every use (its figures change with
+        the data) — an ETag of its bytes makes an unchanged card a 304. An SVG opened on its
+        own runs nothing and loads nothing (CSP), and is never sniffed as something else."""
+        etag = f'"i{hashlib.blake2b(content, digest_size=10).hexdigest()}"'
+        headers = {"Cache-Control": "no-cache", "Vary": "Accept-Encoding, Cookie", "ETag": etag,
+                   "X-Content-Type-Options": "nosniff", "Content-Disposition": f'inline; filename="{filename}"',
+                   "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
+        inm = request.headers.get("if-none-match")
+        if inm and etag_matches(inm, etag):
+            return Response(status_code=304, headers=headers)
+        encoding = choose_encoding(request.headers.get("accept-encoding")) if len(content) >= _MIN_COMPRESS else "identity"
+        if encoding != "identity" and media_type == "image/svg+xml":
+            content = compress(content, encoding)
+            headers["Content-Encoding"] = encoding
+        return Response(content, media_type=media_type, headers=headers)
+
     def error(self, request: Request, exc: KasokuError) -> Response:
-        """A page's bad input: the envelope's code and message, as a page with the same status."""
+        """A page's bad input: the envelope's code and message, as a page with the same status
+        (no session while keys exist: to the sign-in page and back)."""
+        if isinstance(exc, auth.SignInRequired):
+            return RedirectResponse(auth.sign_in_url(request), status_code=303, headers={"Cache-Control": "no-store"})
         return self.render(request, "error.html", status=exc.status, error=exc.to_dict(), title="Error")

@@ -57,6 +57,22 @@ async def test_pages_answer(client: httpx.AsyncClient) -> None:
     svg = await client.get("/years/2024.svg")
     assert svg.headers["content-type"] == "image/svg+xml" and b"2024 in review" in svg.content
     assert "600 plays" in svg.text
+    # revalidated each use (figures change with the data), 304 when unchanged; inert on its own
+    assert svg.headers["cache-control"] == "no-cache" and svg.headers["x-content-type-options"] == "nosniff"
+    assert svg.headers["content-security-policy"].startswith("default-src 'none'")
+    assert svg.headers["content-encoding"] in ("br", "zstd", "gzip")
+    again = await client.get("/years/2024.svg", headers={"If-None-Match": svg.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    # the page links it and names it as its preview image
+    page = (await client.get("/years/2024")).text
+    assert '<img class="yearcard" src="/years/2024.svg?tz=' in page and 'property="og:image"' in page
+
+
+async def test_a_page_is_a_304_when_unchanged(client: httpx.AsyncClient) -> None:
+    first = await client.get("/?period=all")
+    assert first.headers["cache-control"] == "no-cache" and first.headers["etag"]
+    again = await client.get("/?period=all", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
 
 
 async def test_bad_input_is_a_4xx(client: httpx.AsyncClient) -> None:

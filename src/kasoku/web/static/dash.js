@@ -17,11 +17,9 @@
     });
   }
 
-  function el(name, attrs, parent) {
-    var node = document.createElementNS(SVG, name);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    if (parent) { parent.appendChild(node); }
-    return node;
+  /* Text and attribute values into SVG markup. */
+  function esc(v) {
+    return String(v).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
   }
 
   function fmt(n, digits) {
@@ -49,48 +47,50 @@
     });
   }
 
+  /* One SVG built as markup and parsed once (far cheaper than a DOM call per bar or cell). */
+  function svgInto(box, width, height, body) {
+    box.innerHTML = '<svg xmlns="' + SVG + '" viewBox="0 0 ' + width + " " + height + '" role="img" aria-label="' +
+      esc(box.getAttribute("aria-label")) + '">' + body + "</svg>";
+  }
+
   function drawBars(box, rows, tableId, boxWidth) {
     var links = tableLinks(tableId);
     var rowH = 26, width = Math.max(360, boxWidth || 640), labelW = Math.round(width * 0.45);
-    var svg = el("svg", { viewBox: "0 0 " + width + " " + Math.max(rowH, rows.length * rowH), role: "img",
-                          "aria-label": box.getAttribute("aria-label") });
     var max = Math.max.apply(null, rows.map(function (r) { return r.play_count; }).concat([1]));
+    var room = Math.floor(labelW / 7.2), out = [];
     rows.forEach(function (r, i) {
       var y = i * rowH;
       var label = (i + 1) + ". " + labelOf(r);
-      var room = Math.floor(labelW / 7.2);
       if (label.length > room) { label = label.slice(0, room - 1) + "…"; }
-      var parent = svg;
-      if (links[i]) { parent = el("a", { href: links[i] }, svg); }
-      var text = el("text", { x: 0, y: y + 17 }, parent);
-      text.textContent = label;
+      var text = '<text x="0" y="' + (y + 17) + '">' + esc(label) + "</text>";
+      out.push(links[i] ? '<a href="' + esc(links[i]) + '">' + text + "</a>" : text);
       var w = Math.max(2, (width - labelW - 130) * r.play_count / max);
-      var bar = el("rect", { x: labelW, y: y + 5, width: w, height: rowH - 10, rx: 3, "class": "bar" }, svg);
-      el("title", {}, bar).textContent = labelOf(r) + ": " + fmt(r.play_count) + " plays, " + fmt(r.total_minutes) + " min";
-      var value = el("text", { x: labelW + w + 6, y: y + 17, "class": "bar-label" }, svg);
-      value.textContent = fmt(r.play_count) + " · " + fmt(r.total_minutes) + " min";
+      out.push('<rect x="' + labelW + '" y="' + (y + 5) + '" width="' + w.toFixed(1) + '" height="' + (rowH - 10) +
+               '" rx="3" class="bar"><title>' + esc(labelOf(r) + ": " + fmt(r.play_count) + " plays, " +
+               fmt(r.total_minutes) + " min") + "</title></rect>");
+      out.push('<text x="' + (labelW + w + 6).toFixed(1) + '" y="' + (y + 17) + '" class="bar-label">' +
+               esc(fmt(r.play_count) + " · " + fmt(r.total_minutes) + " min") + "</text>");
     });
-    box.appendChild(svg);
+    svgInto(box, width, Math.max(rowH, rows.length * rowH), out.join(""));
   }
 
   function drawHeatmap(box, rows) {
-    var cell = 22, left = 40, top = 18;
-    var svg = el("svg", { viewBox: "0 0 " + (left + 24 * cell + 4) + " " + (top + 7 * cell + 4), role: "img",
-                          "aria-label": box.getAttribute("aria-label") });
+    var cell = 22, left = 40, top = 18, out = [];
     var grid = {}, max = 1;
     rows.forEach(function (r) { grid[r.weekday + ":" + r.hour] = r; max = Math.max(max, r.play_count); });
-    for (var h = 0; h < 24; h += 3) { el("text", { x: left + h * cell + 3, y: 12 }, svg).textContent = h; }
+    for (var h = 0; h < 24; h += 3) { out.push('<text x="' + (left + h * cell + 3) + '" y="12">' + h + "</text>"); }
     for (var d = 1; d <= 7; d++) {
-      el("text", { x: 0, y: top + (d - 1) * cell + 15 }, svg).textContent = DAYS[d - 1];
+      out.push('<text x="0" y="' + (top + (d - 1) * cell + 15) + '">' + DAYS[d - 1] + "</text>");
       for (h = 0; h < 24; h++) {
         var r = grid[d + ":" + h];
         var count = r ? r.play_count : 0;
-        var rect = el("rect", { x: left + h * cell, y: top + (d - 1) * cell, width: cell - 2, height: cell - 2, rx: 3,
-                                "class": count ? "bar" : "cell-empty", "fill-opacity": count ? (0.12 + 0.88 * count / max).toFixed(3) : 1 }, svg);
-        el("title", {}, rect).textContent = DAYS[d - 1] + " " + h + ":00 — " + fmt(count) + " plays";
+        out.push('<rect x="' + (left + h * cell) + '" y="' + (top + (d - 1) * cell) + '" width="' + (cell - 2) +
+                 '" height="' + (cell - 2) + '" rx="3" class="' + (count ? "bar" : "cell-empty") + '" fill-opacity="' +
+                 (count ? (0.12 + 0.88 * count / max).toFixed(3) : 1) + '"><title>' + DAYS[d - 1] + " " + h + ":00 — " +
+                 fmt(count) + " plays</title></rect>");
       }
     }
-    box.appendChild(svg);
+    svgInto(box, left + 24 * cell + 4, top + 7 * cell + 4, out.join(""));
   }
 
   /* "2026-03-04", "2026-W09" (ISO week: its Monday) or "2026-03" → Unix seconds (UTC). */
@@ -132,18 +132,31 @@
 
   var DRAW = { bars: drawBars, heatmap: drawHeatmap, timeline: drawTimeline };
 
-  function setupToggle(id, box, table) {
+  /* The Table button: the card shows its chart or its table (class show-table; CSS does the rest). */
+  function setupToggle(id, box) {
     var button = document.querySelector('button.toggle[data-for="' + id + '"]');
-    if (!button || !table) { return; }
-    var wrap = table.parentElement.classList.contains("scroll") ? table.parentElement : table;
+    var card = box.closest(".fig");
+    if (!button || !card) { return; }
     button.hidden = false;
-    wrap.hidden = true;
     button.addEventListener("click", function () {
       var showTable = button.getAttribute("aria-pressed") !== "true";
       button.setAttribute("aria-pressed", String(showTable));
-      wrap.hidden = !showTable;
-      box.hidden = showTable;
+      card.classList.toggle("show-table", showTable);
     });
+  }
+
+  /* Time zone suggestions: the browser's own list, filled in when the field is first used
+   * (the server accepts any IANA name; without the script the field is plain text). */
+  function zoneSuggestions() {
+    var input = document.querySelector("input[list='zones']");
+    if (!input || !Intl.supportedValuesOf) { return; }
+    input.addEventListener("focus", function () {
+      var list = document.getElementById("zones");
+      if (!list || list.options.length) { return; }
+      list.innerHTML = Intl.supportedValuesOf("timeZone").map(function (z) {
+        return '<option value="' + esc(z) + '">';
+      }).join("");
+    }, { once: true });
   }
 
   /* Fetch every chart's data at once, then draw them in one pass: all widths are read
@@ -154,6 +167,8 @@
     var jobs = boxes.map(function (box) {
       return api(box.dataset.src).then(function (body) { return body.data || []; }, function (err) {
         box.dataset.error = String(err && err.message || err);  // the table stays: the page is still complete
+        var card = box.closest(".fig");
+        if (card) { card.classList.add("no-chart"); }
         return null;
       });
     });
@@ -168,15 +183,15 @@
         box.dataset.drawMs = (performance.now() - t0).toFixed(1);
         box.dataset.drawn = String(rows.length);
       });
-      ready.forEach(function (box) {
-        setupToggle(box.id.replace(/^chart-/, ""), box, document.getElementById(box.dataset.table));
-      });
+      ready.forEach(function (box) { setupToggle(box.id.replace(/^chart-/, ""), box); });
       window.kasokuReadyAt = performance.now();  // benchmarks: page fully loaded, every chart's data in
       document.documentElement.dataset.ready = "1";  // tests and benchmarks wait for this
       window.dispatchEvent(new Event("kasoku:ready"));
     });
   }
 
-  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", drawAll); }
-  else { drawAll(); }
+  function start() { drawAll(); zoneSuggestions(); }
+
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); }
+  else { start(); }
 })();
