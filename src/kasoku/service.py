@@ -12,7 +12,12 @@ def build_domains(settings: Settings) -> list[Domain]:
     from kasoku.domains.listening.collector.domain import CollectorDomain
     from kasoku.domains.listening.domain import ListeningDomain
 
-    domains: list[Domain] = [ListeningDomain(settings), CollectorDomain(settings)]
+    from kasoku.domains.listening.domain import lake_from_settings
+    from kasoku.domains.racing.lake_domain import RacingLakeDomain
+
+    # The racing tables answer from the same lake (kasoku racing import --lake fills it).
+    domains: list[Domain] = [ListeningDomain(settings), CollectorDomain(settings),
+                             RacingLakeDomain(settings, lake_from_settings(settings))]
     if settings.racing_archive or settings.racing_client == "com":
         from kasoku.domains.racing.domain import RacingDomain
 
