@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 from kasoku.domains.racing import archive, catalogue
 from kasoku.domains.racing.columnar import decode_table
 from kasoku.domains.racing.layouts import layout_for_length
-from kasoku.domains.racing.lake_tables import (DELETE_CODE, LAYOUT_OF, VIEW_NAMES, VIEW_TABLES,
+from kasoku.domains.racing.lake_tables import (DELETE_CODE, LAYOUT_OF, TABLES, VIEW_NAMES, VIEW_TABLES,
                                                date_source, empty_table, key_slices, record_key, table_name, view_sql)
 from kasoku.errors import InputError, KasokuError
 from kasoku.lake.ducklake import ALIAS, Lake
@@ -109,10 +109,9 @@ def incoming_tables(raws: Sequence[bytes]) -> dict[str, pa.Table]:
             race_date = pc.strptime(days, format="%Y%m%d", unit="s", error_is_null=True).cast(pa.date32())
         elif src == "training":
             race_date = t["training_date"]
-        else:
-            race_date = pa.nulls(t.num_rows, pa.date32())
-        t = (t.append_column("race_date", race_date)
-              .append_column("_key", pa.array([record_key(r, slices) for r in recs], pa.string()))
+        if src is not None:
+            t = t.append_column("race_date", race_date)
+        t = (t.append_column("_key", pa.array([record_key(r, slices) for r in recs], pa.string()))
               .append_column("_hash", pa.array([hashlib.blake2b(r, digest_size=12).hexdigest() for r in recs],
                                                pa.string()))
               .append_column("_seq", pa.array(np.asarray(seqs, dtype=np.int64))))
@@ -121,7 +120,10 @@ def incoming_tables(raws: Sequence[bytes]) -> dict[str, pa.Table]:
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> bool:
-    """Create the named racing tables that are missing, and the views once their tables exist."""
+    """Create the named racing tables that are missing, and the views once their tables exist.
+
+    An import creates every table at once (empty ones too): the views and the API then see
+    the same set of tables on every lake, whatever record types came first."""
     existing = {r[0] for r in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [ALIAS]).fetchall()}
     created = False
@@ -137,12 +139,12 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> bool:
             con.execute(f"ALTER TABLE {ref(name)} SET PARTITIONED BY (year(race_date))")
         existing.add(name)
         created = True
-    if created:
-        views = {r[0] for r in con.execute(
-            "SELECT view_name FROM duckdb_views() WHERE database_name = ?", [ALIAS]).fetchall()}
-        for view in VIEW_NAMES:
-            if view not in views and set(VIEW_TABLES[view]) <= existing:
-                con.execute(f"CREATE VIEW {ref(view)} AS {view_sql(view, lambda t: t)}")
+    views = {r[0] for r in con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE database_name = ?", [ALIAS]).fetchall()}
+    for view in VIEW_NAMES:
+        if view not in views and set(VIEW_TABLES[view]) <= existing:
+            con.execute(f"CREATE VIEW {ref(view)} AS {view_sql(view, lambda t: t)}")
+            created = True
     return created
 
 
@@ -201,7 +203,7 @@ def merge_table(con: duckdb.DuckDBPyConnection, name: str, incoming: pa.Table) -
                     WHERE _key IN (SELECT _key FROM racing_put)
                     QUALIFY row_number() OVER (PARTITION BY _key ORDER BY data_creation_date DESC NULLS LAST,
                                                _seq DESC) = 1
-                    ORDER BY race_date, _key""")
+                    ORDER BY {'race_date, ' if 'race_date' in incoming.column_names else ''}_key""")
             finally:
                 con.unregister("racing_put")
         return out
@@ -217,7 +219,7 @@ def import_records(lake: Lake, raws: Sequence[bytes], *, attempts: int = 8, mess
     tables = incoming_tables(raws)
 
     def body(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, _Merged], bool]:
-        created = ensure_tables(con, sorted(tables))
+        created = ensure_tables(con, TABLES)
         merged = {name: merge_table(con, name, t) for name, t in sorted(tables.items())}
         changed = any(m.inserted or m.deleted for m in merged.values())
         return merged, created or changed

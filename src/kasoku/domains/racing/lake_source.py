@@ -76,8 +76,8 @@ def relation(name: str, snapshot: int) -> str:
     return f"({view_sql(name, ref)})" if name in VIEW_NAMES else ref(name)
 
 
-def order_of(name: str) -> str:
-    return _VIEW_ORDER.get(name, "race_date, _key")
+def order_of(name: str, columns: Sequence[str]) -> str:
+    return _VIEW_ORDER.get(name, "race_date, _key" if DATE_COLUMN in columns else "_key")
 
 
 class LakeTablesSource:
@@ -171,7 +171,7 @@ def read_table(cur: duckdb.DuckDBPyConnection, snapshot: int, params: Mapping[st
         select = ", ".join(quote_ident(c) for c in visible)
     limit, offset = int(params.get("limit", DEFAULT_LIMIT)), int(params.get("offset", 0))
     sql = (f"SELECT {select} FROM {rel} {'WHERE ' + ' AND '.join(where) if where else ''} "
-           f"ORDER BY {order_of(name)} LIMIT {limit + 1} OFFSET {offset}")
+           f"ORDER BY {order_of(name, columns)} LIMIT {limit + 1} OFFSET {offset}")
     table = cur.execute(sql, args).to_arrow_table()
     has_more = table.num_rows > limit
     if has_more:

@@ -4,8 +4,8 @@ Table names are the record type in lower case (``ra``, ``se``, ``o1`` … ``wf``
 ``_V4802`` layouts (other columns) get tables of their own (``um_v4802``). Each table holds
 the columns of :func:`kasoku.domains.racing.columnar.decode_table` plus:
 
-- ``race_date`` (DATE): the meeting day (``meet_year`` + ``meet_date``) where the layout has
-  one (training records: ``training_date``); tables with it are partitioned by its year;
+- ``race_date`` (DATE), only where the layout has a day: the meeting day (``meet_year`` +
+  ``meet_date``; training records: ``training_date``); those tables are partitioned by its year;
 - ``_key``: the record's JV-Data key (the key fields' exact bytes, ``|``-joined), the unit of
   JV-Data's update semantics (a later record for a key replaces it, ``data_code`` 0 deletes it);
 - ``_hash``: blake2b of the record's bytes (a re-import of the same record changes nothing).
@@ -98,8 +98,9 @@ def date_source(layout: Layout) -> str | None:
 def empty_table(name: str) -> pa.Table:
     """The table's columns (no rows): the decoder's schema plus the meta columns."""
     t = decode_table([], LAYOUT_OF[name])
-    return (t.append_column("race_date", pa.array([], pa.date32()))
-             .append_column("_key", pa.array([], pa.string()))
+    if date_source(LAYOUT_OF[name]) is not None:
+        t = t.append_column("race_date", pa.array([], pa.date32()))
+    return (t.append_column("_key", pa.array([], pa.string()))
              .append_column("_hash", pa.array([], pa.string())))
 
 
