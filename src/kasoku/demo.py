@@ -64,8 +64,7 @@ def _racing_lake(lake: "Lake", console: Console) -> None:
 
     con = lake.connect(read_only=True)
     try:
-        present = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = 'se'",
-                              [ALIAS]).fetchone()
+        present = con.execute(f"SELECT count(*) FROM ducklake_table_info('{ALIAS}') WHERE table_name = 'se'").fetchone()
     finally:
         con.close()
     if present and present[0]:

@@ -34,6 +34,7 @@ from kasoku.domains.racing.lake_tables import (DELETE_CODE, LAYOUT_OF, TABLES, V
                                                date_source, empty_table, key_slices, record_key, table_name, view_sql)
 from kasoku.errors import InputError, KasokuError
 from kasoku.lake.ducklake import ALIAS, Lake
+from kasoku.lake.extensions import quote
 from kasoku.lake.transaction import write
 
 Progress = Callable[[int, int, Path], None]
@@ -124,8 +125,14 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> bool:
 
     An import creates every table at once (empty ones too): the views and the API then see
     the same set of tables on every lake, whatever record types came first."""
-    existing = {r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [ALIAS]).fetchall()}
+    # ducklake_table_info: one catalog read (duckdb_tables() costs one per table).
+    existing = {r[0] for r in con.execute(f"SELECT table_name FROM ducklake_table_info({quote(ALIAS)})").fetchall()}
+    if set(names) <= existing:
+        try:  # the views are created last: the last one existing means all do
+            con.execute(f"SELECT 1 FROM {ref(VIEW_NAMES[-1])} LIMIT 0")
+            return False
+        except duckdb.CatalogException:
+            pass
     created = False
     for name in names:
         if name in existing:

@@ -64,10 +64,39 @@ def tags_of(names: Sequence[str]) -> frozenset[str]:
     return frozenset(f"{TAG}{t}" for n in names for t in base_tables(n))
 
 
-def existing_tables(cur: duckdb.DuckDBPyConnection) -> set[str]:
-    known = set(TABLES)
-    return {r[0] for r in cur.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ?",
-                                      [ALIAS]).fetchall() if r[0] in known}
+_KNOWN = frozenset(TABLES)
+_MEMO_SIZE = 64
+_tables_memo: dict[tuple[str, int], frozenset[str]] = {}
+_columns_memo: dict[tuple[str, str, int], list[tuple[str, str]]] = {}
+_memo_lock = threading.Lock()
+
+
+def _remember(memo: dict[Any, Any], key: Any, value: Any) -> Any:
+    with _memo_lock:
+        if len(memo) >= _MEMO_SIZE:
+            memo.pop(next(iter(memo)))
+        memo[key] = value
+    return value
+
+
+def existing_tables(cur: duckdb.DuckDBPyConnection, snapshot: int | None = None, lake: str = "") -> frozenset[str]:
+    """The racing tables the lake holds. ``ducklake_table_info`` is one catalog read (``duckdb_tables()``
+    costs one per table: seconds on a lake of 60 tables); the answer per snapshot never changes, so
+    it is remembered (per lake: ``lake`` is its catalog)."""
+    if snapshot is not None and (lake, snapshot) in _tables_memo:
+        return _tables_memo[lake, snapshot]
+    found = frozenset(r[0] for r in cur.execute(f"SELECT table_name FROM ducklake_table_info({quote(ALIAS)})")
+                      .fetchall() if r[0] in _KNOWN)
+    return _remember(_tables_memo, (lake, snapshot), found) if snapshot is not None else found
+
+
+def columns_of(cur: duckdb.DuckDBPyConnection, name: str, snapshot: int, lake: str = "") -> list[tuple[str, str]]:
+    """(column, type) of a table or view at ``snapshot`` (remembered: a snapshot's schema is fixed)."""
+    key = (lake, name, snapshot)
+    if key in _columns_memo:
+        return _columns_memo[key]
+    cols = [(c, t) for c, t, *_ in cur.execute(f"DESCRIBE SELECT * FROM {relation(name, snapshot)}").fetchall()]
+    return _remember(_columns_memo, key, cols)  # type: ignore[no-any-return]
 
 
 def relation(name: str, snapshot: int) -> str:
@@ -84,20 +113,21 @@ class LakeTablesSource:
     def __init__(self, lake: Lake, pool: DuckDBPool) -> None:
         self.lake = lake
         self.pool = pool
+        self.key = lake.catalog  # which lake the schema memo speaks of
 
     async def run(self, query: Query) -> Result:
         try:
             snapshot = int(await self.pool.run(current_snapshot))
             if query.name == TABLES_Q:
-                table, tags = await self.pool.run(lambda cur: list_tables(cur, snapshot))
+                table, tags = await self.pool.run(lambda cur: list_tables(cur, snapshot, self.key))
                 return Result(table=table, tags=tags, source="lake", meta={"snapshot": snapshot}, version=snapshot)
             if query.name == TABLE_Q:
-                table, meta = await self.pool.run(lambda cur: read_table(cur, snapshot, dict(query.params)))
+                table, meta = await self.pool.run(lambda cur: read_table(cur, snapshot, dict(query.params), self.key))
                 return Result(table=table, tags=tags_of([meta["table"]]), source="lake",
                               meta={**meta, "snapshot": snapshot}, version=snapshot)
             if query.name == RACE_Q:
                 race_id = str(query.params["race_id"])
-                table = await self.pool.run(lambda cur: race_card(cur, snapshot, race_id))
+                table = await self.pool.run(lambda cur: race_card(cur, snapshot, race_id, self.key))
                 return Result(table=table, tags=tags_of(["races", "entries", "odds", "payouts"]), source="lake",
                               meta={"race_id": race_id, "snapshot": snapshot}, version=snapshot)
         except duckdb.IOException as exc:
@@ -107,13 +137,13 @@ class LakeTablesSource:
         raise InvalidParameter(f"unknown racing lake query {query.name!r}")
 
 
-def list_tables(cur: duckdb.DuckDBPyConnection, snapshot: int) -> tuple[pa.Table, frozenset[str]]:
-    present = existing_tables(cur)
+def list_tables(cur: duckdb.DuckDBPyConnection, snapshot: int, lake: str = "") -> tuple[pa.Table, frozenset[str]]:
+    present = existing_tables(cur, snapshot, lake)
     names = [t for t in TABLES if t in present] + [v for v in VIEW_NAMES if set(VIEW_TABLES[v]) <= present]
     rows: dict[str, list[Any]] = {"name": [], "kind": [], "rows": [], "columns": []}
     for name in names:
         rel = relation(name, snapshot)
-        cols = [(c, t) for c, t, *_ in cur.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall() if c not in HIDDEN]
+        cols = [(c, t) for c, t in columns_of(cur, name, snapshot, lake) if c not in HIDDEN]
         count = cur.execute(f"SELECT count(*) FROM {rel}").fetchone()
         rows["name"].append(name)
         rows["kind"].append("view" if name in VIEW_NAMES else "table")
@@ -124,21 +154,22 @@ def list_tables(cur: duckdb.DuckDBPyConnection, snapshot: int) -> tuple[pa.Table
     return pa.Table.from_pydict(rows, schema=schema), tags_of(names)
 
 
-def _require(cur: duckdb.DuckDBPyConnection, name: str) -> None:
+def _require(cur: duckdb.DuckDBPyConnection, name: str, snapshot: int, lake: str) -> None:
     if name not in TABLES and name not in VIEW_NAMES:
         raise NotFound(f"no racing table or view {name!r}", details={"table": name, "tables": list(TABLES),
                                                                       "views": list(VIEW_NAMES)})
-    missing = [t for t in base_tables(name) if t not in existing_tables(cur)]
+    missing = [t for t in base_tables(name) if t not in existing_tables(cur, snapshot, lake)]
     if missing:
         raise NotFound(f"{name!r} has no data in this lake yet (import JV-Data with kasoku racing import --lake)",
                        details={"table": name, "missing": missing})
 
 
-def read_table(cur: duckdb.DuckDBPyConnection, snapshot: int, params: Mapping[str, Any]) -> tuple[pa.Table, dict[str, Any]]:
+def read_table(cur: duckdb.DuckDBPyConnection, snapshot: int, params: Mapping[str, Any],
+               lake: str = "") -> tuple[pa.Table, dict[str, Any]]:
     name = str(params["table"])
-    _require(cur, name)
+    _require(cur, name, snapshot, lake)
     rel = relation(name, snapshot)
-    columns = [c for c, *_ in cur.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()]
+    columns = [c for c, _ in columns_of(cur, name, snapshot, lake)]
     visible = [c for c in columns if c not in HIDDEN]
     where: list[str] = []
     args: list[Any] = []
@@ -194,9 +225,9 @@ def _as_list(table: pa.Table) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array([0, table.num_rows], pa.int32()), structs)
 
 
-def race_card(cur: duckdb.DuckDBPyConnection, snapshot: int, race_id: str) -> pa.Table:
+def race_card(cur: duckdb.DuckDBPyConnection, snapshot: int, race_id: str, lake: str = "") -> pa.Table:
     """One row: ``race`` (struct), ``entries``, ``odds``, ``payouts`` (lists of structs)."""
-    present = existing_tables(cur)
+    present = existing_tables(cur, snapshot, lake)
     if "ra" not in present:
         raise NotFound(f"no race {race_id!r}: the lake holds no races yet", details={"race_id": race_id})
     ref = pinned(snapshot)
