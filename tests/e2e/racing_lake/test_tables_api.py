@@ -188,3 +188,17 @@ async def test_tables_through_batch(client: httpx.AsyncClient, demo: DemoArchive
     result = r.json()["results"][0]
     assert result["status"] == 200 and result["cache"] == "hit"  # the GET above made the one entry both share
     assert result["data"]["data"] == direct["data"]
+
+
+async def test_mcp_tools_read_tables_and_race_cards(client: httpx.AsyncClient, demo: DemoArchive) -> None:
+    headers = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
+    listed = await client.post("/mcp", headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    tools = {t["name"]: t for t in listed.json()["result"]["tools"]}
+    assert {"racing_tables", "racing_races"} <= set(tools)
+    assert "entries" in tools["racing_tables"]["inputSchema"]["properties"]["name"]["enum"]
+    race = demo.race_ids[0]
+    called = await client.post("/mcp", headers=headers, json={
+        "jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "racing_tables", "arguments": {"name": "races", "race_id": race}}})
+    rows = called.json()["result"]["structuredContent"]["data"]
+    assert [r["race_id"] for r in rows] == [race]

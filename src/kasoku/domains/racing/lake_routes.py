@@ -20,7 +20,7 @@ from kasoku.api.queries import WIRE_PARAMS, register_query_route
 from kasoku.api.respond import serve_query
 from kasoku.domains.racing.lake_source import (DATASET, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, RACE_Q, TABLE_Q,
                                                TABLES_Q)
-from kasoku.domains.racing.lake_tables import FILTER_COLUMNS
+from kasoku.domains.racing.lake_tables import FILTER_COLUMNS, TABLES, VIEW_NAMES
 from kasoku.engine.types import Query
 from kasoku.errors import InvalidParameter
 
@@ -123,7 +123,7 @@ def _params(request: Request) -> dict[str, Any]:
     return out
 
 
-router = APIRouter(tags=["racing tables"])
+router = APIRouter(tags=["racing"])
 
 
 @router.get("/api/v1/tables", summary="Racing lake tables and views: columns, types, row counts")
@@ -135,7 +135,9 @@ async def tables(request: Request) -> Response:
             description="Filters (only where the table has the column): start, end (race_date, YYYY-MM-DD), race_id, "
                         "racecourse (racecourse_code), horse (pedigree_reg_num), jockey (jockey_code), trainer "
                         f"(trainer_code). columns=a,b; limit (≤ {MAX_LIMIT:,}), offset. Formats: {_FORMATS_DOC}.")
-async def table(request: Request, name: Annotated[str, Path(max_length=16)]) -> Response:
+async def table(request: Request, name: Annotated[str, Path(max_length=16, description="a racing table (record type in "
+                                                           "lower case: ra, se, o1 …) or view (races, entries, odds …)",
+                                                           json_schema_extra={"enum": [*VIEW_NAMES, *TABLES]})]) -> Response:
     return await serve_query(request, table_query({**_params(request), "name": name}))
 
 
@@ -145,7 +147,9 @@ async def race(request: Request, race_id: Annotated[str, Path(max_length=16)]) -
 
 
 def register(app: FastAPI) -> None:
+    """Routes, and the query routes batch and MCP answer: a table's rows (MCP tool ``racing_tables``,
+    its ``name`` enumerates the tables and views) and the race card (``racing_races``). The list of
+    tables is GET only: its path would give the rows' MCP tool name too."""
     app.include_router(router)
-    register_query_route(app, "/api/v1/tables", tables_query)
     register_query_route(app, "/api/v1/tables/{name}", table_query)
     register_query_route(app, "/api/v1/races/{race_id}", race_query)
