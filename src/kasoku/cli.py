@@ -543,6 +543,7 @@ def racing_import(files: Annotated[list[Path], typer.Argument(help="JV-Data file
         t.add_row("rows written", f"{done.inserted:,} ({done.replaced:,} replaced an older record)")
         t.add_row("rows deleted (data_code 0)", f"{done.deleted:,}")
         t.add_row("unchanged (already in the lake)", f"{done.unchanged:,}")
+        t.add_row("raw records added (replay)", f"{done.raw_added:,}")
         for name, count in done.by_table.items():
             t.add_row(f"table {name}", f"{count:,}")
         t.add_row("lake", lake)

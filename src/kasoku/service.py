@@ -18,7 +18,14 @@ def build_domains(settings: Settings) -> list[Domain]:
     # The racing tables answer from the same lake (kasoku racing import --lake fills it).
     domains: list[Domain] = [ListeningDomain(settings), CollectorDomain(settings),
                              RacingLakeDomain(settings, lake_from_settings(settings))]
-    if settings.racing_archive or settings.racing_client == "com":
+    if settings.racing_client == "lake":
+        from kasoku.domains.racing.clients.lake import LakeClient
+        from kasoku.domains.racing.domain import RacingDomain
+
+        # The replay from the lake's raw records: no archive, no manifest, the lake's snapshots.
+        client = LakeClient(lake_from_settings(settings), max_fetch_bytes=settings.racing_max_fetch_bytes)
+        domains.append(RacingDomain(settings, client=client))
+    elif settings.racing_archive or settings.racing_client == "com":
         from kasoku.domains.racing.domain import RacingDomain
 
         domains.append(RacingDomain(settings))

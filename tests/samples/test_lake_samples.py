@@ -20,7 +20,7 @@ def test_real_samples_round_trip_through_the_lake(tmp_path: Path) -> None:
     assert summary.records == len(paths) and summary.snapshot is not None
     con = lake.connect(read_only=True)
     try:
-        for raw in read_files(paths):
+        for raw in read_files(paths)[0]:
             layout = layout_for_length(raw[:2].decode(), len(raw))
             assert layout is not None
             name = table_name(layout)

@@ -216,10 +216,13 @@ def delivery_order(demo: DemoArchive) -> list[bytes]:
 
 
 def import_demo_lake(lake: "Lake", *, seed: int = 2024) -> "LakeImportSummary":
-    """The demo's racing days as lake tables (``kasoku racing import --lake`` on the same records)."""
-    from kasoku.domains.racing.lake_import import import_records
+    """The demo's racing days as lake tables, and its raw records for the replay (what ``kasoku
+    racing import --lake`` does with the same records, each under its dataspec)."""
+    from kasoku.domains.racing.lake_import import import_records, targets_of
 
-    return import_records(lake, delivery_order(generate(seed)), message="racing demo import")
+    demo = generate(seed)
+    targets = [t for spec in DELIVERY_ORDER for t in targets_of(demo.files.get(spec, []), spec)]
+    return import_records(lake, delivery_order(demo), targets=targets, message="racing demo import")
 
 
 def example_paths(seed: int = 2024) -> list[str]:

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 from kasoku.domains.racing import archive, catalogue
 from kasoku.domains.racing.columnar import decode_table
 from kasoku.domains.racing.layouts import layout_for_length
-from kasoku.domains.racing.lake_tables import (DELETE_CODE, LAYOUT_OF, TABLES, VIEW_NAMES, VIEW_TABLES,
+from kasoku.domains.racing.lake_tables import (DELETE_CODE, LAYOUT_OF, RAW_COLUMNS, RAW_TABLE, TABLES, VIEW_NAMES, VIEW_TABLES,
                                                date_source, empty_table, key_slices, record_key, table_name, view_sql)
 from kasoku.errors import InputError, KasokuError
 from kasoku.lake.ducklake import ALIAS, Lake
@@ -48,6 +48,7 @@ class LakeImportSummary:
     replaced: int = 0  # of those, rows that replaced an older row of the same key
     deleted: int = 0  # rows removed by data_code 0
     unchanged: int = 0  # records the lake already held (or held newer)
+    raw_added: int = 0  # raw records added for the replay (jvdata_raw; byte-identical ones are held once)
     by_table: dict[str, int] = field(default_factory=dict)  # rows written per table
     snapshot: int | None = None
     attempts: int = 1
@@ -57,9 +58,14 @@ def ref(table: str, snapshot: int | None = None) -> str:
     return f"{ALIAS}.{table}" + (f" AT (VERSION => {int(snapshot)})" if snapshot is not None else "")
 
 
-def read_files(paths: Sequence[Path], dataspec: str | None = None, progress: Progress | None = None) -> list[bytes]:
-    """Every record of ``paths`` in input order, validated like an archive import (InputError names
-    file and record; nothing is written before all of them passed)."""
+Target = tuple[str, str, str]  # (kind, dataspec, day) as the archive files a record
+
+
+def read_files(paths: Sequence[Path], dataspec: str | None = None,
+               progress: Progress | None = None) -> tuple[list[bytes], list[Target]]:
+    """Every record of ``paths`` in input order and where JV-Link delivers it (kind, dataspec, day),
+    validated like an archive import (InputError names file and record; nothing is written before
+    all of them passed)."""
     spec = None
     if dataspec is not None:
         try:
@@ -67,6 +73,7 @@ def read_files(paths: Sequence[Path], dataspec: str | None = None, progress: Pro
         except KasokuError as e:
             raise InputError(e.message, details={"dataspec": dataspec}) from None
     out: list[bytes] = []
+    targets: list[Target] = []
     for done, path in enumerate(paths, 1):
         path = Path(path)
         try:
@@ -79,13 +86,47 @@ def read_files(paths: Sequence[Path], dataspec: str | None = None, progress: Pro
             raise InputError(str(e), path=str(path), record=data.count(b"\r\n") + 1) from None
         for i, rec in enumerate(recs, 1):
             try:
-                archive.check_record(rec, spec)
+                targets.append(archive.check_record(rec, spec))
             except ValueError as e:
                 raise InputError(str(e), path=str(path), record=i) from None
         out.extend(recs)
         if progress is not None:
             progress(done, len(paths), path)
-    return out
+    return out, targets
+
+
+def targets_of(raws: Sequence[bytes], dataspec: str) -> list[Target]:
+    """Where each record of one dataspec is delivered (validating it like an import)."""
+    spec = catalogue.get_dataspec(dataspec)
+    return [archive.check_record(r, spec) for r in raws]
+
+
+def merge_raw(con: duckdb.DuckDBPyConnection, raws: Sequence[bytes], targets: Sequence[Target],
+              hashes: Sequence[str]) -> int:
+    """Append records not yet held for their (dataspec, day) — byte-identical ones are dropped, like
+    the archive's day files — in input order; returns how many were added."""
+    incoming = pa.table({
+        "kind": [t[0] for t in targets], "dataspec": [t[1] for t in targets], "day": [t[2] for t in targets],
+        "race_key": [r[11:27].decode("ascii", "replace") for r in raws],
+        "record_type": [r[:2].decode("ascii", "replace") for r in raws],
+        "record": pa.array(list(raws), pa.binary()), "_hash": list(hashes),
+        "_ord": pa.array(np.arange(len(raws), dtype=np.int64))})
+    con.register("racing_raw_in", incoming)
+    try:
+        row = con.execute(f"""
+            INSERT INTO {ref(RAW_TABLE)}
+            WITH inc AS (SELECT * FROM racing_raw_in
+                         QUALIFY row_number() OVER (PARTITION BY dataspec, day, _hash ORDER BY _ord) = 1),
+                 new AS (SELECT * FROM inc WHERE NOT EXISTS (
+                     SELECT 1 FROM {ref(RAW_TABLE)} r
+                     WHERE r.dataspec = inc.dataspec AND r.day = inc.day AND r._hash = inc._hash))
+            SELECT dataspec, kind, day, race_key,
+                   (SELECT coalesce(max(seq), 0) FROM {ref(RAW_TABLE)}) + row_number() OVER (ORDER BY _ord),
+                   record_type, record, _hash
+            FROM new ORDER BY _ord""").fetchone()
+    finally:
+        con.unregister("racing_raw_in")
+    return int(row[0]) if row else 0
 
 
 def incoming_tables(raws: Sequence[bytes]) -> dict[str, pa.Table]:
@@ -127,13 +168,17 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> bool:
     the same set of tables on every lake, whatever record types came first."""
     # ducklake_table_info: one catalog read (duckdb_tables() costs one per table).
     existing = {r[0] for r in con.execute(f"SELECT table_name FROM ducklake_table_info({quote(ALIAS)})").fetchall()}
-    if set(names) <= existing:
+    created = False
+    if RAW_TABLE not in existing:
+        con.execute(f"CREATE TABLE {ref(RAW_TABLE)} ({RAW_COLUMNS})")
+        con.execute(f"ALTER TABLE {ref(RAW_TABLE)} SET PARTITIONED BY (dataspec)")
+        created = True
+    if set(names) <= existing and not created:
         try:  # the views are created last: the last one existing means all do
             con.execute(f"SELECT 1 FROM {ref(VIEW_NAMES[-1])} LIMIT 0")
             return False
         except duckdb.CatalogException:
             pass
-    created = False
     for name in names:
         if name in existing:
             continue
@@ -218,23 +263,31 @@ def merge_table(con: duckdb.DuckDBPyConnection, name: str, incoming: pa.Table) -
         con.unregister("racing_in")
 
 
-def import_records(lake: Lake, raws: Sequence[bytes], *, attempts: int = 8, message: str = "racing import",
-                   summary: LakeImportSummary | None = None) -> LakeImportSummary:
-    """Decode ``raws`` (already validated) and merge them into the lake in one transaction."""
+def import_records(lake: Lake, raws: Sequence[bytes], *, targets: Sequence[Target] | None = None, attempts: int = 8,
+                   message: str = "racing import", summary: LakeImportSummary | None = None) -> LakeImportSummary:
+    """Decode ``raws`` (already validated) and merge them into the lake in one transaction; with
+    ``targets`` (where each record is delivered: :func:`read_files`, :func:`targets_of`) the raw
+    records go to ``jvdata_raw`` too, in the same transaction, for the replay."""
     summary = summary or LakeImportSummary()
     summary.records = len(raws)
     tables = incoming_tables(raws)
+    hashes: list[str] = []
+    if targets is not None:  # the tables' hashes, back in input order
+        by_seq = {s: h for t in tables.values() for s, h in zip(t["_seq"].to_pylist(), t["_hash"].to_pylist())}
+        hashes = [by_seq[i] for i in range(len(raws))]
 
-    def body(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, _Merged], bool]:
+    def body(con: duckdb.DuckDBPyConnection) -> tuple[tuple[dict[str, _Merged], int], bool]:
         created = ensure_tables(con, TABLES)
         merged = {name: merge_table(con, name, t) for name, t in sorted(tables.items())}
-        changed = any(m.inserted or m.deleted for m in merged.values())
-        return merged, created or changed
+        added = merge_raw(con, raws, targets, hashes) if targets is not None else 0
+        changed = any(m.inserted or m.deleted for m in merged.values()) or added > 0
+        return (merged, added), created or changed
 
     done = write(lake, body, message=message, attempts=attempts)
     summary.snapshot, summary.attempts = done.snapshot, done.attempts
+    merged, summary.raw_added = done.value
     counts: Counter[str] = Counter()
-    for name, m in done.value.items():
+    for name, m in merged.items():
         summary.inserted += m.inserted
         summary.replaced += m.replaced
         summary.deleted += m.deleted
@@ -247,11 +300,12 @@ def import_records(lake: Lake, raws: Sequence[bytes], *, attempts: int = 8, mess
 
 def import_files(lake: Lake, paths: Sequence[Path], *, dataspec: str | None = None,
                  progress: Progress | None = None, attempts: int = 8) -> LakeImportSummary:
-    """``kasoku racing import FILE... --lake LAKE``: read and validate all, then one transaction."""
-    raws = read_files(paths, dataspec, progress)
-    return import_records(lake, raws, attempts=attempts, summary=LakeImportSummary(files=len(paths)),
+    """``kasoku racing import FILE... --lake LAKE``: read and validate all, then one transaction
+    (tables and the raw records for the replay)."""
+    raws, targets = read_files(paths, dataspec, progress)
+    return import_records(lake, raws, targets=targets, attempts=attempts, summary=LakeImportSummary(files=len(paths)),
                           message=f"racing import files={len(paths)} records={len(raws)}")
 
 
-__all__ = ["LakeImportSummary", "import_files", "import_records", "incoming_tables", "merge_table",
+__all__ = ["LakeImportSummary", "merge_raw", "targets_of", "import_files", "import_records", "incoming_tables", "merge_table",
            "read_files", "ensure_tables"]

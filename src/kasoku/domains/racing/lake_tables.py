@@ -50,6 +50,14 @@ KEYS: dict[str, tuple[str, ...]] = {
     "WC": ("training_center_code", "training_date", "training_time", "pedigree_reg_num"),
 }
 META_COLUMNS = ("race_date", "_key", "_hash")
+
+# The raw records, exactly as delivered, for the JV-Link-shaped replay (/api/v1/data/{dataspec}):
+# what the archive's day files hold, as rows. ``day``: the data-creation date (stored dataspecs)
+# or the race day (realtime ones), as JV-Link selects them; ``seq``: import order (a day's
+# records come back in the order they were imported, like an archive day file that only grows).
+RAW_TABLE = "jvdata_raw"
+RAW_COLUMNS = ("dataspec VARCHAR, kind VARCHAR, day VARCHAR, race_key VARCHAR, seq BIGINT, record_type VARCHAR, "
+               "record BLOB, _hash VARCHAR")
 DELETE_CODE = "0"  # data_code 0: 該当レコード削除
 
 
