@@ -31,7 +31,7 @@ from kasoku.domains.racing import archive, catalogue
 from kasoku.domains.racing.columnar import decode_table
 from kasoku.domains.racing.layouts import layout_for_length
 from kasoku.domains.racing.lake_tables import (DELETE_CODE, LAYOUT_OF, RAW_COLUMNS, RAW_TABLE, TABLES, VIEW_NAMES, VIEW_TABLES,
-                                               date_source, empty_table, key_slices, record_key, table_name, view_sql)
+                                               date_source, empty_table, key_slices, record_keys, table_name, view_sql)
 from kasoku.errors import InputError, KasokuError
 from kasoku.lake.ducklake import ALIAS, Lake
 from kasoku.lake.extensions import quote
@@ -153,7 +153,9 @@ def incoming_tables(raws: Sequence[bytes]) -> dict[str, pa.Table]:
             race_date = t["training_date"]
         if src is not None:
             t = t.append_column("race_date", race_date)
-        t = (t.append_column("_key", pa.array([record_key(r, slices) for r in recs], pa.string()))
+        matrix = np.frombuffer(b"".join(r if r.endswith(b"\r\n") else r + b"\r\n" for r in recs),
+                               np.uint8).reshape(len(recs), layout.length)
+        t = (t.append_column("_key", record_keys(matrix, slices))
               .append_column("_hash", pa.array([hashlib.blake2b(r, digest_size=12).hexdigest() for r in recs],
                                                pa.string()))
               .append_column("_seq", pa.array(np.asarray(seqs, dtype=np.int64))))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pyarrow as pa
 
 from kasoku.domains.racing.columnar import decode_table
@@ -89,7 +90,24 @@ def key_slices(layout: Layout) -> tuple[slice, ...]:
 
 
 def record_key(raw: bytes, slices: tuple[slice, ...]) -> str:
-    return "|".join(raw[s].decode("cp932", "replace").strip(" ") for s in slices)
+    """One record's key: the key fields' exact bytes, ``|``-joined (what :func:`record_keys` makes)."""
+    return "|".join(raw[s].decode("cp932", "replace") for s in slices)
+
+
+def record_keys(matrix: np.ndarray, slices: tuple[slice, ...]) -> pa.Array:
+    """The keys of many records of one layout at once (``matrix``: records x bytes)."""
+    rows = matrix.shape[0]
+    parts: list[np.ndarray] = []
+    for i, s in enumerate(slices):
+        if i:
+            parts.append(np.full((rows, 1), ord("|"), np.uint8))
+        parts.append(matrix[:, s])
+    keys = np.ascontiguousarray(np.concatenate(parts, axis=1)) if parts else np.zeros((rows, 0), np.uint8)
+    if (keys < 0x80).all():
+        width = keys.shape[1]
+        offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int32) if rows else np.zeros(1, np.int32)
+        return pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(keys))
+    return pa.array([row.tobytes().decode("cp932", "replace") for row in keys], pa.string())
 
 
 def date_source(layout: Layout) -> str | None:
