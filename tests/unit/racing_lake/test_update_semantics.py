@@ -106,3 +106,26 @@ def test_bad_input_writes_nothing(lake: Lake, tmp_path: Path) -> None:
     assert "bad.jvd" in str(err.value.details) or "bad.jvd" in err.value.message
     assert not (tmp_path / "lake").exists() or rows(
         lake, "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'lake' AND table_name = 'ra'") == [(0,)]
+
+
+def test_two_imports_at_once_both_land(lake: Lake) -> None:
+    """Concurrent writers conflict on the lake's guard row; the later one reruns on the new snapshot."""
+    import threading
+
+    import_records(lake, [build_race(RACE, "確定", 1600)])  # tables exist: the race is on the rows
+    errors: list[BaseException] = []
+
+    def run(records: list[bytes]) -> None:
+        try:
+            import_records(lake, records)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=([build_entry(RACE, n, f"ウマ{n}", pedigree_reg_num=f"20211000{n:02d}")],))
+               for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    assert rows(lake, "SELECT horse_number FROM lake.se ORDER BY 1") == [(1,), (2,)]
