@@ -62,6 +62,7 @@ async def test_tables_lists_tables_views_columns_and_rows(client: httpx.AsyncCli
     assert by_name["o6"]["rows"] == len(demo.race_ids)
     assert by_name["wf"]["rows"] == 0  # every layout has its table, empty until its records arrive
     assert {"races", "entries", "odds", "payouts", "horses", "jockeys", "trainers", "pedigree"} <= set(by_name)
+    assert by_name["odds"]["kind"] == "view" and by_name["odds"]["rows"] is None
     columns = {c["name"]: c["type"] for c in by_name["se"]["columns"]}
     assert columns["horse_name"] == "VARCHAR" and columns["race_date"] == "DATE" and "_hash" not in columns
     assert {"race_id", "bet_type", "combination", "odds", "popularity"} <= {c["name"] for c in by_name["odds"]["columns"]}
