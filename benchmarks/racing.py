@@ -48,7 +48,12 @@ SEED_MS = {"L1 hit": (0.01, 0.01), "L2 hit": (1.0, 2.0), "miss": (20.0, 40.0)}
 
 
 def _rate(fn: Callable[[], Any], count: int, seconds: float) -> float:
-    """Records per second of ``fn`` (which decodes ``count`` records), repeated for ``seconds``."""
+    """Records per second of ``fn`` (which decodes ``count`` records), repeated for ``seconds``.
+
+    One call first, unmeasured: the process's first Arrow kernel calls (function registry, numpy
+    and pyarrow warm-up) cost ~0.3 s once, which a short window would charge to whichever
+    layout comes first (it made RA look slower than O1)."""
+    fn()
     done, started = 0, time.perf_counter()
     while True:
         fn()

@@ -528,11 +528,32 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="the key's name (kasoku
 
 @racing_app.command("import")
 def racing_import(files: Annotated[list[Path], typer.Argument(help="JV-Data files (raw cp932 records, CRLF)")],
-                  archive: Annotated[Path, typer.Option("--archive", help="archive directory (created if missing)")],
+                  lake: LakeOpt = None,
+                  archive: Annotated[Path | None, typer.Option("--archive", help="also (or only) keep the raw records "
+                                     "in this archive directory, for the /api/v1/data replay")] = None,
                   dataspec: Annotated[str | None, typer.Option("--dataspec", help="file every record under this "
                                       "dataspec (e.g. 0B15); default: by record type")] = None,
                   notify: Annotated[str | None, typer.Option(help="server URL whose cache to invalidate when done")] = None) -> None:
-    """Import JV-Data files into an archive: validated first, all-or-nothing, idempotent."""
+    """Import JV-Data files: into the lake's tables (--lake, one transaction, 速報 → 確定 replaces, data_code 0
+    deletes) and/or a raw archive (--archive). Validated first, all-or-nothing, idempotent."""
+    if lake is None and archive is None:
+        run_clean(_no_import_target)
+    if lake is not None:
+        done = run_clean(lambda: do_racing_lake_import(files, lake, dataspec))
+        t = Table(title="racing lake import", show_header=False)
+        t.add_row("files", str(done.files))
+        t.add_row("records read", f"{done.records:,}")
+        t.add_row("rows written", f"{done.inserted:,} ({done.replaced:,} replaced an older record)")
+        t.add_row("rows deleted (data_code 0)", f"{done.deleted:,}")
+        t.add_row("unchanged (already in the lake)", f"{done.unchanged:,}")
+        t.add_row("raw records added (replay)", f"{done.raw_added:,}")
+        for name, count in done.by_table.items():
+            t.add_row(f"table {name}", f"{count:,}")
+        t.add_row("lake", lake)
+        t.add_row("snapshot", str(done.snapshot) if done.snapshot is not None else "none (nothing changed)")
+        Console().print(t)
+    if archive is None:
+        return
     summary = run_clean(lambda: do_racing_import(files, archive, dataspec))
     if notify and summary.records:
         tags = [f"racing:{name}" for name in sorted(summary.by_dataspec)]
@@ -549,12 +570,32 @@ def racing_import(files: Annotated[list[Path], typer.Argument(help="JV-Data file
     Console().print(table)
 
 
-def do_racing_import(files: list[Path], archive: Path, dataspec: str | None) -> Any:
-    from kasoku.domains.racing.archive import import_files
+def _no_import_target() -> None:
+    raise KasokuError("give --lake LAKE (the tables) and/or --archive DIR (the raw replay)")
 
+
+def _check_files(files: list[Path]) -> None:
     missing = [str(p) for p in files if not p.is_file()]
     if missing:
         raise KasokuError(f"no such file: {', '.join(missing)}")
+
+
+def do_racing_lake_import(files: list[Path], lake: str, dataspec: str | None) -> Any:
+    from kasoku.domains.listening.domain import lake_from_settings
+    from kasoku.domains.racing.lake_import import import_files
+
+    _check_files(files)
+    settings = settings_from(lake=lake)
+    with progress_bar() as bar:
+        task = bar.add_task("validating JV-Data files", total=len(files))
+        return import_files(lake_from_settings(settings), list(files), dataspec=dataspec,
+                            progress=lambda done, _total, _path: bar.update(task, completed=done))
+
+
+def do_racing_import(files: list[Path], archive: Path, dataspec: str | None) -> Any:
+    from kasoku.domains.racing.archive import import_files
+
+    _check_files(files)
     with progress_bar() as bar:
         task = bar.add_task("validating JV-Data files", total=len(files))
         return import_files(list(files), archive, dataspec=dataspec,

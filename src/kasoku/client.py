@@ -13,6 +13,8 @@ It imports nothing of the server: httpx, orjson and pyarrow only.
     >>> with KasokuClient("http://127.0.0.1:8000") as kasoku:
     ...     table = kasoku.top_tracks(start="2024-01-01", end="2024-03-31", limit=5)
     ...     rows = kasoku.stats(granularity="month", format="json")
+    ...     se = kasoku.table("se", start="2024-06-01", end="2024-06-30", columns=["race_id", "horse_name"])
+    ...     df = se.to_pandas()      # or kasoku.table_polars("se", ...) when polars is installed
 """
 
 from __future__ import annotations
@@ -115,6 +117,29 @@ def _stream_line(line: str) -> dict[str, Any] | None:
         err = row["error"]
         raise KasokuHTTPError(500, err.get("code", "STREAM_ERROR"), err.get("message", ""), err.get("details"))
     return row
+
+
+TABLE_PAGE = 100_000  # rows per request when a table is read whole (the server allows up to 1,000,000)
+
+
+def table_params(start: Any, end: Any, race_id: str | None, racecourse: str | None, horse: str | None,
+                 jockey: str | None, trainer: str | None, columns: Sequence[str] | None) -> dict[str, Any]:
+    return {"start": start, "end": end, "race_id": race_id, "racecourse": racecourse, "horse": horse,
+            "jockey": jockey, "trainer": trainer, "columns": ",".join(columns) if columns else None}
+
+
+def joined(pages: list[pa.Table]) -> pa.Table:
+    """Pages of one table as one (each page carries its own meta; the joined table keeps none)."""
+    return pa.concat_tables([p.replace_schema_metadata(None) for p in pages])
+
+
+def to_polars(table: pa.Table) -> Any:
+    try:
+        import polars as pl
+    except ImportError:
+        raise ImportError("polars is not installed: pip install polars (or use .to_pandas() / the pyarrow.Table)") \
+            from None
+    return pl.from_arrow(table)
 
 
 class _Queries(Generic[R]):
@@ -233,6 +258,52 @@ class KasokuClient(_Base, _Queries[Rows]):
         """GET a query route; just the rows."""
         return self.answer(route, format=format, **params).rows
 
+    def table(self, name: str, *, start: Any = None, end: Any = None, race_id: str | None = None,
+              racecourse: str | None = None, horse: str | None = None, jockey: str | None = None,
+              trainer: str | None = None, columns: Sequence[str] | None = None, limit: int | None = None,
+              page_size: int = TABLE_PAGE) -> pa.Table:
+        """A racing lake table or view (``se``, ``ra``, ``entries``, ``odds`` …) as one ``pyarrow.Table``,
+        every page followed: ``client.table("se", start="2024-01-01", end="2024-12-31", columns=[...])``.
+        ``.to_pandas()`` on the result gives pandas; :meth:`table_polars` gives polars."""
+        params = table_params(start, end, race_id, racecourse, horse, jockey, trainer, columns)
+        pages: list[pa.Table] = []
+        offset, left = 0, limit
+        while True:
+            size = page_size if left is None else min(page_size, left)
+            got = self.answer(f"/api/v1/tables/{name}", format="arrow", limit=size, offset=offset, **params)
+            assert isinstance(got.rows, pa.Table)
+            pages.append(got.rows)
+            if left is not None:
+                left -= got.rows.num_rows
+            if not got.meta.get("has_more") or (left is not None and left <= 0):
+                return joined(pages)
+            offset = int(got.meta["next_offset"])
+
+    def table_pandas(self, name: str, **filters: Any) -> Any:
+        """:meth:`table` as a pandas DataFrame (needs pandas installed)."""
+        table = self.table(name, **filters)
+        try:
+            import pandas  # noqa: F401  (to_pandas imports it; say what to install when it is missing)
+        except ImportError:
+            raise ImportError("pandas is not installed: pip install pandas (or use the pyarrow.Table)") from None
+        return table.to_pandas()
+
+    def table_polars(self, name: str, **filters: Any) -> Any:
+        """:meth:`table` as a polars DataFrame (needs polars installed)."""
+        return to_polars(self.table(name, **filters))
+
+    def tables(self) -> list[dict[str, Any]]:
+        """``GET /api/v1/tables``: every racing table and view, its columns and row count."""
+        rows = self.query("/api/v1/tables", format="json")
+        assert isinstance(rows, list)
+        return rows
+
+    def race_card(self, race_id: str) -> dict[str, Any]:
+        """``GET /api/v1/races/{race_id}``: ``{race, entries, odds, payouts}``."""
+        rows = self.query(f"/api/v1/races/{race_id}", format="json")
+        assert isinstance(rows, list)
+        return rows[0]  # type: ignore[no-any-return]
+
     def stream_plays(self, start: Any = None, end: Any = None, *, user_id: str | None = None) -> Iterator[dict[str, Any]]:
         """Every play of a range, one dict at a time (NDJSON; the server's memory stays bounded)."""
         params = clean_params({"start": start, "end": end, "user_id": user_id})
@@ -286,6 +357,25 @@ class AsyncKasokuClient(_Base, _Queries[Awaitable[Rows]]):
 
     async def query(self, route: str, *, format: Format | None = None, **params: Any) -> Rows:
         return (await self.answer(route, format=format, **params)).rows
+
+    async def table(self, name: str, *, start: Any = None, end: Any = None, race_id: str | None = None,
+                    racecourse: str | None = None, horse: str | None = None, jockey: str | None = None,
+                    trainer: str | None = None, columns: Sequence[str] | None = None, limit: int | None = None,
+                    page_size: int = TABLE_PAGE) -> pa.Table:
+        """:meth:`KasokuClient.table`, awaited."""
+        params = table_params(start, end, race_id, racecourse, horse, jockey, trainer, columns)
+        pages: list[pa.Table] = []
+        offset, left = 0, limit
+        while True:
+            size = page_size if left is None else min(page_size, left)
+            got = await self.answer(f"/api/v1/tables/{name}", format="arrow", limit=size, offset=offset, **params)
+            assert isinstance(got.rows, pa.Table)
+            pages.append(got.rows)
+            if left is not None:
+                left -= got.rows.num_rows
+            if not got.meta.get("has_more") or (left is not None and left <= 0):
+                return joined(pages)
+            offset = int(got.meta["next_offset"])
 
     async def stream_plays(self, start: Any = None, end: Any = None, *,
                            user_id: str | None = None) -> AsyncIterator[dict[str, Any]]:

@@ -36,6 +36,7 @@ def prepare_demo(data_dir: Path, *, plays: int, console: Console, progress: Call
     settings = settings.with_overrides(racing_archive=str(_racing_demo(data_dir / "racing", console)))
     marker = data_dir / READY
     if marker.exists() and marker.read_text().split("\n")[-1] == lake_url and _has_plays(lake_from_settings(settings)):
+        _racing_lake(lake_from_settings(settings), console)
         console.print(f"demo data ready in {data_dir} (delete it to rebuild)")
         return settings
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -51,8 +52,26 @@ def prepare_demo(data_dir: Path, *, plays: int, console: Console, progress: Call
                          rollups=rollup_hook(settings))
     console.print(f"imported {summary.new_plays:,} plays ({summary.duplicates:,} duplicates across overlapping "
                   f"sources, {summary.episodes:,} podcast plays kept apart) into {lake_url}")
+    _racing_lake(lake_from_settings(settings), console)
     marker.write_text(f"{summary.new_plays}\n{lake_url}")
     return settings
+
+
+def _racing_lake(lake: "Lake", console: Console) -> None:
+    """The racing demo days as lake tables (``/api/v1/tables``), unless the lake has them."""
+    from kasoku.domains.racing.demo import import_demo_lake
+    from kasoku.lake.ducklake import ALIAS
+
+    con = lake.connect(read_only=True)
+    try:
+        present = con.execute(f"SELECT count(*) FROM ducklake_table_info('{ALIAS}') WHERE table_name = 'se'").fetchone()
+    finally:
+        con.close()
+    if present and present[0]:
+        return
+    summary = import_demo_lake(lake)
+    console.print(f"imported the racing demo into the lake: {summary.inserted:,} rows in "
+                  f"{len(summary.by_table)} tables (/api/v1/tables)")
 
 
 def _has_plays(lake: "Lake") -> bool:

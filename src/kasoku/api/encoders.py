@@ -89,9 +89,19 @@ def encode_arrow(table: pa.Table, meta: dict[str, Any], rows_key: str) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+def _flat_for_csv(table: pa.Table) -> pa.Table:
+    """CSV has no nested values: list, struct and map columns become JSON text (one cell each)."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_nested(f.type):
+            text = [None if v is None else orjson.dumps(v, default=json_default).decode()
+                    for v in table.column(i).to_pylist()]
+            table = table.set_column(i, pa.field(f.name, pa.string()), pa.array(text, pa.string()))
+    return table
+
+
 def encode_csv(table: pa.Table, meta: dict[str, Any], rows_key: str) -> bytes:
     sink = io.BytesIO()
-    pacsv.write_csv(table, sink)
+    pacsv.write_csv(_flat_for_csv(table), sink)
     return sink.getvalue()
 
 

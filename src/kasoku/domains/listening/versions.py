@@ -27,6 +27,7 @@ from kasoku.domains.listening.rollup_build import ALL_TABLES
 from kasoku.domains.listening.snapshots import SnapshotCatalog
 from kasoku.domains.listening.source import OPEN_RANGE_TAG
 from kasoku.domains.listening.tables import ARTISTS, COLLECTOR_GAPS, EPISODES, MONTH_OF, PLAYS
+from kasoku.domains.listening.tables import TABLES as LISTENING_TABLES
 from kasoku.lake.duckdb_pool import DuckDBPool
 from kasoku.lake.ducklake import ALIAS, Lake, current_snapshot
 from kasoku.lake.extensions import quote
@@ -34,6 +35,7 @@ from kasoku.lake.transaction import GUARD
 
 _L = quote(ALIAS)
 _QUIET = {EPISODES, COLLECTOR_GAPS, GUARD.split(".", 1)[1]}  # no tool reads these
+_OURS = {*LISTENING_TABLES, GUARD.split(".", 1)[1]}
 _ROW_KEYS = {"tables_inserted_into", "tables_deleted_from", "inlined_insert", "inlined_delete"}
 
 
@@ -60,9 +62,15 @@ def changes_since(con: duckdb.DuckDBPyConnection, since: int) -> tuple[int, froz
     for (changes,) in con.execute(f"SELECT changes FROM ducklake_snapshots({_L}) WHERE snapshot_id > ? AND snapshot_id <= ?",
                                   [since, current]).fetchall():
         for kind, ids in _table_ids(changes).items():
+            # Another domain's tables (the racing lake's) are known by id and not ours: no
+            # listening answer reads them. Anything unknown counts as ours (conservative).
+            named = {names.get(i, i.rsplit(".", 1)[-1]) for i in ids
+                     if i not in names or names[i] in _OURS}
+            if ids and not named:
+                continue
             if kind not in _ROW_KEYS:
                 return current, None  # schema changes: tables created, dropped, altered
-            touched |= {names.get(i, i.rsplit(".", 1)[-1]) for i in ids}
+            touched |= named
     touched -= _QUIET
     if not touched:
         return current, frozenset()

@@ -44,7 +44,7 @@ from kasoku.domains.racing import catalogue, records
 from kasoku.errors import InputError, KasokuError
 
 __all__ = ["ImportSummary", "Span", "MANIFEST", "day_files", "import_files", "index_file",
-           "manifest_signature", "read_manifest", "split_records"]
+           "manifest_signature", "read_manifest", "split_records", "check_record"]
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ def index_file(path: Path) -> tuple[Span, ...]:
 
 # --- importing ---------------------------------------------------------------------
 
-def _check_record(rec: bytes, spec: catalogue.DataSpec | None) -> tuple[str, str, str]:
+def check_record(rec: bytes, spec: catalogue.DataSpec | None) -> tuple[str, str, str]:
     """Validate one record; return (kind, dataspec, day) naming its day file. ValueError if bad."""
     if not rec.endswith(CRLF):
         raise ValueError("record does not end in CRLF")
@@ -274,7 +274,7 @@ def import_files(paths: list[Path], archive: Path, dataspec: str | None = None,
             raise InputError(str(e), path=str(path), record=data.count(CRLF) + 1) from None
         for i, rec in enumerate(records, 1):
             try:
-                target = _check_record(rec, spec)
+                target = check_record(rec, spec)
             except ValueError as e:
                 raise InputError(str(e), path=str(path), record=i) from None
             groups.setdefault(target, []).append(rec)

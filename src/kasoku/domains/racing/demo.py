@@ -21,11 +21,16 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kasoku.domains.racing.archive import ImportSummary, import_files
 from kasoku.domains.racing.builder import build_horse, build_jockey, build_schedule, build_trainer
 from kasoku.domains.racing.demo_names import Person, breeder, horse_name, owner, people, silks
 from kasoku.domains.racing.demo_race import Horse, RacePlan, race_records
+
+if TYPE_CHECKING:
+    from kasoku.domains.racing.lake_import import LakeImportSummary
+    from kasoku.lake.ducklake import Lake
 
 RACE_DAYS = ("20240601", "20240602", "20240608")
 COURSES = (("05", "03"), ("09", "02"))  # (racecourse code, kaiji): Tokyo 3rd meet, Hanshin 2nd meet
@@ -199,6 +204,27 @@ def build_demo_archive(directory: Path, *, seed: int = 2024,
     return demo
 
 
+# The order JV-Link delivers a meeting in: masters and the schedule, then the entry lists (速報
+# 出馬表), weights and odds, then the final results (0B12 速報成績, RACE 確定). Records of one
+# key share a creation date in the demo, so the later record in this order wins in the lake.
+DELIVERY_ORDER = ("DIFF", "YSCH", "0B15", "0B11", "0B31", "0B32", "0B33", "0B34", "0B35", "0B36", "0B12", "RACE")
+
+
+def delivery_order(demo: DemoArchive) -> list[bytes]:
+    """Every demo record once per dataspec, in :data:`DELIVERY_ORDER`."""
+    return [r for spec in DELIVERY_ORDER for r in demo.files.get(spec, [])]
+
+
+def import_demo_lake(lake: "Lake", *, seed: int = 2024) -> "LakeImportSummary":
+    """The demo's racing days as lake tables, and its raw records for the replay (what ``kasoku
+    racing import --lake`` does with the same records, each under its dataspec)."""
+    from kasoku.domains.racing.lake_import import import_records, targets_of
+
+    demo = generate(seed)
+    targets = [t for spec in DELIVERY_ORDER for t in targets_of(demo.files.get(spec, []), spec)]
+    return import_records(lake, delivery_order(demo), targets=targets, message="racing demo import")
+
+
 def example_paths(seed: int = 2024) -> list[str]:
     """A few URLs that answer from the demo archive (cheap: computes the first ids, writes nothing).
     The first race of the demo is a 3-year-old maiden race, so its first horse is born in 2021."""
@@ -206,7 +232,8 @@ def example_paths(seed: int = 2024) -> list[str]:
     return [f"/api/v1/data/RACE?from_time={RACE_DAYS[0]}&to_time={RACE_DAYS[0]}&limit=5",
             f"/api/v1/realtime/odds/{race}?type=win", f"/api/v1/realtime/odds/{race}?type=trifecta",
             f"/api/v1/realtime/weight/{race}", f"/api/v1/master/horse/{_reg(2021, 1)}",
-            "/api/v1/master/jockey/01001",
+            "/api/v1/master/jockey/01001", "/api/v1/tables", f"/api/v1/races/{race}",
+            f"/api/v1/tables/se?start={RACE_DAYS[0]}&end={RACE_DAYS[-1]}&columns=race_id,horse_name,finish_order&limit=5",
             f"/api/v1/schedule?from_date={RACE_DAYS[0]}&to_date={RACE_DAYS[-1]}&jyo_cd=05", "/status"]
 
 

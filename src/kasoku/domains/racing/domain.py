@@ -53,8 +53,11 @@ def client_from_settings(settings: Settings) -> UpstreamClient:
         from kasoku.domains.racing.clients.com import ComClient, JVLinkDispatch
 
         return ComClient(JVLinkDispatch(), sid=settings.racing_sid, max_fetch_bytes=settings.racing_max_fetch_bytes)
+    if settings.racing_client == "lake":
+        raise ConfigError("racing_client='lake' reads the server's lake: the service builds its LakeClient")
     if not settings.racing_archive:
-        raise ConfigError("racing needs racing_archive (a JV-Data archive directory) or racing_client='com'")
+        raise ConfigError("racing needs racing_archive (a JV-Data archive directory), racing_client='lake' "
+                          "(records imported with kasoku racing import --lake) or racing_client='com'")
     from kasoku.domains.racing.clients.files import FileClient
 
     delay = settings.racing_upstream_delay_ms
