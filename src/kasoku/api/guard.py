@@ -99,6 +99,8 @@ class Guard:
         self.rate_anonymous = rate_anonymous if rate_anonymous.enabled else None
         self.public = public
         self._hosts_seen: dict[bytes, bool] = {}  # Host header value -> served (a handful of values)
+        self._public_seen: dict[str, bool] = {}
+        self._public_size = len(public)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -151,12 +153,13 @@ class Guard:
             if who is False or who is ANONYMOUS or who is None or not who.is_admin:  # type: ignore[union-attr]
                 await self._admin_refusal(scope, send, who)
                 return
-        elif self.auth.enabled and not is_public(path, self.public):
-            if who is False or who is ANONYMOUS:
-                await refuse(scope, send, 401, "UNAUTHORIZED",
-                             "an API key is needed: Authorization: Bearer <key> or X-API-Key (kasoku keys create)",
-                             headers={"WWW-Authenticate": "Bearer"})
-                return
+        # A valid key needs no more checks (the hit path with a key stops here); only a caller
+        # without one asks whether keys exist and whether the path is public.
+        elif (who is False or who is ANONYMOUS) and self.auth.enabled and not self._public(path):
+            await refuse(scope, send, 401, "UNAUTHORIZED",
+                         "an API key is needed: Authorization: Bearer <key> or X-API-Key (kasoku keys create)",
+                         headers={"WWW-Authenticate": "Bearer"})
+            return
         if who is False or who is None:
             who = ANONYMOUS
         scope[SCOPE_KEY] = who
@@ -185,6 +188,19 @@ class Guard:
                 scope["method"] = "GET"
                 send = _without_body(send)
         await self.app(scope, receive, send)
+
+    def _public(self, path: str) -> bool:
+        """is_public, remembered per path (bounded); forgotten when a path is made public."""
+        if len(self.public) != self._public_size:
+            self._public_seen.clear()
+            self._public_size = len(self.public)
+        ok = self._public_seen.get(path)
+        if ok is None:
+            ok = is_public(path, self.public)
+            if len(self._public_seen) >= 1024:
+                self._public_seen.clear()
+            self._public_seen[path] = ok
+        return ok
 
     def _host_ok(self, host: bytes | None) -> bool:
         if host is None:
