@@ -160,6 +160,8 @@ class Settings(BaseSettings):
     query_timeout: float = Field(30.0, description="seconds before a lake query is interrupted (504)")
     duckdb_workers: int = Field(4, description="threads running DuckDB queries (one cursor each)")
     duckdb_threads: int | None = Field(None, description="DuckDB's own thread count (None = DuckDB default)")
+    duckdb_nice: int = Field(10, ge=0, le=19, description="how many nice steps below the event loop DuckDB's threads run "
+                             "(Linux), so a saturated CPU still answers requests promptly; 0 = same priority")
     duckdb_memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '2GB'")
     health_interval: float = Field(30.0, description="seconds between background health checks of the DuckDB pool")
 
