@@ -1,4 +1,4 @@
-"""Pooled DuckDB for lake queries (seed 000, B3).
+"""Pooled DuckDB for lake queries.
 
 The original system opened a new DuckDB connection per request: load the extensions, create
 the S3 secret, attach, then query — :func:`open_connection` is exactly that, and benchmarks

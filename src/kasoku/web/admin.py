@@ -1,5 +1,5 @@
 """The engine at work, for the admin page: the figures of ``/admin/cache``, ``/admin/routes``
-and ``/admin/advise`` (the same functions those routes call), and seed 000's adoption
+and ``/admin/advise`` (the same functions those routes call), and the original design's adoption
 flowchart drawn with the path the measured figures take through it."""
 
 from __future__ import annotations
