@@ -27,6 +27,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kasoku.api.auth import ANONYMOUS, SCOPE_KEY, Authenticator, is_public
+from kasoku.api.fastpath import WIRE_KEY
 from kasoku.api.limits import RateLimiter, caller_of
 from kasoku.config import LimitSettings
 
@@ -110,12 +111,19 @@ class Guard:
         limits = self.limits
         size = 0
         host = origin = length = authorization = api_key = cookie = None
+        accept = accept_encoding = if_none_match = None
         for name, value in scope["headers"]:
             size += len(name) + len(value)
             if name == b"host":
                 host = value
             elif name == b"authorization":
                 authorization = value
+            elif name == b"accept-encoding":
+                accept_encoding = value
+            elif name == b"accept":
+                accept = value
+            elif name == b"if-none-match":
+                if_none_match = value
             elif name == b"origin":
                 origin = value
             elif name == b"content-length":
@@ -124,6 +132,8 @@ class Guard:
                 api_key = value
             elif name == b"cookie":
                 cookie = value
+        # What the fast path negotiates with, collected in this same pass (api/fastpath.py)
+        scope[WIRE_KEY] = (accept, accept_encoding, if_none_match, authorization is not None or cookie is not None)
         if size > limits.max_header_bytes:
             await refuse(scope, send, 431, "HEADERS_TOO_LARGE", f"request headers exceed {limits.max_header_bytes} bytes",
                          {"limit": limits.max_header_bytes})
