@@ -148,6 +148,8 @@ def run_server(settings: Settings, *, workers: int = 1) -> None:
 
     import uvicorn
 
+    from kasoku.api.connection import protocol
+
     # Workers are separate processes: they rebuild settings from the environment.
     for name, value in (("KASOKU_LAKE", settings.lake), ("KASOKU_RACING_ARCHIVE", settings.racing_archive),
                         ("KASOKU_REDIS_URL", settings.redis_url), ("KASOKU_STATE", str(settings.state)),
@@ -158,9 +160,12 @@ def run_server(settings: Settings, *, workers: int = 1) -> None:
             os.environ[name] = value
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     limits = settings.limits
+    # The protocol bounds what uvicorn leaves open: time to a request head, header bytes with
+    # httptools (api/connection.py).
     server = {"host": settings.host, "port": settings.port, "log_level": "warning",
               "timeout_keep_alive": limits.keep_alive_timeout, "limit_concurrency": limits.max_connections,
-              "h11_max_incomplete_event_size": limits.max_header_bytes}
+              "h11_max_incomplete_event_size": limits.max_header_bytes,
+              "http": protocol(header_timeout=limits.header_timeout, max_header_bytes=limits.max_header_bytes)}
     if workers > 1:
         print_banner(settings)
         uvicorn.run("kasoku.service:build_app", factory=True, workers=workers, **server)  # type: ignore[arg-type]

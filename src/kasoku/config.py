@@ -113,6 +113,9 @@ class LimitSettings(BaseModel):
     max_query_bytes: int = Field(4096, ge=64, description="longest query string (414 past it)")
     max_query_params: int = Field(64, ge=1, description="most query parameters in one request (400 past it)")
     keep_alive_timeout: float = Field(5.0, gt=0, description="seconds an idle keep-alive connection stays open")
+    header_timeout: float = Field(10.0, gt=0, description="seconds a connection has to send a complete request head, "
+                                  "from its start or its previous response's end; past it the connection is closed (408 "
+                                  "if part of a head came)")
     max_connections: int = Field(1000, ge=1, description="connections and in-flight requests at once; past it new ones get 503")
     rate: str = Field("100/second", description="requests per API key, a `limits` string like '100/second' or "
                       "'50/second;2000/minute'; '' = unlimited; past it 429 + Retry-After")
@@ -157,6 +160,8 @@ class Settings(BaseSettings):
     query_timeout: float = Field(30.0, description="seconds before a lake query is interrupted (504)")
     duckdb_workers: int = Field(4, description="threads running DuckDB queries (one cursor each)")
     duckdb_threads: int | None = Field(None, description="DuckDB's own thread count (None = DuckDB default)")
+    duckdb_nice: int = Field(10, ge=0, le=19, description="how many nice steps below the event loop DuckDB's threads run "
+                             "(Linux), so a saturated CPU still answers requests promptly; 0 = same priority")
     duckdb_memory_limit: str | None = Field(None, description="DuckDB memory limit, e.g. '2GB'")
     health_interval: float = Field(30.0, description="seconds between background health checks of the DuckDB pool")
 

@@ -174,7 +174,7 @@ class Authenticator:
     def resolve_values(self, authorization: bytes | None, api_key: bytes | None, cookie: bytes | None) -> Principal | bool:
         """:meth:`resolve` from the three header values (the guard collects them in its one pass)."""
         if authorization is not None:
-            seen = self._seen.get(authorization)  # the hit path: one dict lookup per request
+            seen = self._seen.get(authorization)  # the hit path: one dict lookup per request, no hashing
             if seen is not None and seen[0] == self.keys.generation:
                 return seen[1] or False
             scheme, _, credential = authorization.decode("latin-1").partition(" ")
@@ -182,7 +182,13 @@ class Authenticator:
             self._remember(authorization, found)
             return found or False
         if api_key is not None:
-            return self._secret(api_key.decode("latin-1").strip()) or False
+            memo_key = b"x-api-key:" + api_key  # the two headers' values never meet in the memo
+            seen = self._seen.get(memo_key)
+            if seen is not None and seen[0] == self.keys.generation:
+                return seen[1] or False
+            found = self._secret(api_key.decode("latin-1").strip())
+            self._remember(memo_key, found)
+            return found or False
         if cookie is not None:
             value = _cookie_value(cookie.decode("latin-1"), COOKIE)
             if value is not None:
@@ -192,7 +198,7 @@ class Authenticator:
         return ANONYMOUS
 
     def _remember(self, header: bytes, found: Principal | None) -> None:
-        if len(self._seen) >= 4096:
+        if len(self._seen) >= 4096:  # bounded: a flood of wrong keys forgets them all rather than grow
             self._seen.clear()
         self._seen[header] = (self.keys.generation, found)
 

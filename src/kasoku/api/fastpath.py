@@ -40,6 +40,27 @@ from kasoku.api.bodies import Body
 from kasoku.engine.types import Query
 
 
+# scope key: (Accept, Accept-Encoding, If-None-Match raw values, whether the request carries
+# credentials), left by the guard so a hit does not walk the headers a second time.
+WIRE_KEY = "kasoku.wire"
+
+
+def wire_headers_of(headers: list[tuple[bytes, bytes]]) -> tuple[bytes | None, bytes | None, bytes | None, bool]:
+    """The WIRE_KEY tuple from raw headers (when no guard ran)."""
+    accept = accept_encoding = if_none_match = None
+    private = False
+    for name, value in headers:
+        if name == b"accept":
+            accept = value
+        elif name == b"accept-encoding":
+            accept_encoding = value
+        elif name == b"if-none-match":
+            if_none_match = value
+        elif name == b"authorization" or name == b"cookie":
+            private = True
+    return accept, accept_encoding, if_none_match, private
+
+
 @dataclass(frozen=True, slots=True)
 class Remembered:
     query: Query
@@ -102,8 +123,8 @@ class HitFastPath:
     def __init__(self, *, engine: Engine, memo: HitMemo) -> None:
         self.engine = engine
         self.memo = memo
-        self._formats: dict[tuple[str | None, str | None], str | None] = {}
-        self._encodings: dict[str | None, str] = {}
+        self._formats: dict[tuple[bytes | None, str | None], str | None] = {}
+        self._encodings: dict[bytes | None, str] = {}
         # Header bytes of recent answers: only Age/max-age change, once a second.
         self._headers: dict[tuple[str, str, bool, int], tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]] = {}
 
@@ -130,23 +151,16 @@ class HitFastPath:
         now = engine.clock()
         if entry is None or now >= entry.fresh_until:
             return None
-        accept = accept_encoding = if_none_match = None
-        private = False
-        for name, value in scope["headers"]:
-            if name == b"accept":
-                accept = value.decode("latin-1")
-            elif name == b"accept-encoding":
-                accept_encoding = value.decode("latin-1")
-            elif name == b"if-none-match":
-                if_none_match = value.decode("latin-1")
-            elif name in (b"authorization", b"cookie"):
-                private = True
+        wire = scope.get(WIRE_KEY)  # the guard collected these in its pass over the headers
+        if wire is None:
+            wire = wire_headers_of(scope["headers"])
+        accept, accept_encoding, if_none_match, private = wire  # raw bytes: negotiation is memoised by them
         fmt = self._format(accept, found.format_param)
         if fmt is None:
             return None  # let the route render the 406 envelope
         encoding = self._encodings.get(accept_encoding)
         if encoding is None:
-            encoding = choose_encoding(accept_encoding)
+            encoding = choose_encoding(accept_encoding.decode("latin-1") if accept_encoding is not None else None)
             self._remember(self._encodings, accept_encoding, encoding)
         body: Body | None = entry.bodies.get((fmt, encoding))  # type: ignore[assignment]  # api/bodies.py memo
         if body is None:
@@ -157,7 +171,7 @@ class HitFastPath:
         metrics.lookup("l1", found.query.dataset, "hit")
         metrics.answered(found.query.dataset, found.key, "hit")
         not_modified, headers = self._header_lists(found, Served(entry, "hit", found.key, "l1"), body, fmt, now, private)
-        if if_none_match and etag_matches(if_none_match, body.etag):
+        if if_none_match and etag_matches(if_none_match.decode("latin-1"), body.etag):
             await send({"type": "http.response.start", "status": 304, "headers": not_modified})
             await send({"type": "http.response.body", "body": b""})
             return 304
@@ -182,12 +196,12 @@ class HitFastPath:
         self._remember(self._headers, key, (validators, full))
         return validators, full
 
-    def _format(self, accept: str | None, format_param: str | None) -> str | None:
+    def _format(self, accept: bytes | None, format_param: str | None) -> str | None:
         key = (accept, format_param)
         if key in self._formats:
             return self._formats[key]
         try:
-            fmt: str | None = choose_format(accept, format_param)
+            fmt: str | None = choose_format(accept.decode("latin-1") if accept is not None else None, format_param)
         except NotAcceptable:
             fmt = None
         self._remember(self._formats, key, fmt)

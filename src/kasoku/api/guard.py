@@ -27,6 +27,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kasoku.api.auth import ANONYMOUS, SCOPE_KEY, Authenticator, is_public
+from kasoku.api.fastpath import WIRE_KEY
 from kasoku.api.limits import RateLimiter, caller_of
 from kasoku.config import LimitSettings
 
@@ -99,6 +100,8 @@ class Guard:
         self.rate_anonymous = rate_anonymous if rate_anonymous.enabled else None
         self.public = public
         self._hosts_seen: dict[bytes, bool] = {}  # Host header value -> served (a handful of values)
+        self._public_seen: dict[str, bool] = {}
+        self._public_size = len(public)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -108,12 +111,19 @@ class Guard:
         limits = self.limits
         size = 0
         host = origin = length = authorization = api_key = cookie = None
+        accept = accept_encoding = if_none_match = None
         for name, value in scope["headers"]:
             size += len(name) + len(value)
             if name == b"host":
                 host = value
             elif name == b"authorization":
                 authorization = value
+            elif name == b"accept-encoding":
+                accept_encoding = value
+            elif name == b"accept":
+                accept = value
+            elif name == b"if-none-match":
+                if_none_match = value
             elif name == b"origin":
                 origin = value
             elif name == b"content-length":
@@ -122,6 +132,8 @@ class Guard:
                 api_key = value
             elif name == b"cookie":
                 cookie = value
+        # What the fast path negotiates with, collected in this same pass (api/fastpath.py)
+        scope[WIRE_KEY] = (accept, accept_encoding, if_none_match, authorization is not None or cookie is not None)
         if size > limits.max_header_bytes:
             await refuse(scope, send, 431, "HEADERS_TOO_LARGE", f"request headers exceed {limits.max_header_bytes} bytes",
                          {"limit": limits.max_header_bytes})
@@ -151,12 +163,13 @@ class Guard:
             if who is False or who is ANONYMOUS or who is None or not who.is_admin:  # type: ignore[union-attr]
                 await self._admin_refusal(scope, send, who)
                 return
-        elif self.auth.enabled and not is_public(path, self.public):
-            if who is False or who is ANONYMOUS:
-                await refuse(scope, send, 401, "UNAUTHORIZED",
-                             "an API key is needed: Authorization: Bearer <key> or X-API-Key (kasoku keys create)",
-                             headers={"WWW-Authenticate": "Bearer"})
-                return
+        # A valid key needs no more checks (the hit path with a key stops here); only a caller
+        # without one asks whether keys exist and whether the path is public.
+        elif (who is False or who is ANONYMOUS) and self.auth.enabled and not self._public(path):
+            await refuse(scope, send, 401, "UNAUTHORIZED",
+                         "an API key is needed: Authorization: Bearer <key> or X-API-Key (kasoku keys create)",
+                         headers={"WWW-Authenticate": "Bearer"})
+            return
         if who is False or who is None:
             who = ANONYMOUS
         scope[SCOPE_KEY] = who
@@ -185,6 +198,19 @@ class Guard:
                 scope["method"] = "GET"
                 send = _without_body(send)
         await self.app(scope, receive, send)
+
+    def _public(self, path: str) -> bool:
+        """is_public, remembered per path (bounded); forgotten when a path is made public."""
+        if len(self.public) != self._public_size:
+            self._public_seen.clear()
+            self._public_size = len(self.public)
+        ok = self._public_seen.get(path)
+        if ok is None:
+            ok = is_public(path, self.public)
+            if len(self._public_seen) >= 1024:
+                self._public_seen.clear()
+            self._public_seen[path] = ok
+        return ok
 
     def _host_ok(self, host: bytes | None) -> bool:
         if host is None:

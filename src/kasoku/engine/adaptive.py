@@ -1,4 +1,4 @@
-"""Adaptive TTL (seed 000's last stage): hot answers that do not change get to live longer.
+"""Adaptive TTL (the original design's last stage): hot answers that do not change get to live longer.
 
 Opt-in per dataset (``Policy.adaptive``). At each refresh of a key we compare the new
 answer's digest with the previous one:

@@ -1,6 +1,6 @@
 """The engine at work, for the admin page: the figures of ``/admin/cache``, ``/admin/routes``
-and ``/admin/advise`` (the same functions those routes call), seed 000's adoption flowchart
-drawn with the path the measured figures take through it, and the panels domains add
+and ``/admin/advise`` (the same functions those routes call), the original design's adoption
+flowchart drawn with the path the measured figures take through it, and the panels domains add
 (``app.state.admin_panels``: the collector's last polls and gaps)."""
 
 from __future__ import annotations

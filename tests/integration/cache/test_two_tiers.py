@@ -13,7 +13,7 @@ from tests.fakes import Clock, CountingSource
 
 from .conftest import EngineFactory, TierFactory
 
-RACE = Policy(ttl_l1=300, ttl_l2=86_400, stale_ttl=0)  # seed 002: 5 min in memory, 24 h in Redis
+RACE = Policy(ttl_l1=300, ttl_l2=86_400, stale_ttl=0)  # the original racing service: 5 min in memory, 24 h in Redis
 
 
 async def settle(*engines: object) -> None:

@@ -74,10 +74,11 @@ class ListeningDomain:
     def register(self, app: FastAPI, engine: Engine, settings: Settings) -> None:
         prepare_lake(self.lake)  # the pool attaches read-only: the tables must exist first
         self.pool = DuckDBPool(self.lake, workers=settings.duckdb_workers, query_timeout=settings.query_timeout,
-                               threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit)
+                               threads=settings.duckdb_threads, memory_limit=settings.duckdb_memory_limit,
+                               nice=settings.duckdb_nice)
         self.stream_pool = DuckDBPool(self.lake, workers=settings.limits.stream_workers,
                                       query_timeout=settings.query_timeout, threads=settings.duckdb_threads,
-                                      memory_limit=settings.duckdb_memory_limit)
+                                      memory_limit=settings.duckdb_memory_limit, nice=settings.duckdb_nice)
         catalog = SnapshotCatalog(self.pool)
         matcher = LakeRollups(self.pool, catalog) if settings.rollups else None
         self.source = ListeningSource(self.lake, self.pool, rollups=matcher, catalog=catalog,

@@ -1,4 +1,4 @@
-"""Roll-ups (seed 000, C2): per-month pre-aggregates of plays, rebuilt with SQL inside the ingest's transaction.
+"""Roll-ups: per-month pre-aggregates of plays, rebuilt with SQL inside the ingest's transaction.
 
 Every roll-up holds FULL counts (never a truncated top-N), so any whole-month range is the
 sum of its months and the answer equals the raw GROUP BY exactly (docs/rollups.md). The

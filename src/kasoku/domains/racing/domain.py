@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 MAX_ENTRY_BYTES = 48 * 1024 * 1024
 
 
-# Seed 002 gives odds one minute but names the wrong feeds (0B12/0B15, which are race info).
+# The original racing service gives odds one minute but names the wrong feeds (0B12/0B15, which are race info).
 # The catalogue keeps the seed's values on the seed's names; the intent — live odds live one
 # minute — is applied here to the real odds feeds (jvlink.md: 0B30-0B36).
 ODDS_FEEDS = frozenset({"0B30", "0B31", "0B32", "0B33", "0B34", "0B35", "0B36"})
@@ -42,7 +42,7 @@ ODDS_TTL = 60.0
 
 
 def policy_for(spec: DataSpec) -> Policy:
-    """Seed 002's TTL per dataspec (L2), L1 capped at 5 minutes (the seed's TTLCache); odds 1 min."""
+    """The original racing service's TTL per dataspec (L2), L1 capped at 5 minutes (its TTLCache); odds 1 min."""
     l1, l2 = (ODDS_TTL, ODDS_TTL) if spec.name in ODDS_FEEDS else (spec.ttl_l1, spec.ttl_l2)
     return Policy(ttl_l1=l1, ttl_l2=l2, stale_ttl=0.0, max_entry_bytes=MAX_ENTRY_BYTES)
 

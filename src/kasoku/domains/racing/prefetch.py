@@ -1,6 +1,6 @@
 """Prefetch rules: after a RACE read, warm each race's realtime race info and odds.
 
-Seed 002 prefetches "0B12/0B15" after RACE and calls them odds; per jvlink.md 0B12/0B15
+The original racing service prefetches "0B12/0B15" after RACE and calls them odds; per jvlink.md 0B12/0B15
 are realtime *race info* (RA SE HR) and the odds feeds are 0B31 (win/place/bracket, O1) and
 0B32 (quinella, O2). So a RACE fetch warms, per race key in its result, the four pages a
 client is likely to ask next: 0B12, 0B15, 0B31, 0B32 — the very Queries the realtime routes

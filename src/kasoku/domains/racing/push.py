@@ -1,4 +1,4 @@
-"""Real-time push of odds over WebSocket (seed 002's later phase).
+"""Real-time push of odds over WebSocket (the original racing service's planned later phase).
 
 ``WS /api/v1/realtime/ws/odds/{race_id}?type=win&interval=1.0`` sends the race's odds as the GET
 ``/api/v1/realtime/odds/{race_id}`` would answer them, then again each time they change.

@@ -1,0 +1,102 @@
+"""The bounded uvicorn protocols (api/connection.py) on a real event loop, with a transport
+that records what is written: the header deadline never cuts a request that is being
+answered, and moves with each response on a keep-alive connection."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from uvicorn.config import Config
+from uvicorn.server import ServerState
+
+from kasoku.api.connection import protocol
+
+HEAD = b"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+
+
+class Transport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = b""
+        self.closed = False
+        self.protocol: Any = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += bytes(data)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 5000)}.get(name, default)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.protocol.connection_lost(None)
+
+    def get_protocol(self) -> Any:
+        return self.protocol
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def connect(parser: str, app: Any, timeout: float = 0.3) -> tuple[Any, Transport]:
+    config = Config(app=app, log_level="warning", access_log=False)
+    config.load()
+    proto = protocol(parser, header_timeout=timeout, max_header_bytes=1024)(config=config, server_state=ServerState(),
+                                                                          app_state={})
+    transport = Transport()
+    transport.protocol = proto
+    proto.connection_made(transport)
+    return proto, transport
+
+
+async def slow(scope: Any, receive: Any, send: Any) -> None:
+    await asyncio.sleep(1.0)  # longer than the 0.3 s header timeout
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+@pytest.mark.parametrize("parser", ["httptools", "h11"])
+async def test_a_slow_answer_is_not_a_slow_client(parser: str) -> None:
+    proto, transport = connect(parser, slow)
+    proto.data_received(HEAD + b"\r\n")
+    await asyncio.sleep(1.1)  # (timers run in deadline order: the answer at 1.0, a close not before 1.3)
+    assert transport.written.startswith(b"HTTP/1.1 200 ") and not transport.closed
+    await asyncio.sleep(0.5)  # now idle: the deadline runs from the response's end
+    assert transport.closed and b"408" not in transport.written
+
+
+@pytest.mark.parametrize("parser", ["httptools", "h11"])
+async def test_each_response_gives_the_next_head_a_full_timeout(parser: str) -> None:
+    async def quick(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    proto, transport = connect(parser, quick)
+    for _ in range(4):  # 4 x 0.15 s: past the 0.3 s timeout in all, never past it since a response
+        await asyncio.sleep(0.15)
+        proto.data_received(HEAD + b"\r\n")
+        await asyncio.sleep(0.01)
+        assert not transport.closed
+    assert transport.written.count(b"HTTP/1.1 204 ") == 4
+    proto.data_received(HEAD)  # half a head, never finished
+    await asyncio.sleep(0.6)
+    assert transport.closed and transport.written.endswith(b"}") and b"HTTP/1.1 408 " in transport.written
+
+
+async def test_header_bytes_are_counted_across_reads_and_refused() -> None:
+    proto, transport = connect("httptools", slow, timeout=5)
+    proto.data_received(HEAD)
+    for _ in range(20):
+        if transport.closed:
+            break
+        proto.data_received(b"X-Pad: " + b"a" * 100 + b"\r\n")
+    assert transport.closed and transport.written.startswith(b"HTTP/1.1 431 ")
