@@ -127,6 +127,29 @@ async def test_query_past_its_deadline_is_504_and_the_pool_stays_healthy(tmp_pat
             assert health["domains"]["listening"]["duckdb"]["timeouts"] >= 1
 
 
+async def test_readiness_does_not_queue_behind_a_busy_query_pool(tmp_path: Path) -> None:
+    """Every query worker busy: readiness still answers at once (its own probe connection) and
+    says ready — a saturated pool is slow, not broken."""
+    import asyncio
+    import time
+
+    lake_dir = tmp_path / "lake"
+    load_lake(lake_dir, {"2024-01": make_plays("2024-01", 50)}, rollups=False)
+    app = build_app(Settings(lake=str(lake_dir), user_id="u1", duckdb_workers=1, health_interval=0.2))
+    async with app.router.lifespan_context(app):
+        listening = next(d for d in app.state.domains if d.name == "listening")
+        busy = asyncio.create_task(listening.pool.run(lambda cur: time.sleep(4.0), timeout=10))
+        await asyncio.sleep(2.5)  # the background SELECT 1 has waited past its 2 s deadline by now
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
+            ready = await c.get("/health/ready")
+            answered_while_busy = not busy.done()  # it did not wait for the only worker
+        await busy
+        assert ready.status_code == 200, ready.text
+        body = ready.json()["domains"]["listening"]
+        assert body["ok"] is True and body["duckdb"].get("saturated") is True, body
+        assert answered_while_busy
+
+
 async def test_plays_stream_ndjson_and_sse_cover_every_play_in_order(client: httpx.AsyncClient) -> None:
     ndjson = await client.get("/v1/listening/plays/stream?start=2024-01-01&end=2024-03-31&format=ndjson")
     assert ndjson.status_code == 200

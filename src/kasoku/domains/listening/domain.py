@@ -67,6 +67,7 @@ class ListeningDomain:
         self.lake = lake_from_settings(settings)
         self.pool: DuckDBPool | None = None
         self.stream_pool: DuckDBPool | None = None
+        self.probe_pool: DuckDBPool | None = None  # readiness only: never queued behind queries
         self.source: ListeningSource | None = None
         self._health_task: asyncio.Task[None] | None = None
         self._pool_health: dict[str, Any] | None = None
@@ -79,6 +80,10 @@ class ListeningDomain:
         self.stream_pool = DuckDBPool(self.lake, workers=settings.limits.stream_workers,
                                       query_timeout=settings.query_timeout, threads=settings.duckdb_threads,
                                       memory_limit=settings.duckdb_memory_limit, nice=settings.duckdb_nice)
+        # Readiness reads the catalog and lists storage on a connection of its own, at the event
+        # loop's priority: through the query pool it would wait behind the very queries it is
+        # asked about (50 heavy queries made /health take 2 s and flap between ok and not).
+        self.probe_pool = DuckDBPool(self.lake, workers=1, query_timeout=5.0, threads=1, nice=0)
         catalog = SnapshotCatalog(self.pool)
         matcher = LakeRollups(self.pool, catalog) if settings.rollups else None
         self.source = ListeningSource(self.lake, self.pool, rollups=matcher, catalog=catalog,
@@ -112,34 +117,39 @@ class ListeningDomain:
     async def shutdown(self) -> None:
         if self._health_task is not None:
             self._health_task.cancel()
-        for pool in (self.pool, self.stream_pool):
+        for pool in (self.pool, self.stream_pool, self.probe_pool):
             if pool is not None:
                 await asyncio.to_thread(pool.close)  # waits for running queries: not on the loop
 
     async def health(self) -> dict[str, Any]:
-        """Readiness: the pool (its last background check; now if there is none or it is closed),
-        the lake's DuckLake catalog (its current snapshot) and its data storage (lake/probe.py):
-        either unreachable → not ready."""
+        """Readiness: the query pool (its last background check; now if there is none or it is
+        closed; saturated is still ready), the lake's DuckLake catalog (its current snapshot) and
+        its data storage (lake/probe.py), both read on the probe connection: either unreachable →
+        not ready."""
         if self.pool is None:
             return {"ok": False, "reason": "not started"}
         pool = self._pool_health
         if pool is None or self.pool._closed:
             pool = await self.pool.health()
         pool = {**pool, "timeouts": self.pool.timeouts, "reconnects": self.pool.reconnects}  # counters: live
+        # A pool whose last SELECT 1 waited past its deadline is busy, not broken: it still
+        # answers (slower), so it is reported as saturated and the server stays ready.
+        saturated = not pool.get("ok") and str(pool.get("error", "")).startswith("QueryTimeout")
+        if saturated:
+            pool["saturated"] = True
         out: dict[str, Any] = {"lake": self.lake.url, "duckdb": pool}
+        probe = self.probe_pool or self.pool
         try:
-            # The lake's catalog answers (a fresh read of its current snapshot, never the memo):
-            # catalog or storage unreachable -> not ready.
-            snapshot = await self.pool.run(current_snapshot, timeout=5.0)
+            # The lake's catalog answers (a fresh read of its current snapshot, never the memo)
+            # and so does its data storage (S3 may be down while the catalog answers).
+            snapshot = await probe.run(current_snapshot, timeout=5.0)
             if self.source is not None:
                 self.source.catalog.observe(snapshot)
-                out["months"] = len(await self.source.catalog.months(snapshot, "plays"))
             out["snapshot"] = snapshot
-            # ... and its data storage (S3 may be down while the catalog answers).
-            await self.pool.run(lambda cur: storage_reachable(cur, self.lake), timeout=5.0)
+            await probe.run(lambda cur: storage_reachable(cur, self.lake), timeout=5.0)
             lake_ok = True
         except Exception as exc:  # catalog or storage unreachable: say so, do not fail the probe
             lake_ok = False
             out["lake_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
-        out["ok"] = bool(pool.get("ok")) and lake_ok
+        out["ok"] = (bool(pool.get("ok")) or saturated) and lake_ok
         return out
