@@ -4,7 +4,6 @@ JavaScript off still gives readable tables. Screenshots go to the session's tmp 
 
 from __future__ import annotations
 
-import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
@@ -212,7 +211,9 @@ def test_racing_day_and_race_card(server: KasokuServer, watched: Watched, shots:
 def test_admin_needs_the_token_and_draws_the_flowchart(server: KasokuServer, browser: Any, shots: Path) -> None:
     refused = browser.new_context()
     try:
-        assert refused.new_page().goto(server.url + "/admin").status == 401  # the guard: admins only
+        page = refused.new_page()  # the guard: admins only; a browser is sent to the sign-in form
+        assert page.goto(server.url + "/admin").status == 200
+        assert page.url.endswith("/signin?next=/admin")
     finally:
         refused.close()
     context = browser.new_context(viewport={"width": 1280, "height": 900},

@@ -241,6 +241,12 @@ class Guard:
                          "admin endpoints are disabled: create an admin key (kasoku keys create --scope admin) "
                          "or set KASOKU_ADMIN_TOKEN")
         elif who is False or who is ANONYMOUS or who is None:
+            if _browser_page(scope):  # the admin page in a browser: sign in, then come back
+                await send({"type": "http.response.start", "status": 303,
+                            "headers": [(b"location", b"/signin?next=" + scope["path"].encode()),
+                                        (b"cache-control", b"no-store"), (b"content-length", b"0")]})
+                await send({"type": "http.response.body", "body": b""})
+                return
             await refuse(scope, send, 401, "UNAUTHORIZED", "missing or wrong admin credentials",
                          headers={"WWW-Authenticate": "Bearer"})
         else:
@@ -266,6 +272,15 @@ class Guard:
             parts.append(chunk)
             if not message.get("more_body", False):
                 return _replay([{"type": "http.request", "body": b"".join(parts), "more_body": False}], receive)
+
+
+def _browser_page(scope: Scope) -> bool:
+    """A browser asking for the admin page itself (GET /admin, HTML accepted): the refusal is a
+    redirect to the sign-in form; API clients and the JSON routes under /admin get the 401."""
+    if scope.get("type") != "http" or scope.get("method") not in ("GET", "HEAD") or scope.get("path") != "/admin":
+        return False
+    accept = next((v for k, v in scope.get("headers", ()) if k == b"accept"), b"")
+    return b"text/html" in accept
 
 
 def _replay(messages: list[Message], then: Receive | None = None) -> Receive:

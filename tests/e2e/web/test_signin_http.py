@@ -76,7 +76,10 @@ async def test_with_keys_a_page_needs_a_session_and_shows_the_keys_user(client: 
         assert away.status_code == 303, path
         assert away.headers["location"] == "/signin?" + urllib.parse.urlencode({"next": path})
     assert (await client.get("/static/dash.css")).status_code == 200
-    assert (await client.get("/admin")).status_code == 401
+    assert (await client.get("/admin")).status_code == 401  # an API client: the JSON 401
+    page = await client.get("/admin", headers={"Accept": "text/html,application/xhtml+xml"})  # a browser
+    assert page.status_code == 303 and page.headers["location"] == "/signin?next=/admin"
+    assert (await client.get("/admin/cache", headers={"Accept": "text/html"})).status_code == 401
     assert (await client.get(f"/v1/listening/stats?{RANGE}")).status_code == 401
     form = await client.get("/signin?next=/years/2024")
     assert form.status_code == 200 and 'name="key"' in form.text and 'value="/years/2024"' in form.text
