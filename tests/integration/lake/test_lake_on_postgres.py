@@ -4,8 +4,10 @@ of what is printed."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import duckdb
 import pytest
@@ -14,7 +16,7 @@ from kasoku.domains.listening.ingest import import_tables
 from kasoku.domains.listening.versions import changes_since
 from kasoku.lake.ducklake import Lake
 from kasoku.lake.maintenance import compact, status, vacuum
-from kasoku.lake.transaction import is_conflict
+from kasoku.lake.transaction import is_conflict, write
 from tests.conftest import S3Lake
 from tests.plays import make_plays
 from tests.services import PostgresServer, free_port
@@ -59,6 +61,37 @@ def test_the_lake_lives_in_postgres_and_on_s3(pg_lake: Lake) -> None:
     con = pg_lake.connect(read_only=True)
     try:
         assert con.execute("SELECT count(*) FROM lake.plays").fetchone() == (200,)
+    finally:
+        con.close()
+
+
+def test_a_writer_that_loses_the_commit_race_on_postgres_reruns_on_the_new_snapshot(pg_lake: Lake) -> None:
+    """Deterministic overlap: writer A has read the lake when writer B commits; A's commit fails
+    on PostgreSQL and A's body runs again, now seeing B's row."""
+    write(pg_lake, lambda con: (con.execute("CREATE TABLE lake.t (v INTEGER)"), True), message="setup")
+    a_read, b_done = threading.Event(), threading.Event()
+    seen: list[int] = []
+
+    def body_a(con: duckdb.DuckDBPyConnection) -> tuple[None, bool]:
+        seen.append(int((con.execute("SELECT count(*) FROM lake.t").fetchone() or (0,))[0]))
+        con.execute("INSERT INTO lake.t VALUES (1)")
+        if len(seen) == 1:
+            a_read.set()
+            assert b_done.wait(60)
+        return None, True
+
+    result: list[Any] = []
+    a = threading.Thread(target=lambda: result.append(write(pg_lake, body_a, message="a")))
+    a.start()
+    assert a_read.wait(60)
+    b = write(pg_lake, lambda con: (con.execute("INSERT INTO lake.t VALUES (2)"), True), message="b")
+    b_done.set()
+    a.join(60)
+    assert b.attempts == 1 and result and result[0].attempts == 2
+    assert seen == [0, 1]  # the rerun saw B's row
+    con = pg_lake.connect(read_only=True)
+    try:
+        assert sorted(con.execute("SELECT v FROM lake.t").fetchall()) == [(1,), (2,)]
     finally:
         con.close()
 
