@@ -67,7 +67,7 @@ def serve(archive: Path, tmp: Path, *, workers: int, redis_url: str | None, dela
     if delay_ms:
         env["KASOKU_RACING_UPSTREAM_DELAY_MS"] = f"[{delay_ms}, {delay_ms}]"
     proc = subprocess.Popen([sys.executable, "-m", "kasoku", "serve", "--workers", str(workers), "--port", str(port),
-                             "--racing-archive", str(archive), "--lake", str(tmp / "lake")], env=env, cwd=tmp)
+                             "--racing-archive", str(archive), "--lake", str(tmp / "lake"), "--create"], env=env, cwd=tmp)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90

@@ -112,9 +112,17 @@ def check_serve(settings: Settings, *, create: bool) -> None:
     from urllib.parse import urlparse
 
     from kasoku.keys import KeyStore
+    from kasoku.lake.catalog import parse_catalog
 
     parsed = urlparse(settings.lake)
-    if parsed.scheme in ("", "file"):
+    if settings.lake_catalog is not None and parse_catalog(settings.lake_catalog).kind == "postgres":
+        from kasoku.domains.listening.domain import lake_from_settings
+
+        target = lake_from_settings(settings)
+        if not create and not target.exists():  # a typo in the catalog would serve an empty lake
+            raise KasokuError(f"no lake in the catalog {target.catalog_display}: check KASOKU_CATALOG, "
+                              "or pass --create to start an empty one")
+    elif parsed.scheme in ("", "file"):
         local = Path(parsed.path if parsed.scheme == "file" else settings.lake).expanduser()
         if not local.is_dir() and not create:
             raise KasokuError(f"no lake at {local.resolve()}: check --lake / KASOKU_LAKE, "

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from kasoku.errors import ConfigError
@@ -129,10 +129,19 @@ class LimitSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="KASOKU_", env_nested_delimiter="__", extra="forbid")
+    # populate_by_name: `lake_catalog` (its name) works besides its env alias KASOKU_CATALOG.
+    model_config = SettingsConfigDict(env_prefix="KASOKU_", env_nested_delimiter="__", extra="forbid",
+                                      populate_by_name=True)
 
     lake: str = Field("./.kasoku/lake", description="lake location: a directory or s3://bucket/prefix")
-    lake_catalog: str | None = Field(None, description="DuckLake catalog: a SQLite file path (or sqlite:PATH); None = DIR/catalog.sqlite for a local lake, a file under the state directory for an s3:// lake")
+    lake_catalog: str | None = Field(
+        None, repr=False,  # may hold a password
+        # env KASOKU_CATALOG (the name) or KASOKU_LAKE_CATALOG; full names: no bare CATALOG
+        validation_alias=AliasChoices("KASOKU_CATALOG"),
+        description="DuckLake catalog (env KASOKU_CATALOG or KASOKU_LAKE_CATALOG): a SQLite file path (or sqlite:PATH), "
+                    "or PostgreSQL for several machines: postgres://user:password@host:5432/dbname (postgresql:// too) "
+                    "or libpq form postgres:dbname=… host=… user=…; None = DIR/catalog.sqlite for a local lake, "
+                    "a file under the state directory for an s3:// lake")
     lake_retention_hours: float = Field(24.0, description="lake vacuum expires snapshots older than this and deletes the files only they used")
     s3: S3Settings = Field(default_factory=S3Settings, description="S3 endpoint and credentials for s3:// lakes")
     state: Path = Field(default_factory=default_state_dir, description="directory for secrets and bookkeeping (tokens, API keys), files 0600; default $XDG_STATE_HOME/kasoku")
@@ -181,6 +190,17 @@ class Settings(BaseSettings):
     batch_concurrency: int = Field(8, description="misses a batch runs at once")
     rollups: bool = Field(True, description="answer from roll-ups when they give the identical answer")
     listening: ListeningSettings = Field(default_factory=ListeningSettings, description="listening time zone and play rule: defaults and per user")
+
+    @field_validator("lake_catalog")
+    @classmethod
+    def _catalog(cls, value: str | None) -> str | None:
+        # A ConfigError (not a ValueError) passes through pydantic unwrapped: its message names the
+        # setting and never echoes the value (pydantic's would print the password).
+        from kasoku.lake.catalog import parse_catalog
+
+        if value is not None:
+            parse_catalog(value)
+        return value
 
     @classmethod
     def settings_customise_sources(

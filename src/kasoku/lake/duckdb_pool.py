@@ -310,7 +310,7 @@ class DuckDBPool:
         try:
             await self.run(lambda cur: cur.execute("SELECT 1").fetchall(), timeout=timeout)
         except Exception as exc:  # health reports, it does not fail
-            ok, error = False, f"{type(exc).__name__}: {exc}"
+            ok, error = False, f"{type(exc).__name__}: {self.lake.catalog_spec.redact(str(exc))}"
         out: dict[str, Any] = {"ok": ok, "latency_ms": (time.perf_counter() - t0) * 1000.0, "workers": self.workers,
                                "timeouts": self.timeouts, "reconnects": self.reconnects}
         if error is not None:

@@ -7,8 +7,10 @@ Layout of an embedded lake ``--lake DIR``::
 
 An ``s3://bucket/prefix`` lake keeps its data files under that prefix (through httpfs) and its
 catalog where the ``catalog`` argument says (default: a local SQLite file, see
-``lake_from_settings``). ``catalog`` is the attach target after ``ducklake:``: a file path
-(SQLite) or any catalog DuckLake knows (``postgres:dbname=...``, once its extension ships).
+``lake_from_settings``). ``catalog`` is the ``lake_catalog`` setting (catalog.py): a SQLite
+file path, or a PostgreSQL database (``postgres://…`` URL or libpq ``postgres:dbname=…``) that
+servers, ingests and collectors on several machines share. With PostgreSQL, commits are
+PostgreSQL transactions; the data files stay on S3 (or the directory).
 
 Every commit is a DuckLake snapshot; its id is the data version caches follow. Each
 process attaches the lake once for reading (:class:`~kasoku.lake.duckdb_pool.DuckDBPool`);
@@ -30,6 +32,7 @@ import duckdb
 
 from kasoku.errors import ConfigError
 from kasoku.lake import extensions
+from kasoku.lake.catalog import Catalog, parse_catalog
 from kasoku.lake.extensions import quote
 
 ALIAS = "lake"  # the attached catalog's name in every connection: tables are lake.<name>
@@ -78,6 +81,7 @@ class Lake:
             if not parsed.netloc:
                 raise ConfigError(f"S3 lake URL needs a bucket: {url!r}")
             self.is_s3 = True
+            self.embedded = False
             self.data_path = url.rstrip("/") + "/"
             if catalog is None:
                 raise ConfigError("an s3:// lake needs a catalog location (setting lake_catalog)")
@@ -85,38 +89,77 @@ class Lake:
             self.is_s3 = False
             base = os.path.abspath(os.path.expanduser(parsed.path if parsed.scheme == "file" else url))
             self.data_path = os.path.join(base, DATA_DIR) + os.sep
+            # The embedded layout (catalog and data inside DIR): the data path follows the directory.
+            self.embedded = catalog is None
             catalog = catalog or os.path.join(base, CATALOG_FILE)
         else:
             raise ConfigError(f"lake URL must be a directory, file:// or s3:// URL, got {url!r}")
         self.catalog = catalog
+        self.catalog_spec: Catalog = parse_catalog(catalog)
+        self._initialised = False  # a PostgreSQL catalog seen initialised once (it stays so)
+
+    def __repr__(self) -> str:
+        return f"Lake({self.url!r}, catalog={self.catalog_spec.display!r})"
 
     @property
     def sqlite_catalog(self) -> str | None:
         """The catalog's SQLite file, or None for another kind of catalog."""
-        c = self.catalog
-        if c.startswith("sqlite:"):
-            return c[len("sqlite:"):]
-        return None if ":" in c.split("/", 1)[0] else c
+        return self.catalog_spec.path if self.catalog_spec.kind == "sqlite" else None
 
     @property
     def attach_target(self) -> str:
-        """``ducklake:<catalog>``: the string DuckDB's ATTACH takes (pluggable catalog)."""
-        path = self.sqlite_catalog
-        return f"ducklake:sqlite:{path}" if path is not None else f"ducklake:{self.catalog}"
+        """``ducklake:<catalog>``: the string DuckDB's ATTACH takes (may hold a password)."""
+        return f"ducklake:{self.catalog_spec.target}"
 
-    def _prepare(self) -> bool:
+    @property
+    def catalog_display(self) -> str:
+        """The attach target with any password replaced by ``***`` (status output, logs)."""
+        return f"ducklake:{self.catalog_spec.display}"
+
+    def exists(self) -> bool:
+        """Whether the catalog holds a lake already (``serve`` without ``--create`` needs one).
+
+        SQLite: the file exists. PostgreSQL: DuckLake's ``ducklake_metadata`` table is there,
+        asked through DuckDB's postgres extension (no second driver to keep in step).
+        """
+        path = self.sqlite_catalog
+        if path is not None:
+            return os.path.exists(path)
+        if self._initialised:
+            return True
+        con = duckdb.connect(":memory:", config=extensions.connect_config(s3=False, catalog="postgres"))
+        try:
+            extensions.load_one(con, extensions.postgres_path())
+            con.execute(f"ATTACH {quote(self.catalog_spec.conninfo)} AS kasoku_pg (TYPE postgres, READ_ONLY)")
+            probe = "SELECT to_regclass('ducklake_metadata') IS NOT NULL AS found"
+            row = con.execute(f"SELECT found FROM postgres_query('kasoku_pg', {quote(probe)})").fetchone()
+        except duckdb.Error as exc:
+            raise self._redacted(exc) from None
+        finally:
+            con.close()
+        self._initialised = bool(row and row[0])
+        return self._initialised
+
+    def _redacted(self, exc: duckdb.Error) -> duckdb.Error:
+        """``exc`` with the catalog's password cut out of its text (libpq errors may quote the conninfo)."""
+        text = str(exc)
+        clean = self.catalog_spec.redact(text)
+        return exc if clean == text else type(exc)(clean)
+
+    def _prepare(self, read_only: bool) -> bool:
         """Local directories exist; a new SQLite catalog starts in WAL mode, so readers never block a commit.
 
-        Returns whether the catalog file already existed (False: the first writable attach
-        initialises it). An existing catalog is never opened with Python's own sqlite3: two SQLite
-        libraries in one process share POSIX file locks, and closing one's handle drops the locks
-        the other (DuckDB's) holds — which loses writes and gives "disk I/O error".
+        Returns whether the catalog already existed (False: the first writable attach
+        initialises it; a PostgreSQL catalog is only asked before a read-only attach). An
+        existing SQLite catalog is never opened with Python's own sqlite3: two SQLite libraries in
+        one process share POSIX file locks, and closing one's handle drops the locks the other
+        (DuckDB's) holds — which loses writes and gives "disk I/O error".
         """
         if not self.is_s3:
             os.makedirs(self.data_path, exist_ok=True)
         path = self.sqlite_catalog
         if path is None:
-            return True
+            return self.exists() if read_only else True
         with _CREATE_LOCK:
             if os.path.exists(path):
                 return True
@@ -134,30 +177,39 @@ class Lake:
 
         ``read_only`` on a lake that does not exist yet creates the empty lake first.
         """
-        if not self._prepare() and read_only:
+        if not self._prepare(read_only) and read_only:
             self.connect().close()  # initialise the new catalog (a read-only attach cannot)
         for attempt in range(1, _ATTACH_ATTEMPTS + 1):
             try:
                 return self._connect(read_only, threads, memory_limit)
             except duckdb.Error as exc:
                 # Two processes creating a new lake at once: one initialises the catalog, the other
-                # finds it locked for a moment. Anything else is a real error.
-                if "locked" not in str(exc).lower() or attempt == _ATTACH_ATTEMPTS:
-                    raise
+                # finds it locked for a moment (SQLite) or its tables half made (PostgreSQL: a
+                # duplicate key, a table that already exists). Anything else is a real error.
+                text = str(exc).lower()
+                racing = any(hint in text for hint in ("locked", "duplicate key", "already exists"))
+                if not racing or attempt == _ATTACH_ATTEMPTS:
+                    raise self._redacted(exc) from None
                 time.sleep(0.05 * attempt)
         raise AssertionError("unreachable: the loop returns or raises")
 
     def _connect(self, read_only: bool, threads: int | None, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
-        conn = duckdb.connect(":memory:", config=extensions.connect_config(s3=self.is_s3, threads=threads,
+        kind = self.catalog_spec.kind
+        conn = duckdb.connect(":memory:", config=extensions.connect_config(s3=self.is_s3, catalog=kind, threads=threads,
                                                                            memory_limit=memory_limit))
         try:
             # TimeZone pinned: TIMESTAMPTZ results come back in the session zone, which otherwise
             # follows the host. (GLOBAL, so the pool's cursors inherit it.)
             conn.execute("SET GLOBAL TimeZone = 'UTC'")
-            extensions.load(conn, s3=self.is_s3)
-            if self.is_s3:
+            extensions.load(conn, s3=self.is_s3, catalog=kind)
+            if self.is_s3:  # before ATTACH: DuckLake checks the data path as it attaches
                 conn.execute(self._secret_sql())
             opts = [f"DATA_PATH {quote(self.data_path)}"] + (["READ_ONLY"] if read_only else [])
+            if self.embedded:
+                # DuckLake keeps the data path it was created with (absolute) and refuses another
+                # one; file paths inside are relative to it. An embedded lake's data is DIR/data by
+                # construction, so a moved or renamed DIR (or one mounted elsewhere) must still open.
+                opts.append("OVERRIDE_DATA_PATH TRUE")
             conn.execute(f"ATTACH {quote(self.attach_target)} AS {ALIAS} ({', '.join(opts)})")
         except BaseException:
             conn.close()

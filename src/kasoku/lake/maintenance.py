@@ -69,7 +69,7 @@ def status(lake: Lake) -> LakeStatus:
     finally:
         con.close()
     last_ingest = {"snapshot": int(last[0]), "at": last[1], "message": last[2]} if last else None
-    return LakeStatus(lake.url, lake.attach_target, snapshot, int(count[0]) if count else 0,
+    return LakeStatus(lake.url, lake.catalog_display, snapshot, int(count[0]) if count else 0,
                       [t for t in tables if f"{ALIAS}.{t.name}" != GUARD], last_ingest)
 
 

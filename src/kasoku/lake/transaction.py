@@ -3,7 +3,8 @@
 Every write runs ``body(con)`` inside one DuckLake transaction on a connection of its own
 (never a query-pool cursor). The transaction first bumps the single row of
 ``lake.kasoku_writes``: two writers that overlap in time both change that row, so DuckLake
-(and, with a SQLite catalog, SQLite's own snapshot check) lets only the first commit; the
+(and, with a SQLite catalog, SQLite's own snapshot check; with PostgreSQL, its transactions and
+the catalog's unique snapshot ids) lets only the first commit; the
 second fails cleanly (nothing of it becomes visible), rolls back and runs ``body`` again on
 the new snapshot — at most ``attempts`` times. This is what makes "read the lake, dedupe,
 insert" safe with two ingests at once: whichever commits second re-reads the first's plays.
@@ -31,7 +32,15 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 GUARD = f"{ALIAS}.kasoku_writes"
-_CONFLICT_HINTS = ("conflict", "database is locked", "busy", "another transaction", "snapshot")
+# What losing a commit race reads like. DuckLake's own check says "Transaction conflict" on either
+# catalog; SQLite adds "database is locked"/"busy"; on PostgreSQL two commits that pick the same
+# new snapshot id collide on the catalog's primary key ("duplicate key value violates unique
+# constraint"), which DuckLake retries itself up to ducklake_max_retry_count ("Exceeded the maximum
+# retry count") before it reaches us, and PostgreSQL may abort a transaction as a serialization
+# failure or deadlock victim. A connection error is not among them: it is not retried.
+_CONFLICT_HINTS = ("conflict", "database is locked", "busy", "another transaction", "snapshot",
+                   "duplicate key value", "unique constraint", "could not serialize", "deadlock detected",
+                   "maximum retry count")
 
 
 class WriteConflict(KasokuError):

@@ -96,7 +96,7 @@ def test_two_workers_on_one_port_answer_and_share_one_source_run(workers: Worker
 
 def test_two_servers_on_one_valkey_and_one_s3_lake_share_answers_and_invalidations(
         tmp_path: Path, redis_url: str, s3_lake_url: S3Lake) -> None:
-    """The deploy/ topology as processes (PostgreSQL aside: see docs/deploy.md): two servers
+    """The deploy/ topology as processes (the PostgreSQL catalog: test_postgres_fleet.py): two servers
     ("machines"), one Valkey, one lake on S3; an ingest elsewhere notifies one server and the
     other one's answers change too."""
     s3 = s3_lake_url.s3

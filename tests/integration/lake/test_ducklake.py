@@ -174,3 +174,23 @@ def test_is_conflict_tells_races_from_errors() -> None:
     assert is_conflict(duckdb.TransactionException("Transaction conflict - attempting to insert"))
     assert not is_conflict(duckdb.BinderException("Referenced column x not found"))
     assert not is_conflict(OSError("database is locked"))
+
+
+def test_an_embedded_lake_still_opens_after_its_directory_moved(tmp_path: Path) -> None:
+    """DuckLake stores the data path it was created with; kasoku's embedded layout (catalog and
+    data in one directory) follows the directory, so `mv lake elsewhere` keeps every play."""
+    import shutil
+
+    from kasoku.domains.listening.ingest import import_tables
+    from tests.plays import make_plays
+
+    before = tmp_path / "lake"
+    import_tables(Lake(str(before)), make_plays("2024-01", 40))
+    after = tmp_path / "moved" / "lake"
+    after.parent.mkdir()
+    shutil.move(str(before), str(after))
+    con = Lake(str(after)).connect(read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM lake.plays").fetchone() == (40,)
+    finally:
+        con.close()

@@ -7,15 +7,21 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import AliasChoices
 
 from kasoku.config import Settings
+from kasoku.lake.catalog import parse_catalog
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 
 
 def _setting_exists(env_name: str) -> bool:
-    parts = env_name.removeprefix("KASOKU_").lower().split("__")
     fields = Settings.model_fields
+    aliases = {str(choice).upper() for f in fields.values() if isinstance(f.validation_alias, AliasChoices)
+               for choice in f.validation_alias.choices}
+    if env_name in aliases:  # e.g. KASOKU_CATALOG for lake_catalog
+        return True
+    parts = env_name.removeprefix("KASOKU_").lower().split("__")
     if parts[0] not in fields:
         return False
     if len(parts) == 1:
@@ -34,6 +40,12 @@ def test_compose_sets_only_real_settings_with_valid_values(monkeypatch: pytest.M
     settings = Settings()
     assert settings.redis_url == "redis://valkey:6379/0" and settings.lake == "s3://kasoku/lake"
     assert settings.s3.endpoint == "minio:9000" and settings.redis_cluster is False
+    assert settings.lake_catalog is not None
+    catalog = dict(parse_catalog(settings.lake_catalog).params)  # the lake's catalog is the postgres service
+    assert (catalog["host"], catalog["dbname"], catalog["user"]) == ("postgres", "kasoku", "kasoku")
+    postgres = compose["services"]["postgres"]["environment"]
+    assert (postgres["POSTGRES_DB"], postgres["POSTGRES_USER"]) == ("kasoku", "kasoku")
+    assert "--create" in compose["services"]["kasoku"]["command"]  # the first replica makes the empty lake
 
 
 def test_systemd_unit_and_env_example_name_real_settings() -> None:

@@ -150,6 +150,7 @@ class ListeningDomain:
             lake_ok = True
         except Exception as exc:  # catalog or storage unreachable: say so, do not fail the probe
             lake_ok = False
-            out["lake_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            text = self.lake.catalog_spec.redact(str(exc))  # a PostgreSQL error may quote the conninfo
+            out["lake_error"] = f"{type(exc).__name__}: {text.splitlines()[0][:200] if text else ''}"
         out["ok"] = (bool(pool.get("ok")) or saturated) and lake_ok
         return out
