@@ -173,7 +173,8 @@ def run_server(settings: Settings, *, workers: int = 1) -> None:
     server = {"host": settings.host, "port": settings.port, "log_level": "warning",
               "timeout_keep_alive": limits.keep_alive_timeout, "limit_concurrency": limits.max_connections,
               "h11_max_incomplete_event_size": limits.max_header_bytes,
-              "http": protocol(header_timeout=limits.header_timeout, max_header_bytes=limits.max_header_bytes)}
+              "http": protocol(header_timeout=limits.header_timeout, max_header_bytes=limits.max_header_bytes,
+                               body_timeout=limits.body_timeout)}
     if workers > 1:
         print_banner(settings)
         uvicorn.run("kasoku.service:build_app", factory=True, workers=workers, **server)  # type: ignore[arg-type]

@@ -116,6 +116,8 @@ class LimitSettings(BaseModel):
     header_timeout: float = Field(10.0, gt=0, description="seconds a connection has to send a complete request head, "
                                   "from its start or its previous response's end; past it the connection is closed (408 "
                                   "if part of a head came)")
+    body_timeout: float = Field(60.0, gt=0, description="seconds a request body has to arrive once its head is complete; "
+                                "past it the connection gets a 408 and is closed (a trickled or missing body)")
     max_connections: int = Field(1000, ge=1, description="connections and in-flight requests at once; past it new ones get 503")
     rate: str = Field("100/second", description="requests per API key, a `limits` string like '100/second' or "
                       "'50/second;2000/minute'; '' = unlimited; past it 429 + Retry-After")

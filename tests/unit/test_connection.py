@@ -47,11 +47,11 @@ class Transport(asyncio.Transport):
         pass
 
 
-def connect(parser: str, app: Any, timeout: float = 0.3) -> tuple[Any, Transport]:
+def connect(parser: str, app: Any, timeout: float = 0.3, body_timeout: float = 60.0) -> tuple[Any, Transport]:
     config = Config(app=app, log_level="warning", access_log=False)
     config.load()
-    proto = protocol(parser, header_timeout=timeout, max_header_bytes=1024)(config=config, server_state=ServerState(),
-                                                                          app_state={})
+    proto = protocol(parser, header_timeout=timeout, max_header_bytes=1024, body_timeout=body_timeout)(
+        config=config, server_state=ServerState(), app_state={})
     transport = Transport()
     transport.protocol = proto
     proto.connection_made(transport)
@@ -100,3 +100,39 @@ async def test_header_bytes_are_counted_across_reads_and_refused() -> None:
             break
         proto.data_received(b"X-Pad: " + b"a" * 100 + b"\r\n")
     assert transport.closed and transport.written.startswith(b"HTTP/1.1 431 ")
+
+
+async def echo_body(scope: Any, receive: Any, send: Any) -> None:
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return  # the client went away (the connection was closed)
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+POST = b"POST /x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\n"
+
+
+@pytest.mark.parametrize("parser", ["httptools", "h11"])
+async def test_a_body_that_never_completes_is_cut_with_408(parser: str) -> None:
+    proto, transport = connect(parser, echo_body, timeout=0.2, body_timeout=0.5)
+    proto.data_received(POST + b"abc")  # 3 of the 10 bytes, then nothing
+    await asyncio.sleep(0.3)
+    assert not transport.closed  # still inside the body's time
+    await asyncio.sleep(0.6)
+    assert transport.closed and transport.written.startswith(b"HTTP/1.1 408 ") and b"body" in transport.written
+
+
+@pytest.mark.parametrize("parser", ["httptools", "h11"])
+async def test_a_body_that_completes_in_time_is_answered(parser: str) -> None:
+    proto, transport = connect(parser, echo_body, timeout=0.2, body_timeout=0.8)
+    proto.data_received(POST + b"abc")
+    await asyncio.sleep(0.3)  # past the header timeout, inside the body's
+    proto.data_received(b"defghij")
+    await asyncio.sleep(0.05)
+    assert transport.written.startswith(b"HTTP/1.1 200 ") and transport.written.endswith(b"abcdefghij")

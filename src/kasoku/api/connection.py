@@ -9,6 +9,11 @@ Two things uvicorn (0.55) does not bound, whichever parser it runs:
   connection must deliver a complete request head within ``header_timeout`` seconds of being
   opened (and of its previous response ending); otherwise it is closed — with a 408 when part
   of a head had arrived, silently when nothing had.
+* **time to a whole request body** — a complete head then a body trickled in (or never sent)
+  holds the connection and the handler awaiting it. Once a head is complete, its body must be
+  complete within ``body_timeout`` seconds; otherwise the connection gets a 408 and is closed
+  (the handler sees a disconnect). Checked by the same timer, at its granularity
+  (``header_timeout``).
 * **header bytes with the httptools parser** (uvicorn's default when httptools is installed,
   and what kasoku runs: see docs/security.md for the measured choice) — only the h11 parser
   honours ``h11_max_incomplete_event_size``; httptools buffers a 100 MB header. Here the bytes
@@ -37,6 +42,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol  # uvicorn[s
 
 _TIMEOUT_BODY = orjson.dumps({"error": {"code": "REQUEST_TIMEOUT", "message": "no complete request head in time",
                                         "details": {}}})
+_SLOW_BODY = orjson.dumps({"error": {"code": "REQUEST_TIMEOUT", "message": "the request body did not arrive in time",
+                                     "details": {}}})
 
 
 def _raw_response(status: int, reason: str, body: bytes) -> bytes:
@@ -59,12 +66,14 @@ class _HeadDeadline:
     """
 
     header_timeout: float
+    body_timeout: float = 60.0
     transport: asyncio.Transport
     loop: asyncio.AbstractEventLoop
     cycle: Any
     _head_due = 0.0  # loop time by which the awaited head must be complete
     _head_timer: asyncio.TimerHandle | None = None
     _head_started = False  # a byte of the awaited head has arrived
+    _body_due = 0.0  # loop time by which the current request's body must be complete
 
     def _head_check(self) -> None:
         transport = self.transport
@@ -75,10 +84,17 @@ class _HeadDeadline:
         if now < self._head_due:  # a response ended since: the deadline moved
             self._head_timer = self.loop.call_at(self._head_due, self._head_check)
             return
-        if self.cycle is not None and not self.cycle.response_complete:
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            if cycle.more_body and not cycle.response_started and now >= self._body_due:
+                # the head came in time, its body has not: a trickled or missing body
+                self._head_timer = None
+                transport.write(_raw_response(408, "Request Timeout", _SLOW_BODY))
+                transport.close()
+                return
             # a request is being answered (its head came in time): look again later; its
             # response's end moves the deadline past this
-            self._head_timer = self.loop.call_at(now + self.header_timeout, self._head_check)
+            self._head_timer = self.loop.call_at(now + min(self.header_timeout, self.body_timeout), self._head_check)
             return
         self._head_timer = None
         if self._head_started:
@@ -105,9 +121,11 @@ class _HeadDeadline:
 class BoundedHttpTools(_HeadDeadline, HttpToolsProtocol):
     """httptools with the header timeout and a bound on header bytes (see the module docstring)."""
 
-    def __init__(self, *args: Any, header_timeout: float, max_header_bytes: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, header_timeout: float, max_header_bytes: int, body_timeout: float = 60.0,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
         self.max_header_bytes = max_header_bytes
         self._in_head = True  # the parser is inside a request head (or awaits the next one)
         self._head_bytes = 0
@@ -115,6 +133,7 @@ class BoundedHttpTools(_HeadDeadline, HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._head_bytes = 0
+        self._body_due = self.loop.time() + self.body_timeout
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
@@ -146,16 +165,23 @@ class BoundedHttpTools(_HeadDeadline, HttpToolsProtocol):
 class BoundedH11(_HeadDeadline, H11Protocol):
     """h11 with the header timeout (h11 bounds header bytes itself: ``h11_max_incomplete_event_size``)."""
 
-    def __init__(self, *args: Any, header_timeout: float, max_header_bytes: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, header_timeout: float, max_header_bytes: int, body_timeout: float = 60.0,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
 
     def data_received(self, data: bytes) -> None:
         self._head_started = True
+        cycle = self.cycle
         super().data_received(data)
+        if self.cycle is not cycle:  # h11 parsed a new head in this read: its body's clock starts
+            self._body_due = self.loop.time() + self.body_timeout
 
 
-def protocol(parser: str = "httptools", *, header_timeout: float, max_header_bytes: int) -> functools.partial[Any]:
-    """uvicorn's ``http=`` for ``parser`` (``httptools`` or ``h11``) with both bounds."""
+def protocol(parser: str = "httptools", *, header_timeout: float, max_header_bytes: int,
+             body_timeout: float = 60.0) -> functools.partial[Any]:
+    """uvicorn's ``http=`` for ``parser`` (``httptools`` or ``h11``) with the bounds."""
     cls = {"httptools": BoundedHttpTools, "h11": BoundedH11}[parser]
-    return functools.partial(cls, header_timeout=header_timeout, max_header_bytes=max_header_bytes)
+    return functools.partial(cls, header_timeout=header_timeout, max_header_bytes=max_header_bytes,
+                             body_timeout=body_timeout)
