@@ -239,3 +239,41 @@ def current_snapshot(con: duckdb.DuckDBPyConnection) -> int:
     """The lake's current snapshot id as seen by a new transaction on ``con`` (cheap)."""
     row = con.execute(f"SELECT id FROM {ALIAS}.current_snapshot()").fetchone()
     return int(row[0]) if row else 0
+
+
+# DuckLake's per-snapshot change kinds that only add or remove rows (anything else: a table was
+# created, altered or dropped).
+ROW_CHANGES = frozenset({"tables_inserted_into", "tables_deleted_from", "inlined_insert", "inlined_delete"})
+
+
+@dataclass(frozen=True)
+class TableChange:
+    """One entry of a snapshot's change map: its kind and the tables it names."""
+
+    kind: str
+    tables: tuple[tuple[str, bool], ...]  # (table name, known): unknown ids (a dropped table) by their id's tail
+
+
+def changes_since(con: duckdb.DuckDBPyConnection, since: int) -> tuple[int, list[TableChange] | None]:
+    """(current snapshot, every table change after ``since`` up to it) from DuckLake's snapshot log;
+    None when the log no longer reaches back to ``since`` (vacuumed). What the changes mean is
+    each domain's business (domains/*/versions: which cached answers they touch)."""
+    current = current_snapshot(con)
+    if since >= current:
+        return current, []
+    lake = quote(ALIAS)
+    oldest = con.execute(f"SELECT min(snapshot_id) FROM ducklake_snapshots({lake})").fetchone()
+    if oldest is None or oldest[0] is None or since < int(oldest[0]):
+        return current, None
+    names = {str(tid): name for tid, name in con.execute(
+        f"SELECT table_id, table_name FROM ducklake_table_info({lake})").fetchall()}
+    out: list[TableChange] = []
+    for (changes,) in con.execute(f"SELECT changes FROM ducklake_snapshots({lake}) WHERE snapshot_id > ? "
+                                  "AND snapshot_id <= ?", [since, current]).fetchall():
+        # the map comes back as a dict (or as key/value lists)
+        items = changes.items() if isinstance(changes, dict) else zip(changes.get("key", []), changes.get("value", []))
+        for kind, values in items:
+            ids = [str(v) for v in values or []]
+            out.append(TableChange(str(kind), tuple((names[i], True) if i in names else (i.rsplit(".", 1)[-1], False)
+                                                    for i in ids)))
+    return current, out

@@ -29,48 +29,31 @@ from kasoku.domains.listening.source import OPEN_RANGE_TAG
 from kasoku.domains.listening.tables import ARTISTS, COLLECTOR_GAPS, EPISODES, MONTH_OF, PLAYS
 from kasoku.domains.listening.tables import TABLES as LISTENING_TABLES
 from kasoku.lake.duckdb_pool import DuckDBPool
-from kasoku.lake.ducklake import ALIAS, Lake, current_snapshot
+from kasoku.lake.ducklake import ALIAS, ROW_CHANGES, Lake, current_snapshot
+from kasoku.lake.ducklake import changes_since as lake_changes_since
 from kasoku.lake.extensions import quote
 from kasoku.lake.transaction import GUARD
 
 _L = quote(ALIAS)
 _QUIET = {EPISODES, COLLECTOR_GAPS, GUARD.split(".", 1)[1]}  # no tool reads these
 _OURS = {*LISTENING_TABLES, GUARD.split(".", 1)[1]}
-_ROW_KEYS = {"tables_inserted_into", "tables_deleted_from", "inlined_insert", "inlined_delete"}
-
-
-def _table_ids(changes: Any) -> dict[str, set[str]]:
-    """DuckLake's per-snapshot change map as {kind: {table id or name}} (the map comes back as a dict)."""
-    out: dict[str, set[str]] = {}
-    items = changes.items() if isinstance(changes, dict) else zip(changes.get("key", []), changes.get("value", []))
-    for kind, values in items:
-        out.setdefault(str(kind), set()).update(str(v) for v in values or [])
-    return out
 
 
 def changes_since(con: duckdb.DuckDBPyConnection, since: int) -> tuple[int, frozenset[str] | None]:
     """:meth:`ListeningVersions.changes` on a connection of its own (see the module doc)."""
-    current = current_snapshot(con)
-    if since >= current:
-        return current, frozenset()
-    oldest = con.execute(f"SELECT min(snapshot_id) FROM ducklake_snapshots({_L})").fetchone()
-    if oldest is None or oldest[0] is None or since < int(oldest[0]):
+    current, log = lake_changes_since(con, since)
+    if log is None:
         return current, None  # the log no longer reaches back to `since` (vacuumed)
-    names = {str(tid): name for tid, name in con.execute(
-        f"SELECT table_id, table_name FROM ducklake_table_info({_L})").fetchall()}
     touched: set[str] = set()
-    for (changes,) in con.execute(f"SELECT changes FROM ducklake_snapshots({_L}) WHERE snapshot_id > ? AND snapshot_id <= ?",
-                                  [since, current]).fetchall():
-        for kind, ids in _table_ids(changes).items():
-            # Another domain's tables (the racing lake's) are known by id and not ours: no
-            # listening answer reads them. Anything unknown counts as ours (conservative).
-            named = {names.get(i, i.rsplit(".", 1)[-1]) for i in ids
-                     if i not in names or names[i] in _OURS}
-            if ids and not named:
-                continue
-            if kind not in _ROW_KEYS:
-                return current, None  # schema changes: tables created, dropped, altered
-            touched |= named
+    for change in log:
+        # Another domain's tables (the racing lake's) are known by id and not ours: no
+        # listening answer reads them. Anything unknown counts as ours (conservative).
+        named = {name for name, known in change.tables if not known or name in _OURS}
+        if change.tables and not named:
+            continue
+        if change.kind not in ROW_CHANGES:
+            return current, None  # schema changes: tables created, dropped, altered
+        touched |= named
     touched -= _QUIET
     if not touched:
         return current, frozenset()

@@ -34,7 +34,8 @@ from kasoku.engine.arrow import JSON_COLUMN_FLAG
 from kasoku.engine.types import Query, Result
 from kasoku.errors import InvalidParameter, NotFound, UpstreamUnavailable
 from kasoku.lake.duckdb_pool import DuckDBPool
-from kasoku.lake.ducklake import ALIAS, Lake, current_snapshot
+from kasoku.lake.ducklake import ALIAS, ROW_CHANGES, Lake, current_snapshot
+from kasoku.lake.ducklake import changes_since as lake_changes_since
 from kasoku.lake.extensions import quote
 
 DATASET = "racing.lake"
@@ -257,42 +258,23 @@ def race_card(cur: duckdb.DuckDBPyConnection, snapshot: int, race_id: str, lake:
 
 
 # --- the data version ----------------------------------------------------------------------
-_ROW_KEYS = {"tables_inserted_into", "tables_deleted_from", "inlined_insert", "inlined_delete"}
-
-
-def _changes_map(changes: Any) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    items = changes.items() if isinstance(changes, dict) else zip(changes.get("key", []), changes.get("value", []))
-    for kind, values in items:
-        out.setdefault(str(kind), set()).update(str(v) for v in values or [])
-    return out
-
-
 def changes_since(con: duckdb.DuckDBPyConnection, since: int) -> tuple[int, frozenset[str] | None]:
     """(current snapshot, tags of the racing tables changed since ``since``; None = everything).
 
     Snapshots that touched only other domains' tables change no tag; a racing table created,
     altered or dropped (or history vacuumed past ``since``) changes everything."""
-    current = current_snapshot(con)
-    if since >= current:
-        return current, frozenset()
-    lake = quote(ALIAS)
-    oldest = con.execute(f"SELECT min(snapshot_id) FROM ducklake_snapshots({lake})").fetchone()
-    if oldest is None or oldest[0] is None or since < int(oldest[0]):
+    current, log = lake_changes_since(con, since)
+    if log is None:
         return current, None
-    names = {str(tid): name for tid, name in con.execute(
-        f"SELECT table_id, table_name FROM ducklake_table_info({lake})").fetchall()}
     racing = set(TABLES) | set(VIEW_NAMES)
     touched: set[str] = set()
-    for (changes,) in con.execute(f"SELECT changes FROM ducklake_snapshots({lake}) WHERE snapshot_id > ? "
-                                  "AND snapshot_id <= ?", [since, current]).fetchall():
-        for kind, ids in _changes_map(changes).items():
-            found = {names.get(i, i.rsplit(".", 1)[-1]) for i in ids} & racing
-            if not found:
-                continue
-            if kind not in _ROW_KEYS:
-                return current, None
-            touched |= found
+    for change in log:
+        found = {name for name, _known in change.tables} & racing
+        if not found:
+            continue
+        if change.kind not in ROW_CHANGES:
+            return current, None
+        touched |= found
     return current, frozenset(f"{TAG}{t}" for t in touched)
 
 
