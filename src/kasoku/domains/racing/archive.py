@@ -35,7 +35,7 @@ import os
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -243,6 +243,43 @@ def _write_atomic(path: Path, data: bytes) -> None:
             os.close(dfd)
 
 
+Target = tuple[str, str, str]  # (kind, dataspec, day): where JV-Link delivers a record, as the archive files it
+
+
+def read_checked(paths: Sequence[Path], dataspec: str | None = None,
+                 progress: Progress | None = None) -> tuple[list[bytes], list[Target]]:
+    """Every record of ``paths`` in input order and where it is delivered, each validated
+    (:func:`check_record`); :class:`InputError` names the file and 1-based record number before
+    anything is written. Both importers (this archive, the racing lake) read through it."""
+    spec = None
+    if dataspec is not None:
+        try:
+            spec = catalogue.get_dataspec(dataspec)
+        except KasokuError as e:
+            raise InputError(e.message, details={"dataspec": dataspec}) from None
+    out: list[bytes] = []
+    targets: list[Target] = []
+    for done, path in enumerate(paths, 1):
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise InputError(f"cannot read: {e.strerror}", path=str(path)) from None
+        try:
+            recs = split_records(data)
+        except ValueError as e:
+            raise InputError(str(e), path=str(path), record=data.count(CRLF) + 1) from None
+        for i, rec in enumerate(recs, 1):
+            try:
+                targets.append(check_record(rec, spec))
+            except ValueError as e:
+                raise InputError(str(e), path=str(path), record=i) from None
+        out.extend(recs)
+        if progress is not None:
+            progress(done, len(paths), path)
+    return out, targets
+
+
 def import_files(paths: list[Path], archive: Path, dataspec: str | None = None,
                  progress: Progress | None = None) -> ImportSummary:
     """Add the records in ``paths`` to ``archive``; all-or-nothing on bad input.
@@ -252,34 +289,13 @@ def import_files(paths: list[Path], archive: Path, dataspec: str | None = None,
     a type it delivers, and goes under ``realtime/`` or ``stored/`` by its kind.
     Raises :class:`InputError` (file, 1-based record number) before writing anything.
     """
-    spec = None
-    if dataspec is not None:
-        try:
-            spec = catalogue.get_dataspec(dataspec)
-        except KasokuError as e:
-            raise InputError(e.message, details={"dataspec": dataspec}) from None
+    records, targets = read_checked(paths, dataspec, progress)
     archive = Path(archive)
-    # 1. validate everything; group by target file, keeping input order
-    groups: dict[tuple[str, str, str], list[bytes]] = {}
     total = len(paths)
-    for done, path in enumerate(paths, 1):
-        path = Path(path)
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            raise InputError(f"cannot read: {e.strerror}", path=str(path)) from None
-        try:
-            records = split_records(data)
-        except ValueError as e:
-            raise InputError(str(e), path=str(path), record=data.count(CRLF) + 1) from None
-        for i, rec in enumerate(records, 1):
-            try:
-                target = check_record(rec, spec)
-            except ValueError as e:
-                raise InputError(str(e), path=str(path), record=i) from None
-            groups.setdefault(target, []).append(rec)
-        if progress is not None:
-            progress(done, total, path)
+    # 1. everything validated; group by target file, keeping input order
+    groups: dict[tuple[str, str, str], list[bytes]] = {}
+    for rec, target in zip(records, targets, strict=True):
+        groups.setdefault(target, []).append(rec)
     if not groups:
         return ImportSummary(files=total, records=0)
 

@@ -32,7 +32,7 @@ from kasoku.domains.racing.columnar import decode_table
 from kasoku.domains.racing.layouts import layout_for_length
 from kasoku.domains.racing.lake_tables import (DELETE_CODE, LAYOUT_OF, RAW_COLUMNS, RAW_TABLE, TABLES, VIEW_NAMES, VIEW_TABLES,
                                                date_source, empty_table, key_slices, record_keys, table_name, view_sql)
-from kasoku.errors import InputError, KasokuError
+from kasoku.errors import InputError
 from kasoku.lake.ducklake import ALIAS, Lake
 from kasoku.lake.extensions import quote
 from kasoku.lake.transaction import write
@@ -58,41 +58,14 @@ def ref(table: str, snapshot: int | None = None) -> str:
     return f"{ALIAS}.{table}" + (f" AT (VERSION => {int(snapshot)})" if snapshot is not None else "")
 
 
-Target = tuple[str, str, str]  # (kind, dataspec, day) as the archive files a record
+Target = archive.Target
 
 
 def read_files(paths: Sequence[Path], dataspec: str | None = None,
                progress: Progress | None = None) -> tuple[list[bytes], list[Target]]:
     """Every record of ``paths`` in input order and where JV-Link delivers it (kind, dataspec, day),
-    validated like an archive import (InputError names file and record; nothing is written before
-    all of them passed)."""
-    spec = None
-    if dataspec is not None:
-        try:
-            spec = catalogue.get_dataspec(dataspec)
-        except KasokuError as e:
-            raise InputError(e.message, details={"dataspec": dataspec}) from None
-    out: list[bytes] = []
-    targets: list[Target] = []
-    for done, path in enumerate(paths, 1):
-        path = Path(path)
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            raise InputError(f"cannot read: {e.strerror}", path=str(path)) from None
-        try:
-            recs = archive.split_records(data)
-        except ValueError as e:
-            raise InputError(str(e), path=str(path), record=data.count(b"\r\n") + 1) from None
-        for i, rec in enumerate(recs, 1):
-            try:
-                targets.append(archive.check_record(rec, spec))
-            except ValueError as e:
-                raise InputError(str(e), path=str(path), record=i) from None
-        out.extend(recs)
-        if progress is not None:
-            progress(done, len(paths), path)
-    return out, targets
+    validated like an archive import (:func:`archive.read_checked`)."""
+    return archive.read_checked(paths, dataspec, progress)
 
 
 def targets_of(raws: Sequence[bytes], dataspec: str) -> list[Target]:
