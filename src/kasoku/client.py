@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
@@ -131,6 +131,23 @@ def table_params(start: Any, end: Any, race_id: str | None, racecourse: str | No
 def joined(pages: list[pa.Table]) -> pa.Table:
     """Pages of one table as one (each page carries its own meta; the joined table keeps none)."""
     return pa.concat_tables([p.replace_schema_metadata(None) for p in pages])
+
+
+def table_pages(params: dict[str, Any], limit: int | None, page_size: int) -> Generator[dict[str, Any], Any, pa.Table]:
+    """The paging of a whole-table read, for the sync and the async client alike: yields the
+    arguments of each ``answer`` call, is sent its result, returns the joined table."""
+    pages: list[pa.Table] = []
+    offset, left = 0, limit
+    while True:
+        size = page_size if left is None else min(page_size, left)
+        got = yield {"format": "arrow", "limit": size, "offset": offset, **params}
+        assert isinstance(got.rows, pa.Table)
+        pages.append(got.rows)
+        if left is not None:
+            left -= got.rows.num_rows
+        if not got.meta.get("has_more") or (left is not None and left <= 0):
+            return joined(pages)
+        offset = int(got.meta["next_offset"])
 
 
 def to_polars(table: pa.Table) -> Any:
@@ -265,19 +282,14 @@ class KasokuClient(_Base, _Queries[Rows]):
         """A racing lake table or view (``se``, ``ra``, ``entries``, ``odds`` …) as one ``pyarrow.Table``,
         every page followed: ``client.table("se", start="2024-01-01", end="2024-12-31", columns=[...])``.
         ``.to_pandas()`` on the result gives pandas; :meth:`table_polars` gives polars."""
-        params = table_params(start, end, race_id, racecourse, horse, jockey, trainer, columns)
-        pages: list[pa.Table] = []
-        offset, left = 0, limit
+        paging = table_pages(table_params(start, end, race_id, racecourse, horse, jockey, trainer, columns), limit,
+                             page_size)
+        call = next(paging)
         while True:
-            size = page_size if left is None else min(page_size, left)
-            got = self.answer(f"/api/v1/tables/{name}", format="arrow", limit=size, offset=offset, **params)
-            assert isinstance(got.rows, pa.Table)
-            pages.append(got.rows)
-            if left is not None:
-                left -= got.rows.num_rows
-            if not got.meta.get("has_more") or (left is not None and left <= 0):
-                return joined(pages)
-            offset = int(got.meta["next_offset"])
+            try:
+                call = paging.send(self.answer(f"/api/v1/tables/{name}", **call))
+            except StopIteration as done:
+                return done.value
 
     def table_pandas(self, name: str, **filters: Any) -> Any:
         """:meth:`table` as a pandas DataFrame (needs pandas installed)."""
@@ -363,19 +375,14 @@ class AsyncKasokuClient(_Base, _Queries[Awaitable[Rows]]):
                     trainer: str | None = None, columns: Sequence[str] | None = None, limit: int | None = None,
                     page_size: int = TABLE_PAGE) -> pa.Table:
         """:meth:`KasokuClient.table`, awaited."""
-        params = table_params(start, end, race_id, racecourse, horse, jockey, trainer, columns)
-        pages: list[pa.Table] = []
-        offset, left = 0, limit
+        paging = table_pages(table_params(start, end, race_id, racecourse, horse, jockey, trainer, columns), limit,
+                             page_size)
+        call = next(paging)
         while True:
-            size = page_size if left is None else min(page_size, left)
-            got = await self.answer(f"/api/v1/tables/{name}", format="arrow", limit=size, offset=offset, **params)
-            assert isinstance(got.rows, pa.Table)
-            pages.append(got.rows)
-            if left is not None:
-                left -= got.rows.num_rows
-            if not got.meta.get("has_more") or (left is not None and left <= 0):
-                return joined(pages)
-            offset = int(got.meta["next_offset"])
+            try:
+                call = paging.send(await self.answer(f"/api/v1/tables/{name}", **call))
+            except StopIteration as done:
+                return done.value
 
     async def stream_plays(self, start: Any = None, end: Any = None, *,
                            user_id: str | None = None) -> AsyncIterator[dict[str, Any]]:
