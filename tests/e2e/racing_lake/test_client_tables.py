@@ -60,4 +60,7 @@ def test_pandas_and_errors(server: ServerThread, demo: DemoArchive) -> None:
 async def test_async_table(server: ServerThread, demo: DemoArchive) -> None:
     async with AsyncKasokuClient(server.url) as kasoku:
         races = await kasoku.table("races", columns=["race_id"])
+        paged = await kasoku.table("races", columns=["race_id"], page_size=2)  # many pages, joined
+        capped = await kasoku.table("races", columns=["race_id"], page_size=2, limit=3)
     assert sorted(races.column("race_id").to_pylist()) == sorted(demo.race_ids)
+    assert paged.equals(races) and capped.num_rows == 3
