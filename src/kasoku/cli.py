@@ -167,6 +167,9 @@ def run_server(settings: Settings, *, workers: int = 1) -> None:
         if value:
             os.environ[name] = value
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Every server runs the scheduler (nightly maintenance); APScheduler logs each run of the
+    # leader heartbeat at INFO. Its warnings and errors still show; the jobs log their own outcome.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     limits = settings.limits
     # The protocol bounds what uvicorn leaves open: time to a request head, header bytes with
     # httptools (api/connection.py).
