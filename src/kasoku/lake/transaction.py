@@ -15,12 +15,13 @@ and no snapshot is made (a re-import changes no byte and no version).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import duckdb
 
@@ -55,6 +56,16 @@ class Written(Generic[T]):
     value: T
     snapshot: int | None  # the snapshot this write made; None when nothing changed
     attempts: int  # 1 = committed on the first try
+
+
+@contextlib.contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, table: Any) -> Iterator[None]:
+    """``table`` (Arrow) visible to ``con``'s SQL as ``name`` for the block, unregistered after it."""
+    con.register(name, table)
+    try:
+        yield
+    finally:
+        con.unregister(name)
 
 
 def is_conflict(exc: BaseException) -> bool:

@@ -26,7 +26,7 @@ from kasoku.domains.listening.rollup_build import RollupBuilder, played_in, shif
 from kasoku.domains.listening.schema import EPISODES_SCHEMA, PLAYS_SCHEMA, SOURCE_PRIORITY
 from kasoku.domains.listening.tables import ARTISTS, EPISODES, PLAYS, ensure_tables, ref
 from kasoku.lake.ducklake import ALIAS, Lake
-from kasoku.lake.transaction import write
+from kasoku.lake.transaction import registered, write
 
 Progress = Callable[[str, int, int | None], None]  # (stage, advance, total)
 Also = Callable[[duckdb.DuckDBPyConnection], bool]  # more work in the import's transaction; True if it wrote
@@ -139,11 +139,8 @@ def _merge_plays(con: duckdb.DuckDBPyConnection, incoming: pa.Table) -> _Plays:
     how the collector's (Web API) plays met export plays."""
     if incoming.num_rows == 0:
         return _Plays()
-    con.register("incoming_plays", incoming.cast(PLAYS_SCHEMA))
-    try:
+    with registered(con, "incoming_plays", incoming.cast(PLAYS_SCHEMA)):
         changes = con.execute(_PLAYS_CHANGES.format(window=played_in(_around(_months(incoming))))).to_arrow_table()
-    finally:
-        con.unregister("incoming_plays")
     found: dict[str, set[str]] = {"start": set(), "end": set()}
     for play_id, how in zip(changes["play_id"].to_pylist(), changes["matched"].to_pylist(), strict=True):
         if how is not None:
@@ -152,18 +149,12 @@ def _merge_plays(con: duckdb.DuckDBPyConnection, incoming: pa.Table) -> _Plays:
     inserts = changes.filter(pc.and_(pc.equal(origin, 1), keep)).drop_columns(["origin", "keep", "matched"])
     deletes = changes.filter(pc.and_(pc.equal(origin, 0), pc.invert(keep))).select(["play_id", "played_at"])
     if deletes.num_rows:
-        con.register("deleted_plays", deletes)
-        try:
+        with registered(con, "deleted_plays", deletes):
             con.execute(f"DELETE FROM {ref(PLAYS)} WHERE {played_in(_months(deletes))} "
                         "AND play_id IN (SELECT play_id FROM deleted_plays)")
-        finally:
-            con.unregister("deleted_plays")
     if inserts.num_rows:
-        con.register("inserted_plays", inserts)
-        try:
+        with registered(con, "inserted_plays", inserts):
             con.execute(f"INSERT INTO {ref(PLAYS)} SELECT {_COLS} FROM inserted_plays")
-        finally:
-            con.unregister("inserted_plays")
     return _Plays(inserts.num_rows - deletes.num_rows, sorted(_months(inserts) | _months(deletes)),
                   len(found["start"]), len(found["end"] - found["start"]))
 
@@ -173,19 +164,13 @@ def _merge_episodes(con: duckdb.DuckDBPyConnection, incoming: pa.Table) -> int:
     if incoming.num_rows == 0:
         return 0
     cols = ", ".join(EPISODES_SCHEMA.names)
-    con.register("incoming_episodes", incoming.cast(EPISODES_SCHEMA))
-    try:
+    with registered(con, "incoming_episodes", incoming.cast(EPISODES_SCHEMA)):
         new = con.execute(f"""SELECT {cols} FROM incoming_episodes WHERE play_id NOT IN
                               (SELECT play_id FROM {ref(EPISODES)} WHERE {played_in(_months(incoming))})
                               ORDER BY played_at, play_id""").to_arrow_table()
-    finally:
-        con.unregister("incoming_episodes")
     if new.num_rows:
-        con.register("new_episodes", new)
-        try:
+        with registered(con, "new_episodes", new):
             con.execute(f"INSERT INTO {ref(EPISODES)} SELECT {cols} FROM new_episodes")
-        finally:
-            con.unregister("new_episodes")
     return new.num_rows
 
 
@@ -193,24 +178,18 @@ def _merge_artists(con: duckdb.DuckDBPyConnection, artists: pa.Table) -> bool:
     """The import's artist objects replace stored ones with the same id (first in the import wins)."""
     if artists.num_rows == 0:
         return False
-    con.register("incoming_artists", artists.append_column("ord", pa.array(range(artists.num_rows), pa.int64())))
-    try:
+    with registered(con, "incoming_artists", artists.append_column("ord", pa.array(range(artists.num_rows), pa.int64()))):
         changed = con.execute(f"""
             SELECT a.artist_id, a.artist_name, a.genres FROM
               (SELECT * FROM incoming_artists QUALIFY row_number() OVER (PARTITION BY artist_id ORDER BY ord) = 1) a
             LEFT JOIN {ref(ARTISTS)} b USING (artist_id)
             WHERE b.artist_id IS NULL OR b.artist_name IS DISTINCT FROM a.artist_name OR b.genres IS DISTINCT FROM a.genres
             ORDER BY a.ord""").to_arrow_table()
-    finally:
-        con.unregister("incoming_artists")
     if changed.num_rows == 0:
         return False
-    con.register("changed_artists", changed)
-    try:
+    with registered(con, "changed_artists", changed):
         con.execute(f"DELETE FROM {ref(ARTISTS)} WHERE artist_id IN (SELECT artist_id FROM changed_artists)")
         con.execute(f"INSERT INTO {ref(ARTISTS)} SELECT artist_id, artist_name, genres FROM changed_artists")
-    finally:
-        con.unregister("changed_artists")
     return True
 
 

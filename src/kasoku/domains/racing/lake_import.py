@@ -35,7 +35,7 @@ from kasoku.domains.racing.lake_tables import (DELETE_CODE, LAYOUT_OF, RAW_COLUM
 from kasoku.errors import InputError
 from kasoku.lake.ducklake import ALIAS, Lake
 from kasoku.lake.extensions import quote
-from kasoku.lake.transaction import write
+from kasoku.lake.transaction import registered, write
 
 Progress = Callable[[int, int, Path], None]
 
@@ -84,8 +84,7 @@ def merge_raw(con: duckdb.DuckDBPyConnection, raws: Sequence[bytes], targets: Se
         "record_type": [r[:2].decode("ascii", "replace") for r in raws],
         "record": pa.array(list(raws), pa.binary()), "_hash": list(hashes),
         "_ord": pa.array(np.arange(len(raws), dtype=np.int64))})
-    con.register("racing_raw_in", incoming)
-    try:
+    with registered(con, "racing_raw_in", incoming):
         row = con.execute(f"""
             INSERT INTO {ref(RAW_TABLE)}
             WITH inc AS (SELECT * FROM racing_raw_in
@@ -97,8 +96,6 @@ def merge_raw(con: duckdb.DuckDBPyConnection, raws: Sequence[bytes], targets: Se
                    (SELECT coalesce(max(seq), 0) FROM {ref(RAW_TABLE)}) + row_number() OVER (ORDER BY _ord),
                    record_type, record, _hash
             FROM new ORDER BY _ord""").fetchone()
-    finally:
-        con.unregister("racing_raw_in")
     return int(row[0]) if row else 0
 
 
@@ -157,11 +154,8 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> bool:
     for name in names:
         if name in existing:
             continue
-        con.register("racing_empty", empty_table(name))
-        try:
+        with registered(con, "racing_empty", empty_table(name)):
             con.execute(f"CREATE TABLE {ref(name)} AS SELECT * FROM racing_empty LIMIT 0")
-        finally:
-            con.unregister("racing_empty")
         if date_source(LAYOUT_OF[name]) is not None:
             con.execute(f"ALTER TABLE {ref(name)} SET PARTITIONED BY (year(race_date))")
         existing.add(name)
@@ -185,8 +179,7 @@ class _Merged:
 
 def merge_table(con: duckdb.DuckDBPyConnection, name: str, incoming: pa.Table) -> _Merged:
     """Apply one table's records with JV-Data's update semantics (see the module doc)."""
-    con.register("racing_in", incoming)
-    try:
+    with registered(con, "racing_in", incoming):
         # The import's winner per key; then whether it changes the lake (and how).
         plan = con.execute(f"""
             WITH win AS (SELECT * FROM racing_in
@@ -214,28 +207,20 @@ def merge_table(con: duckdb.DuckDBPyConnection, name: str, incoming: pa.Table) -
         # A delete of a key the lake never held changes nothing (and is not counted).
         out.unchanged += int(pc.sum(pc.cast(pc.and_(deletes, pc.invert(exists)), pa.int64())).as_py() or 0)
         if drop_keys.num_rows:
-            con.register("racing_drop", drop_keys)
-            try:
+            with registered(con, "racing_drop", drop_keys):
                 existing = con.execute(f"SELECT count(*) FROM {ref(name)} "
                                        "WHERE _key IN (SELECT _key FROM racing_drop)").fetchone()
                 if existing and existing[0]:
                     con.execute(f"DELETE FROM {ref(name)} WHERE _key IN (SELECT _key FROM racing_drop)")
-            finally:
-                con.unregister("racing_drop")
         if put_keys.num_rows:
-            con.register("racing_put", put_keys)
-            try:
+            with registered(con, "racing_put", put_keys):
                 con.execute(f"""INSERT INTO {ref(name)} BY NAME
                     SELECT * EXCLUDE (_seq) FROM racing_in
                     WHERE _key IN (SELECT _key FROM racing_put)
                     QUALIFY row_number() OVER (PARTITION BY _key ORDER BY data_creation_date DESC NULLS LAST,
                                                _seq DESC) = 1
                     ORDER BY {'race_date, ' if 'race_date' in incoming.column_names else ''}_key""")
-            finally:
-                con.unregister("racing_put")
         return out
-    finally:
-        con.unregister("racing_in")
 
 
 def import_records(lake: Lake, raws: Sequence[bytes], *, targets: Sequence[Target] | None = None, attempts: int = 8,
