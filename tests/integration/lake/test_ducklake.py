@@ -122,7 +122,10 @@ def test_two_writers_at_once_both_land_the_second_retries(lake: Lake) -> None:
         t.start()
     for t in threads:
         t.join(timeout=60)
-    assert sorted(results.values()) == [1, 2]  # one committed first; the other retried once
+    # One committed on its first attempt; the other lost at least once. More than one retry is
+    # possible and correct: on S3 the winner's commit can still hold the catalog when the loser
+    # retries, and that counts as another lost race.
+    assert min(results.values()) == 1 and max(results.values()) >= 2, results
     con = lake.connect(read_only=True)
     try:
         rows = dict(con.execute("SELECT id, v FROM lake.events WHERE id >= 100").fetchall())
