@@ -32,7 +32,8 @@ import orjson
 import uvicorn
 
 from kasoku.cli import notify_server
-from kasoku.config import Settings, SpotifySettings
+from kasoku.config import Settings
+from kasoku.domains.listening.settings import SpotifySettings
 from kasoku.domains.listening.collector.poll import Collector, PollResult
 from kasoku.domains.listening.collector.sink import ingest_paths
 from kasoku.domains.listening.domain import lake_from_settings

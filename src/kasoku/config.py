@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, create_model, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from kasoku.errors import ConfigError
@@ -32,43 +32,6 @@ class S3Settings(BaseModel):
     use_ssl: bool = Field(True, description="https to the endpoint")
 
 
-def _known_zone(name: str | None) -> str | None:
-    import zoneinfo
-
-    if name is not None and name != "UTC" and name not in zoneinfo.available_timezones():
-        raise ValueError(f"unknown time zone {name!r} (an IANA name such as 'Asia/Tokyo')")
-    return name
-
-
-class ListeningUserSettings(BaseModel):
-    """One listener's own defaults; unset fields fall back to the listening section's."""
-
-    model_config = ConfigDict(extra="forbid")
-    tz: str | None = Field(None, description="IANA time zone of this user's days, weeks, months and hours")
-    min_ms: int | None = Field(None, ge=0, le=86_400_000, description="this user's play rule: streams shorter (ms) are not counted")
-
-    _zone = field_validator("tz")(_known_zone)
-
-
-class ListeningSettings(BaseModel):
-    """Defaults of the listening domain's time zone and play rule (docs/listening.md)."""
-
-    model_config = ConfigDict(extra="forbid")
-    tz: str = Field("UTC", description="default IANA time zone of listening answers (tz= overrides per request)")
-    min_ms: int = Field(0, ge=0, le=86_400_000, description="default play rule: streams shorter than this many ms are not counted (0 = every stream, as the original system; Spotify counts 30000)")
-    users: dict[str, ListeningUserSettings] = Field(default_factory=dict, description="per-user tz and min_ms, keyed by user id")
-
-    _zone = field_validator("tz")(_known_zone)
-
-    def tz_for(self, user: str) -> str:
-        found = self.users.get(user)
-        return found.tz if found is not None and found.tz is not None else self.tz
-
-    def min_ms_for(self, user: str) -> int:
-        found = self.users.get(user)
-        return found.min_ms if found is not None and found.min_ms is not None else self.min_ms
-
-
 class DatasetPolicySettings(BaseModel):
     """Overrides of one dataset's cache policy; unset fields keep the domain's default."""
 
@@ -80,28 +43,6 @@ class DatasetPolicySettings(BaseModel):
     adaptive: bool | None = Field(None, description="let the TTL grow for hot, unchanging entries")
     adaptive_max_factor: float | None = Field(None, description="adaptive TTL never exceeds this multiple of the base TTLs")
     adaptive_min_reads: int | None = Field(None, description="reads between refreshes before an unchanged entry's TTL doubles")
-
-
-class SpotifySettings(BaseModel):
-    """The Spotify Web API collector (``kasoku spotify login``, ``kasoku collect``, ``serve --collect``)."""
-
-    model_config = ConfigDict(extra="forbid")
-    client_id: str | None = Field(None, description="Client ID of your Spotify app (PKCE: no client secret is needed or stored)")
-    accounts_url: str = Field("https://accounts.spotify.com", description="Spotify accounts service (authorize, token)")
-    api_url: str = Field("https://api.spotify.com", description="Spotify Web API base URL")
-    scopes: str = Field("user-read-recently-played", description="scopes asked for at login (space-separated)")
-    poll_interval: float = Field(180.0, gt=0, description="seconds between polls of recently-played (it keeps only the last 50 plays)")
-    poll_cron: str | None = Field(None, description="cron expression for the poll instead of poll_interval (5 fields, UTC)")
-    overlap: float = Field(600.0, ge=0, description="seconds before the cursor re-read by every poll (late plays); re-read plays are deduplicated")
-    maintenance_cron: str = Field("30 3 * * *", description="cron (UTC) of the nightly lake maintenance (compaction / vacuum), run by every server (one leader at a time); empty = never")
-    rollup_cron: str = Field("0 2,14 * * *", description="cron (UTC) of the roll-up maintenance (rebuild stale months), run by every server; empty = never")
-    retry_after_cap: float = Field(300.0, ge=0, description="longest wait (s) honoured for a 429 Retry-After; longer asks end the poll (reported, nothing lost)")
-    max_attempts: int = Field(4, ge=1, description="attempts of one request on 429 / 5xx / network errors before the poll fails")
-    backoff: float = Field(1.0, ge=0, description="first back-off (s) after a 5xx or network error; doubles each attempt")
-    timeout: float = Field(15.0, gt=0, description="seconds before one HTTP request to Spotify fails")
-    artist_pace: float = Field(0.5, ge=0, description="seconds between two artist metadata requests")
-    artists_per_poll: int = Field(20, ge=0, description="new artists whose metadata one poll fetches at most (the rest wait, queued)")
-    lease_seconds: float = Field(60.0, gt=0, description="leader lease of the scheduler when it is held in Redis")
 
 
 class LimitSettings(BaseModel):
@@ -130,7 +71,9 @@ class LimitSettings(BaseModel):
     error_excerpt: int = Field(80, ge=8, description="characters of a bad input echoed back in an error body")
 
 
-class Settings(BaseSettings):
+class CoreSettings(BaseSettings):
+    """The settings every server has; each domain adds its own sections (``Settings`` below)."""
+
     # populate_by_name: `lake_catalog` (its name) works besides its env alias KASOKU_CATALOG.
     model_config = SettingsConfigDict(env_prefix="KASOKU_", env_nested_delimiter="__", extra="forbid",
                                       populate_by_name=True)
@@ -147,11 +90,10 @@ class Settings(BaseSettings):
     lake_retention_hours: float = Field(24.0, description="lake vacuum expires snapshots older than this and deletes the files only they used")
     s3: S3Settings = Field(default_factory=S3Settings, description="S3 endpoint and credentials for s3:// lakes")
     state: Path = Field(default_factory=default_state_dir, description="directory for secrets and bookkeeping (tokens, API keys), files 0600; default $XDG_STATE_HOME/kasoku")
-    spotify: SpotifySettings = Field(default_factory=SpotifySettings, description="Spotify Web API collector (see below)")
     collect: bool = Field(False, description="run the Spotify collector's scheduler (poll, maintenance, watched folder) inside the server")
     import_dir: Path | None = Field(None, description="watched folder: export .zip/.json files dropped here are imported once (done/, failed/)")
     import_settle: float = Field(5.0, ge=0, description="seconds a dropped file's size and mtime must stay unchanged before it is imported")
-    user_id: str = Field("me", description="default user of the listening domain")
+    user_id: str = Field("me", description="default user of per-user answers")
     racing_archive: str | None = Field(None, description="directory of a JV-Data archive served by the racing domain")
     racing_client: Literal["files", "com", "lake"] = Field("files", description="racing upstream: JV-Data files (racing_archive), JV-Link COM (Windows), or the lake's raw records (kasoku racing import --lake)")
     racing_sid: str = Field("kasoku", description="JV-Link software id given to JVInit")
@@ -191,7 +133,6 @@ class Settings(BaseSettings):
     batch_max_items: int = Field(50, description="most queries in one batch request")
     batch_concurrency: int = Field(8, description="misses a batch runs at once")
     rollups: bool = Field(True, description="answer from roll-ups when they give the identical answer")
-    listening: ListeningSettings = Field(default_factory=ListeningSettings, description="listening time zone and play rule: defaults and per user")
 
     @field_validator("lake_catalog")
     @classmethod
@@ -223,10 +164,31 @@ class Settings(BaseSettings):
                                   details={"file": str(toml_path.resolve())}) from None
         return tuple(sources)
 
-    def with_overrides(self, **changes: Any) -> "Settings":
+    def with_overrides(self, **changes: Any) -> Settings:
         """A copy with CLI options applied (None means 'not given')."""
         given = {k: v for k, v in changes.items() if v is not None}
         return self.model_copy(update=given)
+
+
+    if TYPE_CHECKING:
+        # A domain's section (``settings.<section>``) is a field of the
+        # composed model, unknown to a type checker reading this class.
+        def __getattr__(self, name: str) -> Any: ...
+
+
+def _with_domain_sections() -> type[CoreSettings]:
+    from kasoku.domains import settings_sections
+
+    fields: dict[str, Any] = {
+        name: (model, Field(default_factory=model, description=(model.__doc__ or name).strip().splitlines()[0]))
+        for name, model in settings_sections().items()}
+    return create_model("Settings", __base__=CoreSettings, __module__=__name__, **fields)
+
+
+if TYPE_CHECKING:
+    Settings = CoreSettings
+else:
+    Settings = _with_domain_sections()
 
 
 def config_file() -> Path | None:

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kasoku.config import Settings, SpotifySettings
+from kasoku.config import Settings
+from kasoku.domains.listening.settings import SpotifySettings
 from kasoku.domains.listening.collector.poll import Collector
 from kasoku.domains.listening.collector.sink import ingest_paths
 from kasoku.domains.listening.domain import lake_from_settings

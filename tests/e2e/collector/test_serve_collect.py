@@ -13,7 +13,8 @@ import httpx
 import pytest
 import uvicorn
 
-from kasoku.config import Settings, SpotifySettings
+from kasoku.config import Settings
+from kasoku.domains.listening.settings import SpotifySettings
 from kasoku.service import build_app
 from tests.integration.collector.conftest import do_login
 from tests.services import free_port

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
-from kasoku.config import Settings, SpotifySettings
+from kasoku.config import Settings
+from kasoku.domains.listening.settings import SpotifySettings
 from kasoku.domains.listening.collector.login import login
 from kasoku.domains.listening.domain import lake_from_settings
 from tests.spotify_fake import FakeSpotify

@@ -45,3 +45,21 @@ def test_a_policy_for_an_unknown_dataset_is_a_config_error(tmp_path: Path) -> No
 
     with pytest.raises(ConfigError, match="listenin"):
         build_app(Settings(lake=str(tmp_path), policies={"listenin": {"ttl_l1": 5}}))
+
+
+def test_domain_sections_are_found_not_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The listening domain's sections come from its own settings module; config names no domain."""
+    from kasoku import config
+    from kasoku.domains import settings_sections
+    from kasoku.domains.listening.settings import ListeningSettings, SpotifySettings
+
+    assert settings_sections()["listening"] is ListeningSettings
+    assert settings_sections()["spotify"] is SpotifySettings
+    assert "kasoku.domains." not in Path(config.__file__).read_text()  # it imports the finder only
+    monkeypatch.setenv("KASOKU_SPOTIFY__POLL_INTERVAL", "60")
+    monkeypatch.setenv("KASOKU_LISTENING__TZ", "Asia/Tokyo")
+    settings = Settings()
+    assert settings.spotify.poll_interval == 60 and settings.listening.tz == "Asia/Tokyo"
+    monkeypatch.setenv("KASOKU_LISTENING__TZ", "Mars/Olympus")
+    with pytest.raises(ValidationError, match="unknown time zone"):
+        Settings()

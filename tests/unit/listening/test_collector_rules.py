@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from kasoku.config import SpotifySettings
+from kasoku.domains.listening.settings import SpotifySettings
 from kasoku.domains.listening.collector.api import retry_after_seconds
 from kasoku.domains.listening.collector.auth import authorize_url, challenge, new_verifier
 from kasoku.domains.listening.collector.gaps import ExportPlay, closed_by_import, new_gap

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from kasoku.config import SpotifySettings
+from kasoku.domains.listening.settings import SpotifySettings
 from kasoku.domains.listening.collector.auth import AuthError, TokenStore, Tokens, refresh
 from kasoku.errors import KasokuError
 

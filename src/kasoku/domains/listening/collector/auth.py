@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 
-from kasoku.config import SpotifySettings
+from kasoku.domains.listening.settings import SpotifySettings
 from kasoku.domains.listening.collector.paths import user_dir
 from kasoku.errors import KasokuError
 from kasoku.state import write_private
