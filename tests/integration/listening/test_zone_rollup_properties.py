@@ -77,16 +77,20 @@ def queries(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
 GENRES = artists_table({"Aimer": ["j-pop", "anime"], "Ado": ["j-pop"], "aimer": ["indie"], "YOASOBI": ["anime", "j-pop"]})
 
 
-def _compare(rows: list[tuple[str, int, int, int, int]], cases: list[tuple[str, dict[str, Any]]]) -> None:
+def _compare(rows: list[tuple[str, int, int, int, int]], cases: list[tuple[str, dict[str, Any]]],
+             memories: tuple[bool, ...] = (True,)) -> None:
+    """``memories``: answer from the in-memory play index (play_index.py, index_answers.py), from
+    the DuckLake roll-up tables, or both — each must equal raw."""
     with tempfile.TemporaryDirectory() as d:
         lake = load_lake(Path(d) / "lake", plays_table(rows), artists=GENRES)  # built the way ingest builds them
         pool = DuckDBPool(lake, workers=1, threads=1)
         try:
             catalog = SnapshotCatalog(pool)
-            matcher, source = LakeRollups(pool, catalog), ListeningSource(lake, pool, catalog=catalog)
+            source = ListeningSource(lake, pool, catalog=catalog)
             snap = asyncio.run(catalog.current())
             present = asyncio.run(catalog.months(snap, "plays"))
-            for tool, raw in cases:
+            for (tool, raw), memory in ((case, m) for case in cases for m in memories):
+                matcher = LakeRollups(pool, catalog, memory=memory)
                 params = validate(tool, raw)
                 for user in ("u1", "u2"):
                     expected = asyncio.run(source.raw(tool, params, user, snap))
@@ -97,17 +101,17 @@ def _compare(rows: list[tuple[str, int, int, int, int]], cases: list[tuple[str, 
                         continue
                     got = asyncio.run(matcher.answer(tool, params, user, snap))
                     assert got is not None
-                    assert got.schema == expected.schema, (tool, raw, plan.table)
-                    assert got.to_pylist() == expected.to_pylist(), (tool, raw, plan.table)
+                    assert got.schema == expected.schema, (tool, raw, plan.table, memory)
+                    assert got.to_pylist() == expected.to_pylist(), (tool, raw, plan.table, memory)
         finally:
             pool.close()
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(rows=plays_rows, cases=st.lists(queries(), min_size=1, max_size=10))
+@given(rows=plays_rows, cases=st.lists(queries(), min_size=1, max_size=10), memory=st.booleans())
 def test_zone_rollup_answers_equal_raw_answers(rows: list[tuple[str, int, int, int, int]],
-                                               cases: list[tuple[str, dict[str, Any]]]) -> None:
-    _compare(rows, cases)
+                                               cases: list[tuple[str, dict[str, Any]]], memory: bool) -> None:
+    _compare(rows, cases, (memory,))
 
 
 def test_plays_at_the_edges_of_local_days_in_45_minute_zones() -> None:
@@ -121,7 +125,7 @@ def test_plays_at_the_edges_of_local_days_in_45_minute_zones() -> None:
     cases = [(tool, {"tz": tz, "start": (FIRST + timedelta(days=d)).isoformat(),
                      "end": (FIRST + timedelta(days=d + n)).isoformat(), **({"limit": 3} if tool.startswith("top") else {})})
              for tool in ("top_tracks", "hourly_pattern", "overview") for tz in zones for d in (9, 10, 149) for n in (0, 1, 40)]
-    _compare(rows, cases)
+    _compare(rows, cases, (True, False))
 
 
 def test_pieces_cover_the_range_exactly() -> None:
