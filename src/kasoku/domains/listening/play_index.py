@@ -16,18 +16,20 @@ This index holds what those row sources give, for one (snapshot, user), in NumPy
 A range ``[lo, hi)`` of instants is its whole UTC months (month rows) plus the plays outside
 them (two slices of the sorted plays: the partial months, edges included). Sums are integer,
 per key, so a relation of per-key rows built here equals, row for row after the outer SQL
-groups it, the union of month rows, day rows and edge plays the DuckLake plan reads. The
-answers' SQL (rollup_zones.py) runs unchanged over these small relations (Arrow tables).
+groups it, the union of month rows, day rows and edge plays the DuckLake plan reads.
+index_answers.py computes answers from these sums; for the other tools the answers' SQL
+(rollup_zones.py) runs unchanged over small relations built here (Arrow tables).
 
-An index is built on first use per (snapshot, user) from ``plays`` at that snapshot (one
-scan) and dropped when a newer snapshot is seen: a snapshot never changes, so nothing else
-invalidates it.
+An index is built on first use per (snapshot, user) from ``plays`` at that snapshot (two
+scans: the distinct keys, then the plays as integers) and dropped when a newer snapshot is
+seen: a snapshot never changes, so nothing else invalidates it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -41,6 +43,8 @@ import pyarrow.compute as pc
 from kasoku.domains.listening.tables import PLAYS, ref
 from kasoku.domains.listening.zones import transitions
 from kasoku.lake.duckdb_pool import DuckDBPool
+
+log = logging.getLogger(__name__)
 
 RULE_MS = 30_000  # the second play rule the index keeps counts for (min_ms 0 is the first)
 _US_DAY = 86_400_000_000
@@ -311,14 +315,13 @@ class PlayIndex:
                 best, winners = top, found
             elif top == best:
                 winners = np.concatenate([winners, found])
-        group = (day - 0) * pairs + pair  # global (day, pair) ids of every play, for the winners' keys
-        d0 = 0
+        group = day * pairs + pair  # (day, pair) of every play, to find the winners' keys
         rows: dict[str, list[Any]] = {"day": [], "track_id": [], "track_name": [], "artist": [], "play_count": []}
         names = self.key_rows()
         for g in winners.tolist():
             in_group = np.unique(key[group == g]).tolist()
             ids = [names[k]["track_id"] for k in in_group if names[k]["track_id"] is not None]
-            d = np.datetime64(int(g // pairs + d0), "D")
+            d = np.datetime64(int(g // pairs), "D")
             rows["day"].append(str(d))
             rows["track_id"].append(min(ids) if ids else None)
             rows["track_name"].append(names[in_group[0]]["track_name"])
@@ -386,34 +389,54 @@ def build(cur: Any, snapshot: int, user: str) -> PlayIndex | None:
 
 
 class PlayIndexes:
-    """Indexes of the newest snapshot seen, for up to ``max_users`` users (least recently used go)."""
+    """Indexes of the newest snapshot seen, for up to ``max_users`` users (least recently used go).
+
+    ``get(..., wait=False)`` (the server) never makes a request wait for a build: it starts the
+    build in the background and answers None until it is done, so the request takes the
+    DuckLake plan (the same rows, as slowly as before) — the first requests after a new snapshot
+    cost what they did without the index. A failed build answers None too (and is retried by
+    the next request)."""
 
     def __init__(self, pool: DuckDBPool, *, max_users: int = 4) -> None:
         self.pool = pool
         self.max_users = max_users
         self._snapshot = -1
         self._indexes: OrderedDict[str, asyncio.Future[PlayIndex | None]] = OrderedDict()
+        self._tasks: set[asyncio.Task[None]] = set()
 
-    async def get(self, snapshot: int, user: str) -> PlayIndex | None:
-        """The index at ``snapshot``; None for an older snapshot than the newest seen."""
+    async def get(self, snapshot: int, user: str, *, wait: bool = True) -> PlayIndex | None:
+        """The index at ``snapshot``; None for an older snapshot than the newest seen, while it is
+        being built (``wait=False``), or when building failed."""
         if snapshot < self._snapshot:
             return None
         if snapshot > self._snapshot:
             self._snapshot, self._indexes = snapshot, OrderedDict()
         fut = self._indexes.get(user)
         if fut is None:
-            fut = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            fut = loop.create_future()
             self._indexes[user] = fut
             while len(self._indexes) > self.max_users:
                 self._indexes.popitem(last=False)
-            try:
-                fut.set_result(await self.pool.run(lambda cur: build(cur, snapshot, user)))
-            except BaseException as exc:
-                if self._indexes.get(user) is fut:
-                    del self._indexes[user]
-                fut.set_exception(exc)
-                fut.exception()  # retrieved: waiters see it, the loop does not log it
-                raise
+            task = loop.create_task(self._build(fut, snapshot, user))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         else:
             self._indexes.move_to_end(user)
+        if not wait and not fut.done():
+            return None
         return await asyncio.shield(fut)
+
+    async def _build(self, fut: asyncio.Future[PlayIndex | None], snapshot: int, user: str) -> None:
+        try:
+            index = await self.pool.run(lambda cur: build(cur, snapshot, user))
+        except asyncio.CancelledError:
+            fut.cancel()
+            raise
+        except Exception as exc:  # noqa: BLE001 - the DuckLake plan answers instead; the next request retries
+            log.info("play index of %s at snapshot %d not built: %s", user, snapshot, exc)
+            if self._indexes.get(user) is fut:
+                del self._indexes[user]
+            index = None
+        if not fut.done():
+            fut.set_result(index)

@@ -85,11 +85,12 @@ class LakeRollups:
     materialised window (the benchmark compares the two).
     """
 
-    def __init__(self, pool: DuckDBPool, catalog: SnapshotCatalog, *, windows: bool = True, memory: bool = True) -> None:
+    def __init__(self, pool: DuckDBPool, catalog: SnapshotCatalog, *, windows: bool = True, memory: bool = True,
+                 wait: bool = True) -> None:
         self.pool = pool
         self.catalog = catalog
         self.windows = windows
-        self.zones = ZoneRollups(catalog, memory=memory)
+        self.zones = ZoneRollups(catalog, memory=memory, wait=wait)
 
     async def answer(self, tool: str, params: RangeParams, user_id: str, snapshot: int) -> pa.Table | None:
         plan = await self.plan(tool, params, user_id, snapshot)

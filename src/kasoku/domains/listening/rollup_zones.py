@@ -122,10 +122,12 @@ class Unavailable(Exception):
 class ZoneRollups:
     """Plans over the any-zone roll-ups at a snapshot; ``plan`` returns (sql, args) or None (raw)."""
 
-    def __init__(self, catalog: SnapshotCatalog, *, memory: bool = True) -> None:
+    def __init__(self, catalog: SnapshotCatalog, *, memory: bool = True, wait: bool = True) -> None:
         """``memory``: read the row sources from the in-memory play index (play_index.py) instead
-        of the DuckLake tables (the same rows; the benchmark and tests compare both)."""
+        of the DuckLake tables (the same rows; the benchmark and tests compare both). ``wait``:
+        a request waits for the index being built (tests, benchmarks); the server does not."""
         self.catalog = catalog
+        self.wait = wait
         self.indexes = PlayIndexes(catalog.pool) if memory else None
 
     async def plan(self, tool: str, p: RangeParams, user: str, snapshot: int) -> Planned | None:
@@ -139,7 +141,7 @@ class ZoneRollups:
         if planned is None:  # the DuckLake plan decides whether roll-ups answer
             return None
         if self.indexes is not None and tool in INDEXED:
-            index = await self.indexes.get(snapshot, user)
+            index = await self.indexes.get(snapshot, user, wait=self.wait)
             if index is not None:
                 span = planner.span()
 
