@@ -28,7 +28,7 @@ from kasoku.domains.listening.tools import (RangeParams, StatsParams, TopParams,
                                             zone_of)
 from kasoku.domains.listening.snapshots import SnapshotCatalog
 from kasoku.domains.listening.tables import ARTISTS, PLAYS, ref
-from kasoku.domains.listening.zones import OPEN_SPAN, UTC, quarter_hour_aligned, utc_equivalent
+from kasoku.domains.listening.zones import OPEN_SPAN, quarter_hour_aligned, utc_equivalent
 
 # The column whose UTC month places a row of each table in its month (its partition).
 _MONTH_COLUMN = {PLAYS: "played_at", rl.TRACK_MONTHS: "first_at", rl.TRACK_DAYS: "day", rl.QUARTER_HOURS: "slot"}
