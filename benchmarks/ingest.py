@@ -160,6 +160,18 @@ async def query_costs(lake_dir: str, floor_b: str, repeat: int) -> dict[str, flo
         assert result.source == "rollup"
         out["monthly stats (roll-up), first"] = samples[0] * 1000
         out["monthly stats (roll-up), next"] = median_ms(samples[1:])
+        # Before rollup_match.months_answer: the same statement run by DuckDB over the in-memory rows.
+        matcher = LakeRollups(pool, catalog)
+        stats = validate("listening_stats", dict(query.params))
+        plan = await matcher.plan("listening_stats", stats, "me", snap)
+        assert plan is not None and plan.answer is not None
+        samples = []
+        for _ in range(repeat + 1):
+            t0 = time.perf_counter()
+            before = await catalog.query(snap, plan.table, plan.template, plan.args)
+            samples.append(time.perf_counter() - t0)
+        assert before.equals(plan.answer)
+        out["monthly stats, statement over in-memory rows (before)"] = median_ms(samples[1:])
     finally:
         pool.close()
     return out

@@ -12,7 +12,10 @@ uncached (the source directly, no engine cache), p50 and p95 over ``--repeat`` r
 - top tracks over a random day-aligned range, Asia/Tokyo (a new range each run)
 - hourly pattern over a random day-aligned range, Asia/Kathmandu (+05:45)
 
-against the same answer computed from raw plays in the same run; every pair is checked equal.
+against the same answer computed from raw plays in the same run, and against the same roll-up
+plan read from the DuckLake roll-up tables instead of the in-memory play index (play_index.py;
+``--no-tables`` skips that column); every answer is checked equal to raw. Also printed: the time
+to build the play index (paid by the first request after each new snapshot) and its size.
 """
 
 from __future__ import annotations
@@ -67,16 +70,25 @@ def pct(samples: list[float], q: float) -> float:
 
 
 async def measure(lake: Lake, cases: dict[str, Callable[[random.Random], tuple[str, RangeParams]]], repeat: int,
-                  raw_repeat: int) -> list[tuple[str, str, float, float, float, float]]:
+                  raw_repeat: int, tables: bool, console: Console) -> list[tuple[str, str, float, float, float | None, float, float]]:
     pool = DuckDBPool(lake, workers=1, query_timeout=600)
     catalog = SnapshotCatalog(pool)
     source, rollups = ListeningSource(lake, pool, catalog=catalog), LakeRollups(pool, catalog)
+    from_tables = LakeRollups(pool, catalog, memory=False)
     snap = await catalog.current()
+    indexes = rollups.zones.indexes
+    assert indexes is not None
+    t0 = time.perf_counter()
+    index = await indexes.get(snap, "me")
+    assert index is not None
+    console.print(f"play index built in {time.perf_counter() - t0:.2f} s (first indexed request of a snapshot), "
+                  f"{index.nbytes / 1e6:.0f} MB, {index.n_keys:,} keys, {len(index.months.month):,} month rows")
     out = []
     try:
         for name, make in cases.items():
             rng = random.Random(name)
             roll_ms: list[float] = []
+            table_ms: list[float] = []
             raw_ms: list[float] = []
             used = set()
             for i in range(repeat + 1):
@@ -94,8 +106,15 @@ async def measure(lake: Lake, cases: dict[str, Callable[[random.Random], tuple[s
                         raw_ms.append((time.perf_counter() - t0) * 1000)
                     if got is None or not got.equals(expected):
                         raise AssertionError(f"{name}: the roll-up answer differs from raw for {params!r}")
+                    if tables:
+                        t0 = time.perf_counter()
+                        old = await from_tables.answer(tool, params, "me", snap)
+                        if i:
+                            table_ms.append((time.perf_counter() - t0) * 1000)
+                        if old is None or not old.equals(expected):
+                            raise AssertionError(f"{name}: the DuckLake roll-up answer differs from raw for {params!r}")
             out.append((name, "+".join(sorted(used)), statistics.median(roll_ms), pct(roll_ms, 0.95),
-                        statistics.median(raw_ms), pct(raw_ms, 0.95)))
+                        statistics.median(table_ms) if table_ms else None, statistics.median(raw_ms), pct(raw_ms, 0.95)))
     finally:
         pool.close()
     return out
@@ -114,6 +133,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20, help="roll-up runs per case (p50/p95)")
     parser.add_argument("--raw-repeat", type=int, default=5, help="raw runs per case (each checked equal)")
     parser.add_argument("--lake", default=None, help="lake directory (default .kasoku/bench-local-time-<plays>)")
+    parser.add_argument("--no-tables", action="store_true", help="skip the DuckLake roll-up tables column")
     args = parser.parse_args()
     console = Console()
     lake = build_lake(args.lake or os.path.join(".kasoku", f"bench-local-time-{args.plays}"), args.plays, console)
@@ -127,13 +147,19 @@ def main() -> None:
         "top tracks, random days, Asia/Tokyo": lambda r: random_range(r, "Asia/Tokyo", "top_tracks", limit=10),
         "hourly pattern, random days, Asia/Kathmandu": lambda r: random_range(r, "Asia/Kathmandu", "hourly_pattern"),
     }
-    rows = asyncio.run(measure(lake, cases, args.repeat, args.raw_repeat))
+    load_before = os.getloadavg()
+    rows = asyncio.run(measure(lake, cases, args.repeat, args.raw_repeat, not args.no_tables, console))
+    load_after = os.getloadavg()
     table = Table(title=f"any-zone roll-ups vs raw at {args.plays:,} plays over 5 years (uncached, ms)")
-    for col in ("query", "answered from", "rollup p50", "rollup p95", "raw p50", "raw p95", "speed-up (p50)"):
+    for col in ("query", "answered from", "rollup p50", "rollup p95", "DuckLake tables p50", "raw p50", "raw p95",
+                "speed-up (p50)", "raw p50 / rollup p95"):
         table.add_column(col, justify="left" if col in ("query", "answered from") else "right")
-    for name, used, r50, r95, w50, w95 in rows:
-        table.add_row(name, used, f"{r50:.1f}", f"{r95:.1f}", f"{w50:.1f}", f"{w95:.1f}", f"{w50 / r50:.1f}x")
+    for name, used, r50, r95, t50, w50, w95 in rows:
+        table.add_row(name, used, f"{r50:.1f}", f"{r95:.1f}", "-" if t50 is None else f"{t50:.1f}", f"{w50:.1f}",
+                      f"{w95:.1f}", f"{w50 / r50:.1f}x", f"{w50 / r95:.1f}x")
     console.print(table)
+    console.print(f"load average (1, 5, 15 min) before {', '.join(f'{x:.2f}' for x in load_before)}; "
+                  f"after {', '.join(f'{x:.2f}' for x in load_after)} (a shared machine: compare within the run)")
     console.print("every roll-up answer was checked equal to the raw answer of the same parameters")
 
 

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -77,16 +78,20 @@ def queries(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
 GENRES = artists_table({"Aimer": ["j-pop", "anime"], "Ado": ["j-pop"], "aimer": ["indie"], "YOASOBI": ["anime", "j-pop"]})
 
 
-def _compare(rows: list[tuple[str, int, int, int, int]], cases: list[tuple[str, dict[str, Any]]]) -> None:
+def _compare(rows: list[tuple[str, int, int, int, int]], cases: list[tuple[str, dict[str, Any]]],
+             memories: tuple[bool, ...] = (True,)) -> None:
+    """``memories``: answer from the in-memory play index (play_index.py, index_answers.py), from
+    the DuckLake roll-up tables, or both — each must equal raw."""
     with tempfile.TemporaryDirectory() as d:
         lake = load_lake(Path(d) / "lake", plays_table(rows), artists=GENRES)  # built the way ingest builds them
         pool = DuckDBPool(lake, workers=1, threads=1)
         try:
             catalog = SnapshotCatalog(pool)
-            matcher, source = LakeRollups(pool, catalog), ListeningSource(lake, pool, catalog=catalog)
+            source = ListeningSource(lake, pool, catalog=catalog)
             snap = asyncio.run(catalog.current())
             present = asyncio.run(catalog.months(snap, "plays"))
-            for tool, raw in cases:
+            for (tool, raw), memory in ((case, m) for case in cases for m in memories):
+                matcher = LakeRollups(pool, catalog, memory=memory)
                 params = validate(tool, raw)
                 for user in ("u1", "u2"):
                     expected = asyncio.run(source.raw(tool, params, user, snap))
@@ -97,17 +102,17 @@ def _compare(rows: list[tuple[str, int, int, int, int]], cases: list[tuple[str, 
                         continue
                     got = asyncio.run(matcher.answer(tool, params, user, snap))
                     assert got is not None
-                    assert got.schema == expected.schema, (tool, raw, plan.table)
-                    assert got.to_pylist() == expected.to_pylist(), (tool, raw, plan.table)
+                    assert got.schema == expected.schema, (tool, raw, plan.table, memory)
+                    assert got.to_pylist() == expected.to_pylist(), (tool, raw, plan.table, memory)
         finally:
             pool.close()
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(rows=plays_rows, cases=st.lists(queries(), min_size=1, max_size=10))
+@given(rows=plays_rows, cases=st.lists(queries(), min_size=1, max_size=10), memory=st.booleans())
 def test_zone_rollup_answers_equal_raw_answers(rows: list[tuple[str, int, int, int, int]],
-                                               cases: list[tuple[str, dict[str, Any]]]) -> None:
-    _compare(rows, cases)
+                                               cases: list[tuple[str, dict[str, Any]]], memory: bool) -> None:
+    _compare(rows, cases, (memory,))
 
 
 def test_plays_at_the_edges_of_local_days_in_45_minute_zones() -> None:
@@ -121,7 +126,7 @@ def test_plays_at_the_edges_of_local_days_in_45_minute_zones() -> None:
     cases = [(tool, {"tz": tz, "start": (FIRST + timedelta(days=d)).isoformat(),
                      "end": (FIRST + timedelta(days=d + n)).isoformat(), **({"limit": 3} if tool.startswith("top") else {})})
              for tool in ("top_tracks", "hourly_pattern", "overview") for tz in zones for d in (9, 10, 149) for n in (0, 1, 40)]
-    _compare(rows, cases)
+    _compare(rows, cases, (True, False))
 
 
 def test_pieces_cover_the_range_exactly() -> None:
@@ -131,3 +136,93 @@ def test_pieces_cover_the_range_exactly() -> None:
     assert cut.months == (date(2024, 3, 1), date(2024, 5, 1))
     assert cut.days == [(date(2024, 5, 1), date(2024, 5, 15))]  # and the edge 05-15T00:00Z .. 15:00Z
     assert ZONES == "rollup_local"
+
+
+def test_index_answers_with_awkward_names_ids_and_albums() -> None:
+    """Names JSON must escape (quotes, backslash, control characters, non-ASCII), two track ids
+    for one (track, artist), NULL albums, plays either side of 30 s: every directly computed
+    answer (top lists, hours, overview, year in review) equals raw, and so does the DuckLake plan."""
+    import random
+
+    import pyarrow.compute as pc
+
+    rng = random.Random(11)
+    rows = [("u1", rng.randrange(DAYS * 86400), rng.choice([1_000, 29_999, 30_000, 200_000]), rng.randrange(4),
+             rng.randrange(5)) for _ in range(400)]
+    table = plays_table(rows)
+    names = ['Say "Hi"', "back\\slash", "tab\there\nline", "ctrl\x01\x1f", "Jóga 日本 🎵"]
+    n = table.num_rows
+    track = [names[i % len(names)] for i in range(n)]
+    track_id = [f"spotify:track:{track[i][:3]}{i % 2}" for i in range(n)]  # two ids per (track, artist)
+    album = [None if i % 3 == 0 else f"Album {track[i][:2]}" for i in range(n)]
+    for column, values in (("track_name", track), ("track_id", track_id), ("album_name", album)):
+        table = table.set_column(table.schema.get_field_index(column), column, pa.array(values, pa.string()))
+    assert pc.count(table["album_name"], mode="only_null").as_py() > 0
+    cases: list[tuple[str, dict[str, Any]]] = []
+    for tz in ("Asia/Tokyo", "America/New_York", "UTC"):
+        for min_ms in (0, 30_000):
+            cases += [("year_in_review", {"year": 2024, "tz": tz, "min_ms": min_ms}),
+                      ("overview", {"tz": tz, "min_ms": min_ms}),
+                      ("overview", {"start": "2024-02-10", "end": "2024-06-20", "tz": tz, "min_ms": min_ms}),
+                      ("hourly_pattern", {"start": "2023-12-03", "end": "2024-09-01", "tz": tz, "min_ms": min_ms})]
+            cases += [(tool, {"start": "2024-01-15", "end": "2024-11-02", "tz": tz, "min_ms": min_ms, "limit": 7})
+                      for tool in ("top_tracks", "top_artists", "top_albums")]
+    _compare_table(table, cases, (True, False))
+
+
+def _compare_table(table: pa.Table, cases: list[tuple[str, dict[str, Any]]], memories: tuple[bool, ...]) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        lake = load_lake(Path(d) / "lake", table)
+        pool = DuckDBPool(lake, workers=1, threads=1)
+        try:
+            catalog = SnapshotCatalog(pool)
+            source = ListeningSource(lake, pool, catalog=catalog)
+            snap = asyncio.run(catalog.current())
+            for (tool, raw), memory in ((case, m) for case in cases for m in memories):
+                matcher = LakeRollups(pool, catalog, memory=memory)
+                params = validate(tool, raw)
+                expected = asyncio.run(source.raw(tool, params, "u1", snap))
+                plan = asyncio.run(matcher.plan(tool, params, "u1", snap))
+                assert plan is not None, (tool, raw)
+                if memory and plan.table == ZONES:
+                    assert plan.answer is not None, (tool, raw)  # computed from the index, no statement
+                got = asyncio.run(matcher.answer(tool, params, "u1", snap))
+                assert got is not None
+                assert got.schema == expected.schema, (tool, raw, memory)
+                assert got.to_pylist() == expected.to_pylist(), (tool, raw, memory)
+        finally:
+            pool.close()
+
+
+def test_the_server_never_waits_for_a_play_index() -> None:
+    """wait=False (the server): while the snapshot's index is being built a request takes the
+    DuckLake plan; once built, the index answers. Both equal raw."""
+    import random
+
+    rng = random.Random(5)
+    rows = [("u1", rng.randrange(DAYS * 86400), rng.randrange(1, 300_000), rng.randrange(4), rng.randrange(5))
+            for _ in range(300)]
+    params = validate("top_tracks", {"start": "2024-01-03", "end": "2024-08-09", "tz": "Asia/Tokyo", "limit": 5})
+
+    async def run(lake: Any, pool: DuckDBPool) -> None:
+        catalog = SnapshotCatalog(pool)
+        source, matcher = ListeningSource(lake, pool, catalog=catalog), LakeRollups(pool, catalog, wait=False)
+        snap = await catalog.current()
+        expected = await source.raw("top_tracks", params, "u1", snap)
+        first = await matcher.plan("top_tracks", params, "u1", snap)
+        assert first is not None and first.answer is None and first.relations == {}  # DuckLake tables
+        assert (await matcher.answer("top_tracks", params, "u1", snap)).to_pylist() == expected.to_pylist()
+        indexes = matcher.zones.indexes
+        assert indexes is not None
+        await asyncio.wait_for(asyncio.gather(*indexes._tasks), 60)  # the build started by the first request
+        later = await matcher.plan("top_tracks", params, "u1", snap)
+        assert later is not None and later.answer is not None
+        assert later.answer.to_pylist() == expected.to_pylist()
+
+    with tempfile.TemporaryDirectory() as d:
+        lake = load_lake(Path(d) / "lake", plays_table(rows))
+        pool = DuckDBPool(lake, workers=1, threads=1)
+        try:
+            asyncio.run(run(lake, pool))
+        finally:
+            pool.close()

@@ -85,7 +85,8 @@ class ListeningDomain:
         # asked about (50 heavy queries made /health take 2 s and flap between ok and not).
         self.probe_pool = DuckDBPool(self.lake, workers=1, query_timeout=5.0, threads=1, nice=0)
         catalog = SnapshotCatalog(self.pool)
-        matcher = LakeRollups(self.pool, catalog) if settings.rollups else None
+        # wait=False: a request never waits for the play index of a new snapshot (it takes the DuckLake plan).
+        matcher = LakeRollups(self.pool, catalog, wait=False) if settings.rollups else None
         self.source = ListeningSource(self.lake, self.pool, rollups=matcher, catalog=catalog,
                                       stream_pool=self.stream_pool)
         engine.register(Dataset(routes.DATASET, LISTENING_POLICY, self.source, stream=self._stream))

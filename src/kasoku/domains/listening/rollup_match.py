@@ -17,7 +17,7 @@ Rules (docs/rollups.md has the argument):
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -42,6 +42,8 @@ class Plan:
     sql: str  # over the DuckLake table at the snapshot (what a profile shows)
     args: list[Any]
     template: str = ""  # the same with ``{rel}`` for the table (answered from memory for small roll-ups)
+    relations: dict[str, pa.Table] = field(default_factory=dict)  # in-memory relations the SQL reads by name
+    answer: pa.Table | None = None  # the answer itself, computed from the in-memory play index
 
 
 def whole_months(params: RangeParams) -> bool:
@@ -83,18 +85,25 @@ class LakeRollups:
     materialised window (the benchmark compares the two).
     """
 
-    def __init__(self, pool: DuckDBPool, catalog: SnapshotCatalog, *, windows: bool = True) -> None:
+    def __init__(self, pool: DuckDBPool, catalog: SnapshotCatalog, *, windows: bool = True, memory: bool = True,
+                 wait: bool = True) -> None:
         self.pool = pool
         self.catalog = catalog
         self.windows = windows
-        self.zones = ZoneRollups(catalog)
+        self.zones = ZoneRollups(catalog, memory=memory, wait=wait)
 
     async def answer(self, tool: str, params: RangeParams, user_id: str, snapshot: int) -> pa.Table | None:
         plan = await self.plan(tool, params, user_id, snapshot)
         if plan is None:
             return None
-        if plan.table == ZONES:  # over DuckLake tables pinned to the snapshot already
-            return await self.pool.arrow(plan.sql, plan.args)
+        if plan.table == ZONES:  # over DuckLake tables pinned to the snapshot already, or in-memory relations
+            if plan.answer is not None:
+                return plan.answer
+            if not plan.relations:
+                return await self.pool.arrow(plan.sql, plan.args)
+            return await self.pool.run(lambda cur: _with_relations(cur, plan))
+        if plan.answer is not None:
+            return plan.answer
         return await self.catalog.query(snapshot, plan.table, plan.template, plan.args)
 
     # ------------------------------------------------------------ choosing
@@ -111,7 +120,9 @@ class LakeRollups:
             if plan is not None:
                 return plan
         planned = await self.zones.plan(tool, params, user_id, snapshot)
-        return Plan(ZONES, *planned) if planned is not None else None
+        if planned is None:
+            return None
+        return Plan(ZONES, planned.sql, planned.args, relations=planned.relations, answer=planned.answer)
 
     async def _utc_plan(self, tool: str, params: RangeParams, user_id: str, months: list[str],
                         snapshot: int) -> Plan | None:
@@ -158,7 +169,12 @@ class LakeRollups:
             where, args = _day_filter(params)
             return await self._read(rb.DAYS, months, snapshot, _DAYS.format(days=where), [user_id, *args])
         if params.granularity == "month" and whole_months(params):
-            return await self._read(rb.MONTHS, months, snapshot, _MONTHS.format(months=_month_filter(months)), [user_id])
+            plan = await self._read(rb.MONTHS, months, snapshot, _MONTHS.format(months=_month_filter(months)), [user_id])
+            if plan is None:
+                return None
+            # The statement over a few dozen in-memory rows costs DuckDB milliseconds; pyarrow does it in µs.
+            table = await self.catalog.table(snapshot, rb.MONTHS)
+            return Plan(plan.table, plan.sql, plan.args, plan.template, answer=months_answer(table, user_id, months))
         where, args = _day_filter(params)
         fmt = PERIOD_FORMATS[params.granularity]
         return await self._read(rb.DAY_TRACKS, months, snapshot, _PERIODS.format(fmt=fmt, days=where), [user_id, *args])
@@ -168,6 +184,31 @@ class LakeRollups:
         if not set(months) <= set(await self.catalog.months(snapshot, table)):
             return None
         return Plan(table, sql.replace("{rel}", ref(table, snapshot)), args, sql)
+
+
+def months_answer(table: pa.Table, user_id: str, months: list[str]) -> pa.Table:
+    """``_MONTHS`` over the in-memory ``rollup_months`` rows: the user's rows of exactly these
+    months, ordered by period ('YYYY-MM', so by year and month), with the statement's columns."""
+    import pyarrow.compute as pc
+
+    wanted = pa.array([rb.month_index(m) for m in months], pa.int64())
+    index = pc.add(pc.multiply(pc.cast(table["year"], pa.int64()), 12), pc.subtract(pc.cast(table["month"], pa.int64()), 1))
+    rows = table.filter(pc.and_(pc.equal(table["user_id"], user_id), pc.is_in(index, value_set=wanted)))
+    rows = rows.sort_by([("year", "ascending"), ("month", "ascending")])
+    period = [f"{y:04d}-{m:02d}" for y, m in zip(rows["year"].to_pylist(), rows["month"].to_pylist())]
+    return pa.table({"period": pa.array(period, pa.string()), "total_ms": rows["total_ms"], "track_count": rows["plays"],
+                     "unique_tracks": rows["unique_tracks"]})
+
+
+def _with_relations(cur: Any, plan: Plan) -> pa.Table:
+    """Run ``plan.sql`` with its in-memory relations registered on this cursor (then dropped)."""
+    for name, table in plan.relations.items():
+        cur.register(name, table)
+    try:
+        return cur.execute(plan.sql, plan.args).to_arrow_table()
+    finally:
+        for name in plan.relations:
+            cur.unregister(name)
 
 
 # {rel} is substituted last (file paths may contain braces); the rest are str.format fields.

@@ -13,18 +13,22 @@ local hour and day as its slot when every offset is a multiple of 15 min, checke
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
+import pyarrow as pa
+
 from kasoku.domains.listening import rollup_local as rl
+from kasoku.domains.listening.play_index import PlayIndex, PlayIndexes
 from kasoku.domains.listening.pages import YearParams
 from kasoku.domains.listening.statistics import ARTIST_ID, DiscoveriesParams, StreaksParams, previous_range
 from kasoku.domains.listening.tools import (RangeParams, StatsParams, TopParams, local_time, min_ms_of, range_bounds,
                                             zone_of)
 from kasoku.domains.listening.snapshots import SnapshotCatalog
 from kasoku.domains.listening.tables import ARTISTS, PLAYS, ref
-from kasoku.domains.listening.zones import quarter_hour_aligned, utc_equivalent
+from kasoku.domains.listening.zones import OPEN_SPAN, quarter_hour_aligned, utc_equivalent
 
 # The column whose UTC month places a row of each table in its month (its partition).
 _MONTH_COLUMN = {PLAYS: "played_at", rl.TRACK_MONTHS: "first_at", rl.TRACK_DAYS: "day", rl.QUARTER_HOURS: "slot"}
@@ -100,6 +104,17 @@ class Args:
         return f"${len(self.values)}"
 
 
+def _used_only(sql: str, values: list[Any]) -> tuple[str, list[Any]]:
+    """Renumber ``$n`` so only the arguments the SQL uses are passed (DuckDB rejects unused
+    ones; in-memory relations replace pieces that used some). Names and literals in these
+    statements never contain ``$``."""
+    used = sorted({int(m) for m in re.findall(r"\$(\d+)", sql)})
+    if len(used) == len(values):
+        return sql, values
+    number = {n: i + 1 for i, n in enumerate(used)}
+    return re.sub(r"\$(\d+)", lambda m: f"${number[int(m.group(1))]}", sql), [values[n - 1] for n in used]
+
+
 class Unavailable(Exception):
     """A partition the plan needs is missing: answer raw."""
 
@@ -107,26 +122,109 @@ class Unavailable(Exception):
 class ZoneRollups:
     """Plans over the any-zone roll-ups at a snapshot; ``plan`` returns (sql, args) or None (raw)."""
 
-    def __init__(self, catalog: SnapshotCatalog) -> None:
+    def __init__(self, catalog: SnapshotCatalog, *, memory: bool = True, wait: bool = True) -> None:
+        """``memory``: read the row sources from the in-memory play index (play_index.py) instead
+        of the DuckLake tables (the same rows; the benchmark and tests compare both). ``wait``:
+        a request waits for the index being built (tests, benchmarks); the server does not."""
         self.catalog = catalog
+        self.wait = wait
+        self.indexes = PlayIndexes(catalog.pool) if memory else None
 
-    async def plan(self, tool: str, p: RangeParams, user: str, snapshot: int) -> tuple[str, list[Any]] | None:
+    async def plan(self, tool: str, p: RangeParams, user: str, snapshot: int) -> Planned | None:
         if min_ms_of(p) not in rl.RULES:
             return None
         tables = (PLAYS, *rl.LOCAL_TABLES)
         months = {t: await self.catalog.months(snapshot, t) for t in tables}
         artists = await self.catalog.has_rows(snapshot, ARTISTS) if tool == "top_genres" else False
-        return ZonePlanner(snapshot, months, artists).plan(tool, p, user)
+        planner = ZonePlanner(snapshot, months, artists)
+        planned = planner.plan(tool, p, user)
+        if planned is None:  # the DuckLake plan decides whether roll-ups answer
+            return None
+        if self.indexes is not None and tool in INDEXED:
+            index = await self.indexes.get(snapshot, user, wait=self.wait)
+            if index is not None:
+                span = planner.span()
+
+                def from_index(_cur: Any) -> Planned | None:
+                    answer = direct_answer(index, tool, p, span)
+                    if answer is not None:
+                        return Planned(planned.sql, planned.args, answer=answer)
+                    return ZonePlanner(snapshot, months, artists, index).plan(tool, p, user)
+
+                # NumPy work off the event loop, on the pool's workers like every query.
+                return await self.catalog.pool.run(from_index)
+        return planned
+
+
+# Tools whose row sources the in-memory index gives (listening_stats keeps the track days).
+INDEXED = frozenset({"top_tracks", "top_artists", "top_albums", "top_genres", "overview", "discoveries",
+                     "hourly_pattern", "streaks", "year_in_review"})
+
+
+@dataclass
+class Planned:
+    """SQL, its arguments, and the in-memory relations it reads by name (registered to run it)."""
+
+    sql: str
+    args: list[Any]
+    relations: dict[str, pa.Table] = field(default_factory=dict)
+    answer: pa.Table | None = None  # computed already (index_answers.py): the SQL need not run
+
+
+def direct_answer(index: PlayIndex, tool: str, p: RangeParams, span: tuple[int, int]) -> pa.Table | None:
+    """The answer from the index without SQL, for the tools index_answers.py states; else None."""
+    from kasoku.domains.listening import index_answers as ia
+
+    rule, tz = min_ms_of(p), zone_of(p)
+    lo, hi = range_bounds(p)
+    try:
+        if tool in ("top_tracks", "top_artists", "top_albums"):
+            assert isinstance(p, TopParams)
+            plays, ms, _ = index.sums(lo, hi, rule)
+            return {"top_tracks": ia.top_tracks, "top_artists": ia.top_artists, "top_albums": ia.top_albums}[tool](
+                index, plays, ms, int(p.limit))
+        if tool == "hourly_pattern":
+            return ia.hourly(index, lo, hi, rule, tz, span)
+        if tool == "overview":
+            rows = [("current", p.start, p.end, ia.overview_row(index, lo, hi, rule, tz, span))]
+            prev = previous_range(p)
+            if prev is not None:
+                plo, phi = range_bounds(prev)
+                rows.append(("previous", prev.start, prev.end, ia.overview_row(index, plo, phi, rule, tz, span)))
+            return ia.overview(rows)
+        if tool == "year_in_review":
+            assert isinstance(p, YearParams) and lo is not None and hi is not None
+            return ia.year(index, p.year, lo, hi, rule, tz)
+    except ia.Fallback:
+        return None
+    return None
 
 
 class ZonePlanner:
     """One plan over the tables as they were at ``snapshot`` (every table read ``AT (VERSION => s)``,
     filtered to the UTC months the plan needs, like rollup_match's month filters)."""
 
-    def __init__(self, snapshot: int, months: dict[str, tuple[str, ...]], has_artists: bool = False) -> None:
+    def __init__(self, snapshot: int, months: dict[str, tuple[str, ...]], has_artists: bool = False,
+                 index: PlayIndex | None = None) -> None:
         self.snapshot = snapshot
         self._months = months
         self.has_artists = has_artists
+        self.index = index
+        self.relations: dict[str, pa.Table] = {}
+        self.params: RangeParams | None = None
+
+    def relation(self, table: pa.Table) -> str:
+        """A name for an in-memory relation of this plan."""
+        name = f"ix_{len(self.relations)}_{id(self) & 0xFFFFFF:x}"
+        self.relations[name] = table
+        return name
+
+    def span(self) -> tuple[int, int]:
+        """The years whose offsets local_time() writes into the SQL (zones.local_sql)."""
+        p = self.params
+        assert p is not None
+        return (p.start.year - 1 if p.start is not None else OPEN_SPAN[0],
+                p.end.year + 1 if p.end is not None else OPEN_SPAN[1])
 
     def months(self, table: str) -> list[str]:
         return list(self._months.get(table, ()))
@@ -143,8 +241,16 @@ class ZonePlanner:
         return f"(SELECT * FROM {ref(table, self.snapshot)} WHERE {where})"
 
     # ---------------------------------------------------------------- row sources
-    def track_rows(self, a: Args, lo: datetime | None, hi: datetime | None, rule: int) -> str:
-        """SQL of (track_id, track_name, artist_name, album_name, plays, ms, first_at, last_at) over [lo, hi)."""
+    def track_rows(self, a: Args, lo: datetime | None, hi: datetime | None, rule: int, *, times: bool = False) -> str:
+        """SQL of (track_id, track_name, artist_name, album_name, plays, ms, first_at, last_at) over [lo, hi);
+        from the index: one row per key, ``first_at`` only with ``times`` (and never ``last_at``)."""
+        if self.index is None:
+            return self._track_rows(a, lo, hi, rule)
+        self._track_rows(Args(""), lo, hi, rule)  # checks the roll-ups' months are present (else Unavailable)
+        name = self.relation(self.index.track_rows(lo, hi, rule, times=times))
+        return f"SELECT * FROM {name}"
+
+    def _track_rows(self, a: Args, lo: datetime | None, hi: datetime | None, rule: int) -> str:
         sfx = "_30s" if rule else ""
         present = self.months(PLAYS)
         cols = (f"track_id{sfx} AS track_id, track_name, artist_name, album_name, plays{sfx} AS plays, "
@@ -176,8 +282,18 @@ class ZonePlanner:
                     "NULL::TIMESTAMPTZ AS last_at WHERE false")
         return " UNION ALL ".join(parts)
 
-    def slot_rows(self, a: Args, lo: datetime | None, hi: datetime | None, rule: int) -> str:
-        """SQL of (slot, plays, ms) quarter-hours with counted plays in [lo, hi)."""
+    def slot_rows(self, a: Args, lo: datetime | None, hi: datetime | None, rule: int, grain: str = "hour") -> str:
+        """SQL of (slot, plays, ms) quarter-hours with counted plays in [lo, hi); from the index,
+        summed per local ``grain`` (play_index.PlayIndex.slot_rows: one row per local hour, day or
+        weekday-hour, which is all the callers group by)."""
+        if self.index is None:
+            return self._slot_rows(a, lo, hi, rule)
+        self._slot_rows(Args(""), lo, hi, rule)  # Unavailable without the quarter-hours' months
+        assert self.params is not None
+        rows = self.index.slot_rows(lo, hi, rule, zone_of(self.params), self.span(), grain)
+        return self._slot_rows(a, lo, hi, rule) if rows is None else f"SELECT * FROM {self.relation(rows)}"
+
+    def _slot_rows(self, a: Args, lo: datetime | None, hi: datetime | None, rule: int) -> str:
         sfx = "_30s" if rule else ""
         first = lo.date() if lo else None
         last = (hi - timedelta(microseconds=1)).date() + timedelta(days=1) if hi else None
@@ -188,7 +304,8 @@ class ZonePlanner:
         return f"SELECT slot, plays{sfx} AS plays, total_ms{sfx} AS ms FROM {rel} WHERE user_id = $1 AND plays{sfx} > 0{bounds}"
 
     # ---------------------------------------------------------------- choosing
-    def plan(self, tool: str, p: RangeParams, user: str) -> tuple[str, list[Any]] | None:
+    def plan(self, tool: str, p: RangeParams, user: str) -> Planned | None:
+        self.params, self.relations = p, {}
         rule = min_ms_of(p)
         if rule not in rl.RULES:
             return None
@@ -212,7 +329,7 @@ class ZonePlanner:
             sql = build(a, p, rule)
         except Unavailable:
             return None
-        return sql, a.values
+        return Planned(*_used_only(sql, a.values), dict(self.relations))
 
     # ---------------------------------------------------------------- answers
     def _top(self, a: Args, p: RangeParams, rule: int, select: str) -> str:
@@ -265,7 +382,7 @@ class ZonePlanner:
         return f"""
             SELECT CAST(isodow({local}) AS INTEGER) AS weekday, CAST(hour({local}) AS INTEGER) AS hour,
                    CAST(sum(plays) AS BIGINT) AS play_count, round(sum(ms) / 60000.0, 2) AS total_minutes
-            FROM ({self.slot_rows(a, lo, hi, rule)}) GROUP BY weekday, hour ORDER BY weekday, hour"""
+            FROM ({self.slot_rows(a, lo, hi, rule, "weekday_hour")}) GROUP BY weekday, hour ORDER BY weekday, hour"""
 
     def _stats(self, a: Args, p: RangeParams, rule: int) -> str:
         """Zones that are UTC throughout: local days are UTC days, per-day track rows answer."""
@@ -294,7 +411,7 @@ class ZonePlanner:
                    round(coalesce(sum(ms), 0) / 60000.0, 2) AS minutes, count(DISTINCT (track_name, artist_name)) AS tracks,
                    count(DISTINCT artist_name) AS artists,
                    count(DISTINCT (album_name, artist_name)) FILTER (WHERE album_name IS NOT NULL) AS albums,
-                   (SELECT count(DISTINCT CAST({local_time(p, 'slot')} AS DATE)) FROM ({self.slot_rows(a, lo, hi, rule)}))
+                   (SELECT count(DISTINCT CAST({local_time(p, 'slot')} AS DATE)) FROM ({self.slot_rows(a, lo, hi, rule, "day")}))
                        AS days_listened
             FROM ({self.track_rows(a, lo, hi, rule)})"""
 
@@ -310,7 +427,7 @@ class ZonePlanner:
         lo, hi = range_bounds(p)
         return f"""
             WITH d AS (SELECT CAST({local_time(p, 'slot')} AS DATE) AS day, CAST(sum(plays) AS BIGINT) AS plays
-                       FROM ({self.slot_rows(a, lo, hi, rule)}) GROUP BY day),
+                       FROM ({self.slot_rows(a, lo, hi, rule, "day")}) GROUP BY day),
                  g AS (SELECT day, plays, day - CAST(row_number() OVER (ORDER BY day) AS INTEGER) AS grp FROM d)
             SELECT min(day) AS start, max(day) AS "end", count(*) AS days, CAST(sum(plays) AS BIGINT) AS plays
             FROM g GROUP BY grp ORDER BY days DESC, start DESC LIMIT {int(p.limit)}"""
@@ -324,7 +441,7 @@ class ZonePlanner:
                 "track_name, artist"
         else:
             key, cols, order = "artist_name", f"min({ARTIST_ID}) AS artist_id, artist_name AS artist", "artist"
-        tr = self.track_rows(a, lo, hi, rule)
+        tr = self.track_rows(a, lo, hi, rule, times=True)
         older = (f"ANTI JOIN (SELECT DISTINCT {key} FROM ({self.track_rows(a, None, lo, rule)})) h USING ({key})"
                  if lo is not None else "")
         return f"""

@@ -29,6 +29,10 @@ def _replays(zr: "ZonePlanner", a: "Args", p: YearParams, rule: int, lo: datetim
 
     present = zr.months(PLAYS)
     order = "ORDER BY play_count DESC, day, track_name, artist LIMIT 1"
+    if zr.index is not None:
+        rows = zr.index.replays(lo, hi, rule, zone_of(p), (p.year - 1, p.year + 1))
+        if rows is not None:  # the (day, track, artist) groups with the most plays, ties included
+            return f"SELECT * FROM {zr.relation(rows)} {order}"
     if utc_equivalent(zone_of(p), p.year - 1, p.year + 1):
         sfx = "_30s" if rule else ""
         rel = zr._rel(rl.TRACK_DAYS, _months_of(present, lo.date(), hi.date()))
@@ -53,7 +57,7 @@ def _replays(zr: "ZonePlanner", a: "Args", p: YearParams, rule: int, lo: datetim
 def year_sql(zr: "ZonePlanner", a: "Args", p: YearParams, rule: int, lo: datetime | None, hi: datetime | None) -> str:
     assert lo is not None and hi is not None
     local = local_time(p, "slot")
-    tr, hist = zr.track_rows(a, lo, hi, rule), zr.track_rows(a, None, lo, rule)
+    tr, hist = zr.track_rows(a, lo, hi, rule, times=True), zr.track_rows(a, None, lo, rule)
     slots = zr.slot_rows(a, lo, hi, rule)
     replays = _replays(zr, a, p, rule, lo, hi)
     totals = f"""SELECT CAST(to_json({{'plays': CAST(coalesce(sum(plays), 0) AS BIGINT), 'minutes': {minutes('sum(ms)')},
