@@ -1,5 +1,5 @@
-"""A deterministic demo JV-Data archive: a few race days built with the record builder,
-written as raw JV-Data files and imported by the real importer (``archive.import_files``).
+"""A deterministic racing demo: a few race days built with the record builder as raw JV-Data
+records, imported into the lake by the real importer (``lake_import.import_records``).
 
 Two meetings (Tokyo 3rd, Hanshin 2nd) over three days (Sat 1 June, Sun 2 June, Sat 8 June
 2024), 8 races a day each. Per race one field of horses runs through every record: RA and SE
@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kasoku.domains.racing.archive import ImportSummary, import_files
 from kasoku.domains.racing.builder import build_horse, build_jockey, build_schedule, build_trainer
 from kasoku.domains.racing.demo_names import Person, breeder, horse_name, owner, people, silks
 from kasoku.domains.racing.demo_race import Horse, RacePlan, race_records
@@ -50,23 +48,21 @@ _CLASSES = (
 
 
 @dataclass
-class DemoArchive:
-    """What was generated: counts per dataspec and a few keys to show example URLs."""
+class DemoData:
+    """What was generated: the raw records per target dataspec and a few keys to show example URLs."""
 
-    archive: Path
     race_ids: list[str] = field(default_factory=list)
     horse_ids: list[str] = field(default_factory=list)
     jockey_ids: list[str] = field(default_factory=list)
     trainer_ids: list[str] = field(default_factory=list)
     files: dict[str, list[bytes]] = field(default_factory=dict)
-    summary: ImportSummary | None = None
 
 
-def generate(seed: int = 2024, *, races_per_day: int = RACES_PER_DAY) -> DemoArchive:
+def generate(seed: int = 2024, *, races_per_day: int = RACES_PER_DAY) -> DemoData:
     """All records by target dataspec (no files written); ``races_per_day`` < 8 makes a smaller
     demo (tests), whose last race is still the day's special."""
     rng = random.Random(seed)
-    demo = DemoArchive(Path("."))
+    demo = DemoData()
     files: dict[str, list[bytes]] = {s: [] for s in SPECS}
     jockeys = people(rng, 24, 1001)
     trainers = people(rng, 16, 1101)
@@ -177,31 +173,15 @@ def hash_code(name: str) -> int:
     return sum((i + 1) * ord(c) for i, c in enumerate(name)) * 7919 % 10**8
 
 
-def build_demo_archive(directory: Path, *, seed: int = 2024,
-                       progress: Callable[[int, int, Path], None] | None = None) -> DemoArchive:
-    """Write the generated records as JV-Data files under ``directory/jvdata`` and import them
-    into ``directory/archive`` with the real importer (one import per target dataspec)."""
-    demo = generate(seed)
-    source_dir = directory / "jvdata"
-    source_dir.mkdir(parents=True, exist_ok=True)
-    demo.archive = directory / "archive"
-    files = records_total = duplicates = 0
-    by_spec: dict[str, int] = {}
-    by_type: dict[str, int] = {}
+def write_demo_files(directory: Path, demo: DemoData) -> dict[str, Path]:
+    """The demo's records as raw JV-Data files, one per target dataspec (``<directory>/<SPEC>.jvd``),
+    for ``kasoku racing import FILE --dataspec SPEC``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out = {}
     for spec, records in demo.files.items():
-        path = source_dir / f"{spec}.jvd"
-        path.write_bytes(b"".join(records))
-        got = import_files([path], demo.archive, dataspec=spec, progress=progress)
-        files += got.files
-        records_total += got.records
-        duplicates += got.duplicates
-        by_spec.update(got.by_dataspec)
-        for rtype, n in got.by_record_type.items():
-            by_type[rtype] = by_type.get(rtype, 0) + n
-    total = ImportSummary(files=files, records=records_total, by_dataspec=by_spec, by_record_type=by_type,
-                          duplicates=duplicates)
-    demo.summary = total
-    return demo
+        out[spec] = directory / f"{spec}.jvd"
+        out[spec].write_bytes(b"".join(records))
+    return out
 
 
 # The order JV-Link delivers a meeting in: masters and the schedule, then the entry lists (速報
@@ -210,23 +190,23 @@ def build_demo_archive(directory: Path, *, seed: int = 2024,
 DELIVERY_ORDER = ("DIFF", "YSCH", "0B15", "0B11", "0B31", "0B32", "0B33", "0B34", "0B35", "0B36", "0B12", "RACE")
 
 
-def delivery_order(demo: DemoArchive) -> list[bytes]:
+def delivery_order(demo: DemoData) -> list[bytes]:
     """Every demo record once per dataspec, in :data:`DELIVERY_ORDER`."""
     return [r for spec in DELIVERY_ORDER for r in demo.files.get(spec, [])]
 
 
-def import_demo_lake(lake: "Lake", *, seed: int = 2024) -> "LakeImportSummary":
+def import_demo_lake(lake: "Lake", *, seed: int = 2024, demo: DemoData | None = None) -> "LakeImportSummary":
     """The demo's racing days as lake tables, and its raw records for the replay (what ``kasoku
-    racing import --lake`` does with the same records, each under its dataspec)."""
+    racing import`` does with the same records, each under its dataspec)."""
     from kasoku.domains.racing.lake_import import import_records, targets_of
 
-    demo = generate(seed)
+    demo = demo or generate(seed)
     targets = [t for spec in DELIVERY_ORDER for t in targets_of(demo.files.get(spec, []), spec)]
     return import_records(lake, delivery_order(demo), targets=targets, message="racing demo import")
 
 
 def example_paths(seed: int = 2024) -> list[str]:
-    """A few URLs that answer from the demo archive (cheap: computes the first ids, writes nothing).
+    """A few URLs that answer from the demo lake (cheap: computes the first ids, writes nothing).
     The first race of the demo is a 3-year-old maiden race, so its first horse is born in 2021."""
     race = f"{RACE_DAYS[0]}{COURSES[0][0]}{COURSES[0][1]}0101"
     return [f"/api/v1/data/RACE?from_time={RACE_DAYS[0]}&to_time={RACE_DAYS[0]}&limit=5",

@@ -1,7 +1,7 @@
 """Import JV-Data records into the racing lake: one DuckLake transaction, JV-Data's update semantics.
 
 Order matters for "bad input changes nothing": every record of every file is validated first
-(the archive's checks: length, cp932, dates, dataspec, every field parses), then decoded per
+(``jvdata_files.read_checked``: length, cp932, dates, dataspec, every field parses), then decoded per
 layout (``columnar.decode_tables``). Then one lake transaction (``lake.transaction.write``,
 retried on a commit conflict) merges each table:
 
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kasoku.domains.racing import archive, catalogue
+from kasoku.domains.racing import catalogue, jvdata_files
 from kasoku.domains.racing.columnar import decode_table
 from kasoku.domains.racing.layouts import layout_for_length
 from kasoku.domains.racing.lake_tables import (DELETE_CODE, LAYOUT_OF, RAW_COLUMNS, RAW_TABLE, TABLES, VIEW_NAMES, VIEW_TABLES,
@@ -37,7 +37,7 @@ from kasoku.lake.ducklake import ALIAS, Lake
 from kasoku.lake.extensions import quote
 from kasoku.lake.transaction import registered, write
 
-Progress = Callable[[int, int, Path], None]
+Progress = jvdata_files.Progress
 
 
 @dataclass
@@ -58,26 +58,26 @@ def ref(table: str, snapshot: int | None = None) -> str:
     return f"{ALIAS}.{table}" + (f" AT (VERSION => {int(snapshot)})" if snapshot is not None else "")
 
 
-Target = archive.Target
+Target = jvdata_files.Target
 
 
 def read_files(paths: Sequence[Path], dataspec: str | None = None,
                progress: Progress | None = None) -> tuple[list[bytes], list[Target]]:
     """Every record of ``paths`` in input order and where JV-Link delivers it (kind, dataspec, day),
-    validated like an archive import (:func:`archive.read_checked`)."""
-    return archive.read_checked(paths, dataspec, progress)
+    every record validated first (:func:`jvdata_files.read_checked`)."""
+    return jvdata_files.read_checked(paths, dataspec, progress)
 
 
 def targets_of(raws: Sequence[bytes], dataspec: str) -> list[Target]:
     """Where each record of one dataspec is delivered (validating it like an import)."""
     spec = catalogue.get_dataspec(dataspec)
-    return [archive.check_record(r, spec) for r in raws]
+    return [jvdata_files.check_record(r, spec) for r in raws]
 
 
 def merge_raw(con: duckdb.DuckDBPyConnection, raws: Sequence[bytes], targets: Sequence[Target],
               hashes: Sequence[str]) -> int:
-    """Append records not yet held for their (dataspec, day) — byte-identical ones are dropped, like
-    the archive's day files — in input order; returns how many were added."""
+    """Append records not yet held for their (dataspec, day) — a byte-identical record is held
+    once — in input order; returns how many were added."""
     incoming = pa.table({
         "kind": [t[0] for t in targets], "dataspec": [t[1] for t in targets], "day": [t[2] for t in targets],
         "race_key": [r[11:27].decode("ascii", "replace") for r in raws],
