@@ -24,6 +24,7 @@ from kasoku.domains.racing.jobs import JobRunner
 from kasoku.domains.racing.lake_keep import LakeKeeper
 from kasoku.domains.racing.prefetch import Prefetcher
 from kasoku.domains.racing.push import MIN_INTERVAL, OddsHub
+from kasoku.domains.racing.replay_versions import ReplayVersions
 from kasoku.domains.racing.routes import build_router, register_query_routes
 from kasoku.domains.racing.source import RacingSource, dataset_name
 from kasoku.engine.engine import Engine
@@ -77,6 +78,7 @@ class RacingDomain:
         self._prefetch_args = {"concurrency": prefetch_concurrency, "max_races": prefetch_max_races}
         self.source: RacingSource | None = None
         self.keeper: LakeKeeper | None = None
+        self.versions: ReplayVersions | None = None
         self._prefetch: Prefetcher | None = None
         self._jobs: JobRunner | None = None
         self._push_min_interval = push_min_interval
@@ -114,6 +116,11 @@ class RacingDomain:
         self.source = RacingSource(self.client, engine, keep=self.keeper.keep if self.keeper is not None else None)
         for spec in DATASPECS.values():
             engine.register(Dataset(dataset_name(spec.name), policy_for(spec), self.source, rows_key="records"))
+        if self.client.name == "lake" and self.lake is not None:
+            # The replay is as fresh as the lake: an import drops its dataspecs' answers within a poll.
+            self.versions = ReplayVersions(self.lake)
+            for spec in DATASPECS.values():
+                engine.follow(dataset_name(spec.name), self.versions, interval=settings.version_poll_interval)
         # JV-Link keeps realtime data one week; the lake keeps whatever was imported.
         realtime_days = 7 if self.client.name == "com" else None
         self._prefetch = Prefetcher(engine, **{"realtime_days": realtime_days, **self._prefetch_args})
@@ -136,6 +143,8 @@ class RacingDomain:
             await asyncio.to_thread(self._client.close)
         if self.keeper is not None:
             await asyncio.to_thread(self.keeper.close)
+        if self.versions is not None:
+            await asyncio.to_thread(self.versions.close)
 
     async def health(self) -> dict[str, Any]:
         status = await asyncio.to_thread(self.client.status)
