@@ -57,9 +57,9 @@ ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 
 @contextlib.contextmanager
 def serve(demo_lake: Path, tmp: Path, *, workers: int, redis_url: str | None, delay_ms: int = 0) -> Iterator[str]:
-    """``kasoku serve --workers N`` on a copy of the lake holding the racing demo; yields its base URL."""
+    """``kasoku serve --workers N`` on the lake holding the racing demo (servers share it, as servers
+    of one lake do; ``tmp`` holds this server's state); yields its base URL."""
     tmp.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(demo_lake, tmp / "lake")
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "KASOKU_ADMIN_TOKEN": TOKEN,
            "KASOKU_STATE": str(tmp / "state"), "KASOKU_REDIS_TIMEOUT": "1.0"}
@@ -69,7 +69,7 @@ def serve(demo_lake: Path, tmp: Path, *, workers: int, redis_url: str | None, de
     if delay_ms:
         env["KASOKU_RACING_UPSTREAM_DELAY_MS"] = f"[{delay_ms}, {delay_ms}]"
     proc = subprocess.Popen([sys.executable, "-m", "kasoku", "serve", "--workers", str(workers), "--port", str(port),
-                             "--lake", str(tmp / "lake")], env=env, cwd=tmp)
+                             "--lake", str(demo_lake)], env=env, cwd=tmp)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
