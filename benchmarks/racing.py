@@ -6,8 +6,8 @@
 2. Latency of one realtime odds page (0B31, one race) through the engine, as the seed's table
    has it: L1 hit (seed: 0.01 ms), L2 hit (seed: 1-2 ms; needs Redis — set
    KASOKU_BENCH_REDIS_URL, otherwise the row says skipped), miss (seed: 20-40 ms for a COM
-   call) — with the file client as is, and with an artificial 20-40 ms upstream delay (the
-   FileClient's ``delay``) to mimic COM. Also the L1 hit over HTTP (ASGI, no socket), since a
+   call) — with the lake client as is, and with an artificial 20-40 ms upstream delay (the
+   LakeClient's ``delay``) to mimic COM. Also the L1 hit over HTTP (ASGI, no socket), since a
    client sees that, not the dictionary lookup.
 
     PYTHONPATH=src:. python -m benchmarks.racing [--iterations 300] [--misses 60] [--decode-only]
@@ -34,15 +34,16 @@ import httpx
 from benchmarks.jvdata_fill import full_record
 from kasoku.api.app import create_app
 from kasoku.config import Settings
-from kasoku.domains.racing.clients.files import FileClient
+from kasoku.domains.racing.clients.lake import LakeClient
 from kasoku.domains.racing.columnar import decode_table, decode_tables
-from kasoku.domains.racing.demo import RACE_DAYS, build_demo_archive, generate
+from kasoku.domains.racing.demo import RACE_DAYS, generate, import_demo_lake
 from kasoku.domains.racing.domain import RacingDomain
 from kasoku.domains.racing.fields import Group
 from kasoku.domains.racing.layouts import LAYOUTS, LEGACY_LAYOUTS
 from kasoku.domains.racing.records import parse_record, race_key_of
 from kasoku.domains.racing.source import page_query
 from kasoku.engine.engine import Engine
+from kasoku.lake.ducklake import Lake
 
 SEED_MS = {"L1 hit": (0.01, 0.01), "L2 hit": (1.0, 2.0), "miss": (20.0, 40.0)}
 
@@ -130,10 +131,10 @@ async def timed(fn: Callable[[], Awaitable[Any]], n: int, before: Callable[[], A
     return out
 
 
-async def latency(archive: Path, *, delay: tuple[float, float] | None, iterations: int, misses: int,
+async def latency(lake: Lake, *, delay: tuple[float, float] | None, iterations: int, misses: int,
                   redis_url: str | None) -> dict[str, list[float] | str]:
-    settings = Settings(lake=str(archive.parent / "lake"), racing_archive=str(archive), redis_url=redis_url)
-    client = FileClient(archive, delay=delay)
+    settings = Settings(lake=lake.url, redis_url=redis_url)
+    client = LakeClient(lake, delay=delay)
     domain = RacingDomain(settings, client=client, prefetch_max_races=0)
     engine = Engine(l1_bytes=settings.cache_l1_bytes)
     app = create_app(settings, [domain], engine=engine)
@@ -214,9 +215,10 @@ def main() -> None:
         return
     redis_url = os.environ.get("KASOKU_BENCH_REDIS_URL")
     with tempfile.TemporaryDirectory() as tmp:
-        archive = build_demo_archive(Path(tmp)).archive
-        for label, delay in (("file client, no delay", None), ("file client, 20-40 ms delay (mimics COM)", (0.02, 0.04))):
-            figures = asyncio.run(latency(archive, delay=delay, iterations=args.iterations, misses=args.misses,
+        lake = Lake(str(Path(tmp) / "lake"))
+        import_demo_lake(lake)
+        for label, delay in (("lake client, no delay", None), ("lake client, 20-40 ms delay (mimics COM)", (0.02, 0.04))):
+            figures = asyncio.run(latency(lake, delay=delay, iterations=args.iterations, misses=args.misses,
                                           redis_url=redis_url))
             show(f"Latency of one 0B31 odds page through the engine — {label}", figures)
 

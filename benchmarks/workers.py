@@ -10,8 +10,8 @@ across workers and servers, and hit throughput with 1 and 2 workers — same run
    and on 2 workers without Redis (the baseline). Source runs are summed over the workers'
    ``/admin/cache`` (a racing page is a view over its fetch: one coalesced miss = 2 runs,
    1 of them the upstream call).
-3. Cache-hit throughput: ``kasoku serve --workers 1`` and ``--workers 2`` (racing demo
-   archive, one warmed RACE page), driven by ``wrk -t1 -c64`` in alternating rounds; the best
+3. Cache-hit throughput: ``kasoku serve --workers 1`` and ``--workers 2`` (the racing demo
+   in the lake, one warmed RACE page), driven by ``wrk -t1 -c64`` in alternating rounds; the best
    round of each is compared. Nothing is pinned: the server workers and wrk share the
    machine's cores (on the 2-core box: 1 worker leaves a core to wrk, 2 workers compete with
    it), which the printed core count qualifies.
@@ -42,11 +42,12 @@ import httpx
 import pyarrow as pa
 
 from benchmarks.hit_path import wrk_rps
-from kasoku.domains.racing.demo import build_demo_archive, example_paths
+from kasoku.domains.racing.demo import example_paths, import_demo_lake
 from kasoku.engine.entry import Entry
 from kasoku.engine.metrics import Metrics
 from kasoku.engine.redis_tier import RedisTier
 from kasoku.engine.types import Lifetime
+from kasoku.lake.ducklake import Lake
 from tests.services import RedisServer, ValkeyCluster, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,8 +56,9 @@ ADMIN = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @contextlib.contextmanager
-def serve(archive: Path, tmp: Path, *, workers: int, redis_url: str | None, delay_ms: int = 0) -> Iterator[str]:
-    """``kasoku serve --workers N`` on the demo racing archive; yields its base URL."""
+def serve(demo_lake: Path, tmp: Path, *, workers: int, redis_url: str | None, delay_ms: int = 0) -> Iterator[str]:
+    """``kasoku serve --workers N`` on the lake holding the racing demo (servers share it, as servers
+    of one lake do; ``tmp`` holds this server's state); yields its base URL."""
     tmp.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "KASOKU_ADMIN_TOKEN": TOKEN,
@@ -67,7 +69,7 @@ def serve(archive: Path, tmp: Path, *, workers: int, redis_url: str | None, dela
     if delay_ms:
         env["KASOKU_RACING_UPSTREAM_DELAY_MS"] = f"[{delay_ms}, {delay_ms}]"
     proc = subprocess.Popen([sys.executable, "-m", "kasoku", "serve", "--workers", str(workers), "--port", str(port),
-                             "--racing-archive", str(archive), "--lake", str(tmp / "lake"), "--create"], env=env, cwd=tmp)
+                             "--lake", str(demo_lake)], env=env, cwd=tmp)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -101,7 +103,7 @@ def stats_by_worker(bases: list[str], workers: int, tries: int = 400) -> dict[in
 
 
 # -- 1. hit throughput --------------------------------------------------------------------------
-def hit_throughput(archive: Path, tmp: Path, args: argparse.Namespace, valkey_url: str) -> None:
+def hit_throughput(demo_lake: Path, tmp: Path, args: argparse.Namespace, valkey_url: str) -> None:
     print("\n3. Cache-hit throughput (wrk -t1 -c64, best of rounds; servers and wrk share the cores)")
     if shutil.which("wrk") is None:
         print("   skipped: wrk is not installed (apt-get install wrk)")
@@ -109,8 +111,8 @@ def hit_throughput(archive: Path, tmp: Path, args: argparse.Namespace, valkey_ur
     path = example_paths()[0]
     best: dict[str, tuple[float, float]] = {}
     wrk_args = argparse.Namespace(concurrency=64, seconds=args.seconds)
-    with serve(archive, tmp / "w1", workers=1, redis_url=valkey_url + "/1") as one, \
-            serve(archive, tmp / "w2", workers=2, redis_url=valkey_url + "/2") as two:
+    with serve(demo_lake, tmp / "w1", workers=1, redis_url=valkey_url + "/1") as one, \
+            serve(demo_lake, tmp / "w2", workers=2, redis_url=valkey_url + "/2") as two:
         for base in (one, two):
             for _ in range(20):  # warm: the page in L2 and in every worker's L1
                 httpx.get(base + path, timeout=30).raise_for_status()
@@ -134,14 +136,14 @@ async def burst(bases: list[str], path: str, n: int) -> list[int]:
     return await asyncio.gather(*(one(i) for i in range(n)))
 
 
-def coalescing(archive: Path, tmp: Path, args: argparse.Namespace, valkey_url: str) -> None:
+def coalescing(demo_lake: Path, tmp: Path, args: argparse.Namespace, valkey_url: str) -> None:
     print(f"\n2. Cold-miss coalescing: {args.burst} concurrent identical misses, upstream 300 ms")
     race_path = example_paths()[1]  # realtime odds of one race: a cold fetch + page
     cases = [("2 workers + Valkey", 2, 1, valkey_url + "/3"), ("2 servers + Valkey", 1, 2, valkey_url + "/4"),
              ("2 workers, no Redis", 2, 1, None)]
     for name, workers, servers, redis_url in cases:
         with contextlib.ExitStack() as stack:
-            bases = [stack.enter_context(serve(archive, tmp / f"c{name[:1]}{i}{bool(redis_url)}", workers=workers,
+            bases = [stack.enter_context(serve(demo_lake, tmp / f"c{name[:1]}{i}{bool(redis_url)}", workers=workers,
                                                redis_url=redis_url, delay_ms=300)) for i in range(servers)]
             statuses = asyncio.run(burst(bases, race_path, args.burst))
             stats = stats_by_worker(bases, workers * servers)
@@ -202,14 +204,15 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} (other work shares them)")
     with tempfile.TemporaryDirectory(prefix="kasoku-bench-workers-") as tmp_dir:
         tmp = Path(tmp_dir)
-        archive = build_demo_archive(tmp / "racing").archive
+        demo_lake = tmp / "demo-lake"
+        import_demo_lake(Lake(str(demo_lake)))
         valkey, cluster = RedisServer(), ValkeyCluster(masters=3, replicas=1)
         valkey.start()
         cluster.start()
         try:
             asyncio.run(l2_latency(args, valkey.url, cluster.url))
-            coalescing(archive, tmp, args, valkey.url)
-            hit_throughput(archive, tmp, args, valkey.url)
+            coalescing(demo_lake, tmp, args, valkey.url)
+            hit_throughput(demo_lake, tmp, args, valkey.url)
         finally:
             valkey.close()
             cluster.close()

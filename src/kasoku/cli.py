@@ -25,7 +25,7 @@ rollup_app = typer.Typer(no_args_is_help=True, help="Pre-aggregated roll-ups of 
 app.add_typer(rollup_app, name="rollup")
 lake_app = typer.Typer(no_args_is_help=True, help="The DuckLake lake: status, vacuum, compaction.")
 app.add_typer(lake_app, name="lake")
-racing_app = typer.Typer(no_args_is_help=True, help="JRA-VAN racing data: JV-Data archives.")
+racing_app = typer.Typer(no_args_is_help=True, help="JRA-VAN racing data: JV-Data imports into the lake.")
 app.add_typer(racing_app, name="racing")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys: once one exists, every data route needs a key.")
 app.add_typer(keys_app, name="keys")
@@ -87,7 +87,6 @@ def progress_bar() -> Progress:
 def serve(host: Annotated[str | None, typer.Option(help="bind address")] = None,
           port: Annotated[int | None, typer.Option(help="port")] = None,
           lake: LakeOpt = None,
-          racing_archive: Annotated[str | None, typer.Option("--racing-archive", help="JV-Data archive directory")] = None,
           redis_url: Annotated[str | None, typer.Option("--redis-url", help="Redis URL for the shared tier")] = None,
           workers: Annotated[int, typer.Option(help="server worker processes", min=1)] = 1,
           state: StateOpt = None,
@@ -97,7 +96,7 @@ def serve(host: Annotated[str | None, typer.Option(help="bind address")] = None,
           collect: Annotated[bool, typer.Option("--collect", help="also run the Spotify collector's scheduler (one leader across workers)")] = False,
           watch: Annotated[Path | None, typer.Option("--watch", help="import export files dropped into this folder (done/, failed/)")] = None) -> None:
     """Run the HTTP server."""
-    settings = settings_from(host=host, port=port, lake=lake, racing_archive=racing_archive, redis_url=redis_url,
+    settings = settings_from(host=host, port=port, lake=lake, redis_url=redis_url,
                              state=state, allow_anonymous=allow_anonymous or None, collect=collect or None, import_dir=watch)
     run_clean(lambda: check_serve(settings, create=create))
     run_server(settings, workers=workers)
@@ -145,8 +144,7 @@ def print_banner(settings: Settings) -> None:
              f"  lake    {settings.lake}", f"  zone    {zone}",
              f"  redis   {settings.redis_url or 'off (memory cache only)'}", f"  auth    {auth}",
              f"  admin   {'on' if settings.admin_token or any(k.scope == 'admin' for k in keys.keys()) else 'off'}"]
-    if settings.racing_archive:
-        lines.insert(2, f"  racing  {settings.racing_archive}")
+    lines.insert(2, f"  racing  {'JV-Link (COM)' if settings.racing_client == 'com' else 'the lake (kasoku racing import)'}")
     for line in lines:
         console.print(line, highlight=False, soft_wrap=True)
 
@@ -159,7 +157,7 @@ def run_server(settings: Settings, *, workers: int = 1) -> None:
     from kasoku.api.connection import protocol
 
     # Workers are separate processes: they rebuild settings from the environment.
-    for name, value in (("KASOKU_LAKE", settings.lake), ("KASOKU_RACING_ARCHIVE", settings.racing_archive),
+    for name, value in (("KASOKU_LAKE", settings.lake), ("KASOKU_RACING_CLIENT", settings.racing_client),
                         ("KASOKU_REDIS_URL", settings.redis_url), ("KASOKU_STATE", str(settings.state)),
                         ("KASOKU_HOST", settings.host), ("KASOKU_ALLOW_ANONYMOUS", "true" if settings.allow_anonymous else None),
                         ("KASOKU_COLLECT", "true" if settings.collect else None),
@@ -423,12 +421,11 @@ def demo(port: Annotated[int, typer.Option(help="port to serve on")] = 8000,
                  "/v1/listening/stats?granularity=month", "/v1/listening/hours", "/v1/listening/search?q=love",
                  "/v1/listening/plays?limit=3", "/health", "/metrics", "/docs"]:
         console.print(f"  curl -s '{base}{path}'", soft_wrap=True, highlight=False)
-    if settings.racing_archive:
-        from kasoku.domains.racing.demo import example_paths
+    from kasoku.domains.racing.demo import example_paths
 
-        console.print("[bold]racing (JV-Data demo archive):[/]")
-        for path in example_paths():
-            console.print(f"  curl -s '{base}{path}'", soft_wrap=True, highlight=False)
+    console.print("[bold]racing (the JV-Data demo, in the same lake):[/]")
+    for path in example_paths():
+        console.print(f"  curl -s '{base}{path}'", soft_wrap=True, highlight=False)
     if no_serve:
         return
     run_server(settings)
@@ -546,49 +543,25 @@ def keys_revoke(name: Annotated[str, typer.Argument(help="the key's name (kasoku
 @racing_app.command("import")
 def racing_import(files: Annotated[list[Path], typer.Argument(help="JV-Data files (raw cp932 records, CRLF)")],
                   lake: LakeOpt = None,
-                  archive: Annotated[Path | None, typer.Option("--archive", help="also (or only) keep the raw records "
-                                     "in this archive directory, for the /api/v1/data replay")] = None,
                   dataspec: Annotated[str | None, typer.Option("--dataspec", help="file every record under this "
-                                      "dataspec (e.g. 0B15); default: by record type")] = None,
-                  notify: Annotated[str | None, typer.Option(help="server URL whose cache to invalidate when done")] = None) -> None:
-    """Import JV-Data files: into the lake's tables (--lake, one transaction, 速報 → 確定 replaces, data_code 0
-    deletes) and/or a raw archive (--archive). Validated first, all-or-nothing, idempotent."""
-    if lake is None and archive is None:
-        run_clean(_no_import_target)
-    if lake is not None:
-        done = run_clean(lambda: do_racing_lake_import(files, lake, dataspec))
-        t = Table(title="racing lake import", show_header=False)
-        t.add_row("files", str(done.files))
-        t.add_row("records read", f"{done.records:,}")
-        t.add_row("rows written", f"{done.inserted:,} ({done.replaced:,} replaced an older record)")
-        t.add_row("rows deleted (data_code 0)", f"{done.deleted:,}")
-        t.add_row("unchanged (already in the lake)", f"{done.unchanged:,}")
-        t.add_row("raw records added (replay)", f"{done.raw_added:,}")
-        for name, count in done.by_table.items():
-            t.add_row(f"table {name}", f"{count:,}")
-        t.add_row("lake", lake)
-        t.add_row("snapshot", str(done.snapshot) if done.snapshot is not None else "none (nothing changed)")
-        Console().print(t)
-    if archive is None:
-        return
-    summary = run_clean(lambda: do_racing_import(files, archive, dataspec))
-    if notify and summary.records:
-        tags = [f"racing:{name}" for name in sorted(summary.by_dataspec)]
-        run_clean(lambda: notify_server(notify, settings_from().admin_token, tags))
-    table = Table(title="racing import summary", show_header=False)
-    table.add_row("files", str(summary.files))
-    table.add_row("new records", f"{summary.records:,}")
-    table.add_row("duplicates (already archived)", f"{summary.duplicates:,}")
-    for name, count in sorted(summary.by_dataspec.items()):
-        table.add_row(f"dataspec {name}", f"{count:,}")
-    for rtype, count in sorted(summary.by_record_type.items()):
-        table.add_row(f"record type {rtype}", f"{count:,}")
-    table.add_row("archive", str(archive))
-    Console().print(table)
-
-
-def _no_import_target() -> None:
-    raise KasokuError("give --lake LAKE (the tables) and/or --archive DIR (the raw replay)")
+                                      "dataspec (e.g. 0B15); default: by record type")] = None) -> None:
+    """Import JV-Data files into the lake: the tables (one per record type; 速報 → 確定 replaces, data_code 0
+    deletes) and the raw records for the /api/v1/data replay, in one transaction. Validated first,
+    all-or-nothing, idempotent. Running servers see it by themselves (the lake's snapshot)."""
+    settings = settings_from(lake=lake)
+    done = run_clean(lambda: do_racing_import(files, settings.lake, dataspec))
+    t = Table(title="racing lake import", show_header=False)
+    t.add_row("files", str(done.files))
+    t.add_row("records read", f"{done.records:,}")
+    t.add_row("rows written", f"{done.inserted:,} ({done.replaced:,} replaced an older record)")
+    t.add_row("rows deleted (data_code 0)", f"{done.deleted:,}")
+    t.add_row("unchanged (already in the lake)", f"{done.unchanged:,}")
+    t.add_row("raw records added (replay)", f"{done.raw_added:,}")
+    for name, count in done.by_table.items():
+        t.add_row(f"table {name}", f"{count:,}")
+    t.add_row("lake", settings.lake)
+    t.add_row("snapshot", str(done.snapshot) if done.snapshot is not None else "none (nothing changed)")
+    Console().print(t)
 
 
 def _check_files(files: list[Path]) -> None:
@@ -597,7 +570,7 @@ def _check_files(files: list[Path]) -> None:
         raise KasokuError(f"no such file: {', '.join(missing)}")
 
 
-def do_racing_lake_import(files: list[Path], lake: str, dataspec: str | None) -> Any:
+def do_racing_import(files: list[Path], lake: str, dataspec: str | None) -> Any:
     from kasoku.domains.listening.domain import lake_from_settings
     from kasoku.domains.racing.lake_import import import_files
 
@@ -606,16 +579,6 @@ def do_racing_lake_import(files: list[Path], lake: str, dataspec: str | None) ->
     with progress_bar() as bar:
         task = bar.add_task("validating JV-Data files", total=len(files))
         return import_files(lake_from_settings(settings), list(files), dataspec=dataspec,
-                            progress=lambda done, _total, _path: bar.update(task, completed=done))
-
-
-def do_racing_import(files: list[Path], archive: Path, dataspec: str | None) -> Any:
-    from kasoku.domains.racing.archive import import_files
-
-    _check_files(files)
-    with progress_bar() as bar:
-        task = bar.add_task("validating JV-Data files", total=len(files))
-        return import_files(list(files), archive, dataspec=dataspec,
                             progress=lambda done, _total, _path: bar.update(task, completed=done))
 
 

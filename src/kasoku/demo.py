@@ -1,7 +1,8 @@
 """``kasoku demo``: real data through the real path, embedded defaults, no Redis or cloud.
 
 The listening history is generated *in Spotify's export format* and imported by the real
-importer into a local lake; a second run finds the lake ready and reuses it.
+importer into a local lake; the racing demo's JV-Data records go into the same lake (tables and
+the raw records the JV-Link replay serves). A second run finds the lake ready and reuses it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ def prepare_demo(data_dir: Path, *, plays: int, console: Console, progress: Call
     export_dir, lake_dir = data_dir / "export", data_dir / "lake"
     lake_url = lake or str(lake_dir)
     settings = (settings or Settings()).with_overrides(lake=lake_url)
-    settings = settings.with_overrides(racing_archive=str(_racing_demo(data_dir / "racing", console)))
     marker = data_dir / READY
     if marker.exists() and marker.read_text().split("\n")[-1] == lake_url and _has_plays(lake_from_settings(settings)):
         _racing_lake(lake_from_settings(settings), console)
@@ -58,7 +58,8 @@ def prepare_demo(data_dir: Path, *, plays: int, console: Console, progress: Call
 
 
 def _racing_lake(lake: "Lake", console: Console) -> None:
-    """The racing demo days as lake tables (``/api/v1/tables``), unless the lake has them."""
+    """The racing demo days as lake tables (``/api/v1/tables``) and raw records (the
+    ``/api/v1/data`` replay), unless the lake has them."""
     from kasoku.domains.racing.demo import import_demo_lake
     from kasoku.lake.ducklake import ALIAS
 
@@ -71,7 +72,7 @@ def _racing_lake(lake: "Lake", console: Console) -> None:
         return
     summary = import_demo_lake(lake)
     console.print(f"imported the racing demo into the lake: {summary.inserted:,} rows in "
-                  f"{len(summary.by_table)} tables (/api/v1/tables)")
+                  f"{len(summary.by_table)} tables (/api/v1/tables), {summary.raw_added:,} raw records (/api/v1/data)")
 
 
 def _has_plays(lake: "Lake") -> bool:
@@ -92,16 +93,3 @@ def _has_plays(lake: "Lake") -> bool:
         return False
     finally:
         con.close()
-
-
-def _racing_demo(directory: Path, console: Console) -> Path:
-    """The racing demo archive (a few race days, built with the record builder); reused if present."""
-    from kasoku.domains.racing.archive import MANIFEST
-    from kasoku.domains.racing.demo import build_demo_archive
-
-    archive = directory / "archive"
-    if not (archive / MANIFEST).exists():
-        demo = build_demo_archive(directory)
-        records = demo.summary.records if demo.summary else 0
-        console.print(f"built the racing demo archive: {records:,} JV-Data records in {archive}")
-    return archive

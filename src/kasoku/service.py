@@ -13,22 +13,14 @@ def build_domains(settings: Settings) -> list[Domain]:
     from kasoku.domains.listening.domain import ListeningDomain
 
     from kasoku.domains.listening.domain import lake_from_settings
+    from kasoku.domains.racing.domain import RacingDomain
     from kasoku.domains.racing.lake_domain import RacingLakeDomain
 
-    # The racing tables answer from the same lake (kasoku racing import --lake fills it).
-    domains: list[Domain] = [ListeningDomain(settings), CollectorDomain(settings),
-                             RacingLakeDomain(settings, lake_from_settings(settings))]
-    if settings.racing_client == "lake":
-        from kasoku.domains.racing.clients.lake import LakeClient
-        from kasoku.domains.racing.domain import RacingDomain
-
-        # The replay from the lake's raw records: no archive, no manifest, the lake's snapshots.
-        client = LakeClient(lake_from_settings(settings), max_fetch_bytes=settings.racing_max_fetch_bytes)
-        domains.append(RacingDomain(settings, client=client))
-    elif settings.racing_archive or settings.racing_client == "com":
-        from kasoku.domains.racing.domain import RacingDomain
-
-        domains.append(RacingDomain(settings))
+    # One lake: the racing tables (racing.lake) and the JV-Link replay (racing.<DATASPEC>) read
+    # what kasoku racing import (or the COM client's fetches) put there.
+    lake = lake_from_settings(settings)
+    domains: list[Domain] = [ListeningDomain(settings), CollectorDomain(settings), RacingLakeDomain(settings, lake),
+                             RacingDomain(settings, lake=lake)]
     return domains
 
 
@@ -38,9 +30,5 @@ def build_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     domains = build_domains(settings)
     app = create_app(settings, domains)
-    if not any(d.name == "racing" for d in domains):
-        from kasoku.domains.racing.absent import router
-
-        app.include_router(router)
     web.install(app)  # the dashboard and /docs (its assets ship in the package)
     return app

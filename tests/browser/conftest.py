@@ -4,7 +4,7 @@ loop running while it is open, which would break every async test collected afte
 
 The listening history is the demo's (Spotify export files through the real importer, with
 roll-ups and artist genres), a year ending today so "this week/month/year" have plays; the
-racing data is the demo JV-Data archive.
+racing data is the JV-Data demo, imported into the same lake.
 """
 
 from __future__ import annotations
@@ -29,21 +29,17 @@ def build_data(root: Path) -> dict[str, str]:
     from kasoku.domains.listening.demo import write_demo_export
     from kasoku.domains.listening.ingest import ingest
     from kasoku.domains.listening.rollup_build import RollupBuilder
-    from kasoku.domains.racing.demo import build_demo_archive
+    from kasoku.domains.racing.demo import generate, import_demo_lake
     from kasoku.lake.ducklake import Lake
 
-    def listening() -> None:
+    lake = Lake(str(root / "lake"))
+    with ThreadPoolExecutor(1) as pool:  # the racing records' encoding overlaps the export's writing
+        racing = pool.submit(generate)
         files = write_demo_export(root / "export", plays=PLAYS, years=1, end=datetime.now(timezone.utc).date())
-        lake = Lake(str(root / "lake"))
         ingest(lake, files, user_id="me", rollups=RollupBuilder())
         record_a_gap(lake)
-
-    with ThreadPoolExecutor(2) as pool:  # DuckDB and file writes overlap the racing records' encoding
-        racing = pool.submit(build_demo_archive, root / "racing")
-        pool.submit(listening).result()
-        archive = racing.result().archive
-    return {"KASOKU_LAKE": str(root / "lake"), "KASOKU_RACING_ARCHIVE": str(archive),
-            "KASOKU_ADMIN_TOKEN": ADMIN_TOKEN, "KASOKU_USER_ID": "me"}
+        import_demo_lake(lake, demo=racing.result())
+    return {"KASOKU_LAKE": str(root / "lake"), "KASOKU_ADMIN_TOKEN": ADMIN_TOKEN, "KASOKU_USER_ID": "me"}
 
 
 GAP = (datetime(2026, 11, 3, 0, 45, tzinfo=timezone.utc), datetime(2026, 11, 3, 8, 22, tzinfo=timezone.utc))

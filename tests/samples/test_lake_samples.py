@@ -3,6 +3,7 @@ exactly what the decoder made of it (every column, nested groups included)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from kasoku.domains.racing.columnar import decode_table
@@ -18,6 +19,9 @@ def test_real_samples_round_trip_through_the_lake(tmp_path: Path) -> None:
     lake = Lake(str(tmp_path / "lake"))
     summary = import_files(lake, paths)
     assert summary.records == len(paths) and summary.snapshot is not None
+    assert summary.raw_added == len(paths)  # each one also kept as delivered, for the replay
+    delivered = Counter(spec for _kind, spec, _day in read_files(paths)[1])
+    assert delivered["RACE"] == 13 and delivered["0B14"] == 5
     con = lake.connect(read_only=True)
     try:
         for raw in read_files(paths)[0]:

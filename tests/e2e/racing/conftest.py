@@ -1,4 +1,4 @@
-"""A racing app over the generated demo archive, with a counting upstream and a test clock."""
+"""A racing app over the demo imported into a lake, with a counting upstream and a test clock."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from fastapi import FastAPI
 from kasoku.api.app import create_app
 from kasoku.config import Settings
 from kasoku.domains.racing.clients.base import UpstreamClient
-from kasoku.domains.racing.clients.files import FileClient
-from kasoku.domains.racing.demo import DemoArchive, build_demo_archive
+from kasoku.domains.racing.clients.lake import LakeClient
+from kasoku.domains.racing.demo import DemoData, generate, import_demo_lake
 from kasoku.domains.racing.domain import RacingDomain
 from kasoku.engine.engine import Engine
+from kasoku.lake.ducklake import Lake
 
 
 class Clock:
@@ -36,7 +37,7 @@ class CountingClient:
     """Wraps an upstream client: records every call; a gate can hold calls until released."""
 
     inner: UpstreamClient
-    name: str = "files"
+    name: str = "lake"
     calls: list[tuple[Any, ...]] = field(default_factory=list)
     stored_gate: threading.Event | None = None
     realtime_gate: threading.Event | None = None
@@ -64,8 +65,16 @@ class CountingClient:
 
 
 @pytest.fixture(scope="session")
-def demo_archive(tmp_path_factory: pytest.TempPathFactory) -> DemoArchive:
-    return build_demo_archive(tmp_path_factory.mktemp("racing-demo"))
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoData:
+    return generate()
+
+
+@pytest.fixture(scope="session")
+def demo_lake(tmp_path_factory: pytest.TempPathFactory, demo: DemoData) -> Lake:
+    """The demo imported into a lake once per session; tests that import more copy it first."""
+    lake = Lake(str(tmp_path_factory.mktemp("racing-demo") / "lake"))
+    import_demo_lake(lake, demo=demo)
+    return lake
 
 
 @pytest.fixture
@@ -74,12 +83,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def upstream(demo_archive: DemoArchive) -> CountingClient:
-    return CountingClient(FileClient(demo_archive.archive))
+def upstream(demo_lake: Lake) -> CountingClient:
+    return CountingClient(LakeClient(demo_lake))
 
 
 def make_app(tmp_path: Path, client: UpstreamClient, clock: Clock, **settings: Any) -> tuple[FastAPI, RacingDomain]:
-    s = Settings(lake=str(tmp_path / "lake"), racing_archive=str(tmp_path), **settings)
+    s = Settings(lake=str(tmp_path / "lake"), **settings)
     domain = RacingDomain(s, client=client)
     app = create_app(s, [domain], engine=Engine(l1_bytes=s.cache_l1_bytes, clock=clock,
                                                  overrides={k: v.model_dump() for k, v in s.policies.items()}))

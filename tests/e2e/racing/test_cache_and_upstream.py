@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from kasoku.domains.racing.clients.com import ComClient
 from kasoku.domains.racing.clients.scripted import ScriptedJVLink, Session
-from kasoku.domains.racing.demo import DemoArchive
+from kasoku.domains.racing.demo import DemoData
 from kasoku.domains.racing.domain import RacingDomain
 from kasoku.domains.racing.source import page_query
 from kasoku.engine.keys import query_key
@@ -68,8 +68,8 @@ async def test_repeats_are_cache_hits_until_the_ttl(client: httpx.AsyncClient, u
 
 
 async def test_realtime_ttl_is_the_seeds_minute(client: httpx.AsyncClient, upstream: CountingClient,
-                                                demo_archive: DemoArchive, clock: Clock) -> None:
-    path = f"/api/v1/data/0B12?key={demo_archive.race_ids[0]}"
+                                                demo: DemoData, clock: Clock) -> None:
+    path = f"/api/v1/data/0B12?key={demo.race_ids[0]}"
     await client.get(path)
     clock.now += 59
     assert (await client.get(path)).headers["x-cache"] == "hit"

@@ -11,23 +11,23 @@ import orjson
 import pytest
 
 from kasoku.domains.racing.catalogue import RECORD_LENGTHS
-from kasoku.domains.racing.demo import DemoArchive
+from kasoku.domains.racing.demo import DemoData
 from tests.e2e.racing.conftest import CountingClient
 
 DAY = "20240601"
 RACE_DAY = f"/api/v1/data/RACE?from_time={DAY}&to_time={DAY}"
 
 
-def expected_race_records(demo: DemoArchive) -> int:
+def expected_race_records(demo: DemoData) -> int:
     return sum(1 for r in demo.files["RACE"] if r[3:11] == DAY.encode())
 
 
-async def test_page_shape(client: httpx.AsyncClient, demo_archive: DemoArchive) -> None:
+async def test_page_shape(client: httpx.AsyncClient, demo: DemoData) -> None:
     r = await client.get(RACE_DAY + "&limit=3")
     assert r.status_code == 200
     body = r.json()
     assert body["data_spec"] == "RACE"
-    assert body["total_count"] == expected_race_records(demo_archive)
+    assert body["total_count"] == expected_race_records(demo)
     assert body["has_more"] is True and body["next_offset"] == 3
     assert [rec["record_type"] for rec in body["records"]] == ["RA", "SE", "SE"]
     first = body["records"][0]
@@ -75,18 +75,18 @@ async def test_bad_parameters_are_400_with_the_jvlink_code(client: httpx.AsyncCl
     assert upstream.calls == []  # rejected before the engine
 
 
-async def test_raw_is_base64_of_the_exact_record_bytes(client: httpx.AsyncClient, demo_archive: DemoArchive) -> None:
+async def test_raw_is_base64_of_the_exact_record_bytes(client: httpx.AsyncClient, demo: DemoData) -> None:
     body = (await client.get(RACE_DAY + "&limit=2&raw=true")).json()
     for rec in body["records"]:
         raw = base64.b64decode(rec["raw"])
         assert len(raw) in RECORD_LENGTHS[rec["record_type"]]
         assert raw.endswith(b"\r\n") and raw[:2].decode() == rec["record_type"]
-        assert raw in demo_archive.files["RACE"]
+        assert raw in demo.files["RACE"]
         raw.decode("cp932")  # valid cp932
 
 
-async def test_realtime_through_the_data_route(client: httpx.AsyncClient, demo_archive: DemoArchive) -> None:
-    race = demo_archive.race_ids[0]
+async def test_realtime_through_the_data_route(client: httpx.AsyncClient, demo: DemoData) -> None:
+    race = demo.race_ids[0]
     body = (await client.get(f"/api/v1/data/0B15?key={race}")).json()
     assert body["data_spec"] == "0B15"
     assert {rec["record_type"] for rec in body["records"]} == {"RA", "SE"}

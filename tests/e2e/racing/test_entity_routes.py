@@ -10,14 +10,14 @@ import msgpack
 import pyarrow.csv as pacsv
 import pytest
 
-from kasoku.domains.racing.demo import DemoArchive
+from kasoku.domains.racing.demo import DemoData
 from tests.e2e.racing.conftest import CountingClient
 
 
 @pytest.mark.parametrize(("bet", "spec", "rtype"), [("win", "0B31", "O1"), ("place", "0B31", "O1"),
                                                     ("quinella", "0B32", "O2")])
-async def test_odds(client: httpx.AsyncClient, demo_archive: DemoArchive, bet: str, spec: str, rtype: str) -> None:
-    race = demo_archive.race_ids[3]
+async def test_odds(client: httpx.AsyncClient, demo: DemoData, bet: str, spec: str, rtype: str) -> None:
+    race = demo.race_ids[3]
     body = (await client.get(f"/api/v1/realtime/odds/{race}?type={bet}")).json()
     assert body["data_spec"] == spec and body["total_count"] == 1
     data = body["records"][0]["data"]
@@ -26,17 +26,17 @@ async def test_odds(client: httpx.AsyncClient, demo_archive: DemoArchive, bet: s
     assert odds and all(row["odds"] > 1 for row in odds)
 
 
-async def test_odds_errors(client: httpx.AsyncClient, demo_archive: DemoArchive) -> None:
+async def test_odds_errors(client: httpx.AsyncClient, demo: DemoData) -> None:
     bad_key = await client.get("/api/v1/realtime/odds/20240601?type=win")
     assert bad_key.status_code == 400 and bad_key.json()["error"]["details"]["jvlink_code"] == -114
-    bad_type = await client.get(f"/api/v1/realtime/odds/{demo_archive.race_ids[0]}?type=place_show")
+    bad_type = await client.get(f"/api/v1/realtime/odds/{demo.race_ids[0]}?type=place_show")
     assert bad_type.status_code == 422
     no_data = await client.get("/api/v1/realtime/odds/2023010105010101?type=win")  # JV-Link -1: no data
     assert no_data.status_code == 200 and no_data.json()["records"] == []
 
 
-async def test_weight(client: httpx.AsyncClient, demo_archive: DemoArchive) -> None:
-    race = demo_archive.race_ids[0]
+async def test_weight(client: httpx.AsyncClient, demo: DemoData) -> None:
+    race = demo.race_ids[0]
     body = (await client.get(f"/api/v1/realtime/weight/{race}")).json()
     assert body["data_spec"] == "0B11"
     infos = body["records"][0]["data"]["horse_weight_infos"]
@@ -46,19 +46,19 @@ async def test_weight(client: httpx.AsyncClient, demo_archive: DemoArchive) -> N
 @pytest.mark.parametrize(("kind", "rtype", "field"), [("horse", "UM", "pedigree_reg_num"),
                                                       ("jockey", "KS", "jockey_code"),
                                                       ("trainer", "CH", "trainer_code")])
-async def test_master(client: httpx.AsyncClient, demo_archive: DemoArchive, kind: str, rtype: str,
+async def test_master(client: httpx.AsyncClient, demo: DemoData, kind: str, rtype: str,
                       field: str) -> None:
-    entity = getattr(demo_archive, f"{kind}_ids")[0]
+    entity = getattr(demo, f"{kind}_ids")[0]
     body = (await client.get(f"/api/v1/master/{kind}/{entity}")).json()
     assert body["data_spec"] == "DIFF" and body["total_count"] == 1
     assert body["records"][0]["record_type"] == rtype and body["records"][0]["data"][field] == entity
 
 
 async def test_master_not_found_and_one_fetch_for_all_lookups(client: httpx.AsyncClient, upstream: CountingClient,
-                                                              demo_archive: DemoArchive) -> None:
+                                                              demo: DemoData) -> None:
     missing = await client.get("/api/v1/master/jockey/99999")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "NOT_FOUND"
-    for horse in demo_archive.horse_ids:
+    for horse in demo.horse_ids:
         assert (await client.get(f"/api/v1/master/horse/{horse}")).status_code == 200
     assert upstream.count("stored", "DIFF") == 1  # every lookup is a view over one DIFF fetch
 
@@ -78,7 +78,7 @@ async def test_schedule(client: httpx.AsyncClient) -> None:
 async def test_status_and_health(client: httpx.AsyncClient) -> None:
     await client.get("/api/v1/data/YSCH")
     status = (await client.get("/status")).json()
-    assert status["client"]["name"] == "files" and status["upstream_calls"] == 1
+    assert status["client"]["name"] == "lake" and status["upstream_calls"] == 1
     assert set(status["prefetch"]) >= {"started", "done", "failed", "hit"}
     assert status["jobs"] == {"pending": 0, "running": 0, "done": 0, "failed": 0}
     health = (await client.get("/health")).json()

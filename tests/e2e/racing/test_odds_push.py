@@ -1,7 +1,7 @@
 """WebSocket odds push on a real uvicorn server, with a real websockets client.
 
-The app runs over a private copy of the demo archive with a 0.2 s odds TTL (settings.policies),
-so a change imported into the archive reaches the cache, and so the poller, within a TTL.
+The app runs over a private copy of the demo lake with a 0.2 s odds TTL (settings.policies),
+so a change imported into the lake reaches the cache, and so the poller, within a TTL.
 Waits are "until this happens" with a generous deadline; nothing asserts how long it took.
 """
 
@@ -24,11 +24,12 @@ from websockets.exceptions import ConnectionClosed
 from kasoku.api.app import create_app
 from kasoku.client import AsyncKasokuClient
 from kasoku.config import Settings
-from kasoku.domains.racing.archive import import_files
 from kasoku.domains.racing.builder import build_win_odds
-from kasoku.domains.racing.clients.files import FileClient
-from kasoku.domains.racing.demo import DemoArchive
+from kasoku.domains.racing.clients.lake import LakeClient
+from kasoku.domains.racing.demo import DemoData
 from kasoku.domains.racing.domain import RacingDomain
+from kasoku.domains.racing.lake_import import import_files
+from kasoku.lake.ducklake import Lake
 from tests.services import free_port
 
 DEADLINE = 15.0
@@ -36,8 +37,8 @@ TTL = {"ttl_l1": 0.2, "ttl_l2": 0.2}
 
 
 class Server:
-    def __init__(self, app: FastAPI, domain: RacingDomain, archive: Path, port: int) -> None:
-        self.app, self.domain, self.archive, self.port = app, domain, archive, port
+    def __init__(self, app: FastAPI, domain: RacingDomain, lake: Lake, port: int) -> None:
+        self.app, self.domain, self.lake, self.port = app, domain, lake, port
 
     def ws(self, race_id: str, query: str = "") -> str:
         return f"ws://127.0.0.1:{self.port}/api/v1/realtime/ws/odds/{race_id}{query}"
@@ -48,12 +49,11 @@ class Server:
 
 
 @pytest.fixture
-async def server(tmp_path: Path, demo_archive: DemoArchive) -> AsyncIterator[Server]:
-    archive = tmp_path / "archive"
-    shutil.copytree(demo_archive.archive, archive)  # we import into it: never the shared session archive
-    settings = Settings(lake=str(tmp_path / "lake"), racing_archive=str(archive),
-                        policies={"racing.0B31": TTL, "racing.0B32": TTL})
-    domain = RacingDomain(settings, client=FileClient(archive), push_min_interval=0.05)
+async def server(tmp_path: Path, demo_lake: Lake) -> AsyncIterator[Server]:
+    shutil.copytree(demo_lake.url, tmp_path / "lake")  # we import into it: never the shared session lake
+    lake = Lake(str(tmp_path / "lake"))
+    settings = Settings(lake=lake.url, policies={"racing.0B31": TTL, "racing.0B32": TTL})
+    domain = RacingDomain(settings, client=LakeClient(lake), push_min_interval=0.05)
     app = create_app(settings, [domain])
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
@@ -62,7 +62,7 @@ async def server(tmp_path: Path, demo_archive: DemoArchive) -> AsyncIterator[Ser
         assert not task.done(), "uvicorn did not start"
         await asyncio.sleep(0.01)
     try:
-        yield Server(app, domain, archive, port)
+        yield Server(app, domain, lake, port)
     finally:
         srv.should_exit = True
         await task
@@ -84,10 +84,10 @@ async def receive(ws: ClientConnection) -> dict[str, Any]:
     return message
 
 
-def import_odds(archive: Path, tmp: Path, race_id: str, odds: dict[int, float]) -> None:
+def import_odds(lake: Lake, tmp: Path, race_id: str, odds: dict[int, float]) -> None:
     path = tmp / f"odds-{race_id}-{len(list(tmp.glob('odds-*')))}.jvd"
     path.write_bytes(build_win_odds(race_id, odds))
-    import_files([path], archive, dataspec="0B31")
+    import_files(lake, [path], dataspec="0B31")
 
 
 def win_odds(message: dict[str, Any]) -> dict[int, float]:
@@ -95,8 +95,8 @@ def win_odds(message: dict[str, Any]) -> dict[int, float]:
     return {row["horse_number"]: row["odds"] for row in latest["win_odds"]}
 
 
-async def test_snapshot_is_the_get_answer(server: Server, demo_archive: DemoArchive) -> None:
-    race = demo_archive.race_ids[0]
+async def test_snapshot_is_the_get_answer(server: Server, demo: DemoData) -> None:
+    race = demo.race_ids[0]
     async with connect(server.ws(race, "?type=win&interval=1")) as ws:
         first = await receive(ws)
     async with httpx.AsyncClient(base_url=server.http) as http:
@@ -106,9 +106,9 @@ async def test_snapshot_is_the_get_answer(server: Server, demo_archive: DemoArch
     assert first["etag"] == got.headers["etag"]
 
 
-async def test_a_change_is_pushed_once_and_unchanged_odds_never(server: Server, demo_archive: DemoArchive,
+async def test_a_change_is_pushed_once_and_unchanged_odds_never(server: Server, demo: DemoData,
                                                                 tmp_path: Path) -> None:
-    race = demo_archive.race_ids[1]
+    race = demo.race_ids[1]
     async with connect(server.ws(race, "?type=win&interval=0.05")) as ws:
         first = await receive(ws)
         poller = server.domain.push.pollers[(race, "win")]
@@ -121,7 +121,7 @@ async def test_a_change_is_pushed_once_and_unchanged_odds_never(server: Server, 
         assert poller.pushed == 1
 
         new = {h: o + 1.0 for h, o in win_odds(first).items()}
-        import_odds(server.archive, tmp_path, race, new)
+        import_odds(server.lake, tmp_path, race, new)
         update = await receive(ws)
         assert update["type"] == "odds" and update["etag"] != first["etag"]
         assert win_odds(update) == new
@@ -130,8 +130,8 @@ async def test_a_change_is_pushed_once_and_unchanged_odds_never(server: Server, 
         assert poller.pushed == 2
 
 
-async def test_two_sockets_share_one_poller(server: Server, demo_archive: DemoArchive, tmp_path: Path) -> None:
-    race, hub = demo_archive.race_ids[2], server.domain.push
+async def test_two_sockets_share_one_poller(server: Server, demo: DemoData, tmp_path: Path) -> None:
+    race, hub = demo.race_ids[2], server.domain.push
     async with connect(server.ws(race, "?interval=0.05")) as one, connect(server.ws(race, "?type=win")) as two:
         a, b = await receive(one), await receive(two)
         assert a == b
@@ -143,19 +143,19 @@ async def test_two_sockets_share_one_poller(server: Server, demo_archive: DemoAr
         await until(lambda: hub.stats() == {"pollers": 1, "watchers": 2}, "the quinella poller stopped")
 
         new = {h: 99.9 for h in win_odds(a)}
-        import_odds(server.archive, tmp_path, race, new)
+        import_odds(server.lake, tmp_path, race, new)
         ua, ub = await receive(one), await receive(two)
         assert ua == ub and win_odds(ua) == new
     await until(lambda: hub.stats() == {"pollers": 0, "watchers": 0}, "the last socket left: no poller")
 
 
-async def test_invalidation_pushes_without_waiting_for_the_ttl(server: Server, demo_archive: DemoArchive,
+async def test_invalidation_pushes_without_waiting_for_the_ttl(server: Server, demo: DemoData,
                                                                tmp_path: Path) -> None:
-    race = demo_archive.race_ids[3]
+    race = demo.race_ids[3]
     async with connect(server.ws(race, "?interval=0.05")) as ws:
         first = await receive(ws)
         new = {h: 2.5 for h in win_odds(first)}
-        import_odds(server.archive, tmp_path, race, new)
+        import_odds(server.lake, tmp_path, race, new)
         await server.app.state.engine.invalidate(tags=["racing:0B31"])
         assert win_odds(await receive(ws)) == new
 
@@ -172,8 +172,8 @@ async def test_bad_input_closes_1008_with_a_reason(server: Server, path: str, sa
     assert server.domain.push.stats()["pollers"] == 0
 
 
-async def test_python_client_reads_racing(server: Server, demo_archive: DemoArchive) -> None:
-    race = demo_archive.race_ids[0]
+async def test_python_client_reads_racing(server: Server, demo: DemoData) -> None:
+    race = demo.race_ids[0]
     async with AsyncKasokuClient(server.http, format="json") as kasoku:
         odds = await kasoku.racing_odds(race, "quinella")
         assert odds[0]["record_type"] == "O2"  # type: ignore[index]

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from kasoku.domains.racing.demo import DemoArchive
+from kasoku.domains.racing.demo import DemoData
 from tests.e2e.racing.conftest import CountingClient
 
 
@@ -28,9 +28,9 @@ async def test_racing_tools_are_listed_with_path_params_required(client: httpx.A
     assert tools["racing_data"]["inputSchema"]["properties"]["limit"]["maximum"] == 10_000
 
 
-async def test_mcp_odds_call_shares_the_get_entry(client: httpx.AsyncClient, demo_archive: DemoArchive,
+async def test_mcp_odds_call_shares_the_get_entry(client: httpx.AsyncClient, demo: DemoData,
                                                   upstream: CountingClient) -> None:
-    race = demo_archive.race_ids[0]
+    race = demo.race_ids[0]
     got = await client.get(f"/api/v1/realtime/odds/{race}?type=quinella", headers={"Accept-Encoding": "identity"})
     result = await call(client, "tools/call", {"name": "racing_realtime_odds",
                                                "arguments": {"race_id": race, "type": "quinella"}})
@@ -44,13 +44,13 @@ async def test_mcp_odds_call_shares_the_get_entry(client: httpx.AsyncClient, dem
     assert len(page["structuredContent"]["records"]) == 2 and page["structuredContent"]["has_more"] is True
 
 
-async def test_batch_names_concrete_racing_paths(client: httpx.AsyncClient, demo_archive: DemoArchive) -> None:
-    race, jockey = demo_archive.race_ids[1], demo_archive.jockey_ids[0]
+async def test_batch_names_concrete_racing_paths(client: httpx.AsyncClient, demo: DemoData) -> None:
+    race, jockey = demo.race_ids[1], demo.jockey_ids[0]
     response = await client.post("/v1/batch", json=[
         {"route": f"/api/v1/realtime/odds/{race}", "params": {"type": "win"}},
         {"route": f"/api/v1/master/jockey/{jockey}", "params": {}},
         {"route": "/api/v1/schedule", "params": {"from_date": "20240601", "to_date": "20240602"}},
-        {"route": f"/api/v1/realtime/odds/{race}", "params": {"race_id": demo_archive.race_ids[2]}},
+        {"route": f"/api/v1/realtime/odds/{race}", "params": {"race_id": demo.race_ids[2]}},
         {"route": "/api/v1/data/RACE", "params": {"limit": 0}}])
     results = response.json()["results"]
     assert [r["status"] for r in results] == [200, 200, 200, 400, 422]
@@ -62,11 +62,11 @@ async def test_batch_names_concrete_racing_paths(client: httpx.AsyncClient, demo
     assert get.headers["x-cache"] == "hit"  # the batch item filled the GET's entry
 
 
-async def test_a_fetch_too_large_for_memory_is_413_with_a_hint(tmp_path: Path, demo_archive: Any, clock: Any) -> None:
-    from kasoku.domains.racing.clients.files import FileClient
+async def test_a_fetch_too_large_for_memory_is_413_with_a_hint(tmp_path: Path, demo_lake: Any, clock: Any) -> None:
+    from kasoku.domains.racing.clients.lake import LakeClient
     from tests.e2e.racing.conftest import make_app
 
-    app, _ = make_app(tmp_path, FileClient(demo_archive.archive, max_fetch_bytes=10_000), clock)
+    app, _ = make_app(tmp_path, LakeClient(demo_lake, max_fetch_bytes=10_000), clock)
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://127.0.0.1") as c:
             response = await c.get("/api/v1/data/RACE?limit=5")

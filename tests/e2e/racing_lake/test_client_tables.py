@@ -10,7 +10,7 @@ import pytest
 
 from kasoku.client import AsyncKasokuClient, KasokuClient, KasokuHTTPError
 from kasoku.config import Settings
-from kasoku.domains.racing.demo import DemoArchive, delivery_order, generate
+from kasoku.domains.racing.demo import DemoData, delivery_order, generate
 from kasoku.domains.racing.lake_import import import_records
 from kasoku.lake.ducklake import Lake
 from kasoku.service import build_app
@@ -18,19 +18,19 @@ from tests.e2e.client.conftest import ServerThread
 
 
 @pytest.fixture(scope="module")
-def demo() -> DemoArchive:
+def demo() -> DemoData:
     return generate()
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, demo: DemoArchive) -> Iterator[ServerThread]:
+def server(tmp_path_factory: pytest.TempPathFactory, demo: DemoData) -> Iterator[ServerThread]:
     lake_dir = tmp_path_factory.mktemp("racing-client") / "lake"
     import_records(Lake(str(lake_dir)), delivery_order(demo))
     with ServerThread(build_app(Settings(lake=str(lake_dir)))) as running:
         yield running
 
 
-def test_table_in_one_call_follows_every_page(server: ServerThread, demo: DemoArchive) -> None:
+def test_table_in_one_call_follows_every_page(server: ServerThread, demo: DemoData) -> None:
     with KasokuClient(server.url) as kasoku:
         whole = kasoku.table("se", start="2024-06-01", end="2024-06-08")
         paged = kasoku.table("se", start="2024-06-01", end="2024-06-08", page_size=100)
@@ -45,7 +45,7 @@ def test_table_in_one_call_follows_every_page(server: ServerThread, demo: DemoAr
     assert capped.num_rows == 10
 
 
-def test_pandas_and_errors(server: ServerThread, demo: DemoArchive) -> None:
+def test_pandas_and_errors(server: ServerThread, demo: DemoData) -> None:
     with KasokuClient(server.url) as kasoku:
         frame = kasoku.table_pandas("entries", race_id=demo.race_ids[0])
         assert list(frame["race_id"].unique()) == [demo.race_ids[0]]
@@ -57,7 +57,7 @@ def test_pandas_and_errors(server: ServerThread, demo: DemoArchive) -> None:
         assert err.value.status == 400 and "jockey" in err.value.message
 
 
-async def test_async_table(server: ServerThread, demo: DemoArchive) -> None:
+async def test_async_table(server: ServerThread, demo: DemoData) -> None:
     async with AsyncKasokuClient(server.url) as kasoku:
         races = await kasoku.table("races", columns=["race_id"])
         paged = await kasoku.table("races", columns=["race_id"], page_size=2)  # many pages, joined

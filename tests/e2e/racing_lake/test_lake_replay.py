@@ -1,5 +1,6 @@
 """The JV-Link replay from the lake's raw records (racing_client='lake'): the same records, in the same
-order, as the file archive gives for the same imports — and /api/v1/data answers the same over HTTP."""
+order, as JV-Link gives for the same data (the COM client over a scripted JV-Link serving the demo's
+records) — and /api/v1/data answers from it over HTTP."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import httpx
 import pytest
 
 from kasoku.config import Settings
-from kasoku.domains.racing.clients.files import FileClient
+from kasoku.domains.racing.clients import ComClient, ScriptedJVLink
 from kasoku.domains.racing.clients.lake import LakeClient
-from kasoku.domains.racing.demo import DemoArchive, build_demo_archive, import_demo_lake
+from kasoku.domains.racing.demo import DemoData, generate, import_demo_lake
 from kasoku.domains.racing.lake_import import import_files
 from kasoku.errors import InvalidParameter
 from kasoku.lake.ducklake import Lake
@@ -21,25 +22,27 @@ from tests.e2e.client.conftest import ServerThread
 
 
 @pytest.fixture(scope="module")
-def both(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoArchive, Lake]:
+def both(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoData, Lake]:
     base = tmp_path_factory.mktemp("replay")
-    demo = build_demo_archive(base / "racing")
+    demo = generate()
     lake = Lake(str(base / "lake"))
-    summary = import_demo_lake(lake)
-    assert summary.raw_added == sum(len(v) for v in demo.files.values()) - (demo.summary.duplicates if demo.summary else 0)
+    summary = import_demo_lake(lake, demo=demo)
+    assert summary.raw_added == sum(len(v) for v in demo.files.values())  # no record repeats within a dataspec
     return demo, lake
 
 
 @pytest.fixture
-def clients(both: tuple[DemoArchive, Lake]) -> Iterator[tuple[FileClient, LakeClient, DemoArchive]]:
+def clients(both: tuple[DemoData, Lake]) -> Iterator[tuple[ComClient, LakeClient, DemoData]]:
     demo, lake = both
-    files, lakes = FileClient(demo.archive), LakeClient(lake)
-    yield files, lakes, demo
-    files.close()
+    jvlink = ComClient(lambda: ScriptedJVLink(records=demo.files), sid="KASOKU", call_timeout=30.0,
+                       sleep=lambda s: None)
+    lakes = LakeClient(lake)
+    yield jvlink, lakes, demo
+    jvlink.close()
     lakes.close()
 
 
-def test_stored_and_realtime_fetches_match_the_archive(clients: tuple[FileClient, LakeClient, DemoArchive]) -> None:
+def test_stored_and_realtime_fetches_match_jvlink(clients: tuple[ComClient, LakeClient, DemoData]) -> None:
     files, lakes, demo = clients
     race = demo.race_ids[0]
     for spec, fromtime in (("RACE", "20240601000000"), ("RACE", "20240602000000-20240602235959"),
@@ -51,14 +54,14 @@ def test_stored_and_realtime_fetches_match_the_archive(clients: tuple[FileClient
     assert lakes.fetch_stored("RACE", "20240601000000")  # not vacuous
 
 
-def test_jvlink_validation_is_the_same(clients: tuple[FileClient, LakeClient, DemoArchive]) -> None:
+def test_jvlink_validation_is_the_same(clients: tuple[ComClient, LakeClient, DemoData]) -> None:
     _, lakes, _ = clients
     with pytest.raises(InvalidParameter) as err:
         lakes.fetch_realtime("0B31", "2024")
     assert err.value.details.get("jvlink_code") == -114
 
 
-def test_a_reimport_adds_no_raw_record(both: tuple[DemoArchive, Lake], tmp_path: Path) -> None:
+def test_a_reimport_adds_no_raw_record(both: tuple[DemoData, Lake], tmp_path: Path) -> None:
     demo, lake = both
     path = tmp_path / "RACE.jvd"
     path.write_bytes(b"".join(demo.files["RACE"]))
@@ -66,9 +69,9 @@ def test_a_reimport_adds_no_raw_record(both: tuple[DemoArchive, Lake], tmp_path:
     assert again.raw_added == 0 and again.snapshot is None
 
 
-def test_data_route_over_the_lake_client(both: tuple[DemoArchive, Lake]) -> None:
+def test_data_route_over_the_lake_client(both: tuple[DemoData, Lake]) -> None:
     demo, lake = both
-    with ServerThread(build_app(Settings(lake=lake.url, racing_client="lake"))) as server:
+    with ServerThread(build_app(Settings(lake=lake.url))) as server:
         with httpx.Client(base_url=server.url, timeout=120) as http:
             r = http.get("/api/v1/data/RACE?from_time=20240601&to_time=20240601&limit=5")
             odds = http.get(f"/api/v1/realtime/odds/{demo.race_ids[0]}?type=win")

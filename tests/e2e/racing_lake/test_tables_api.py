@@ -18,19 +18,19 @@ from fastapi import FastAPI
 from kasoku.api.app import create_app
 from kasoku.config import Settings
 from kasoku.domains.racing.builder import build_entry, build_race, build_win_odds
-from kasoku.domains.racing.demo import DemoArchive, delivery_order, generate
+from kasoku.domains.racing.demo import DemoData, delivery_order, generate
 from kasoku.domains.racing.lake_domain import RacingLakeDomain
 from kasoku.domains.racing.lake_import import import_records
 from kasoku.lake.ducklake import Lake
 
 
 @pytest.fixture(scope="module")
-def demo() -> DemoArchive:
+def demo() -> DemoData:
     return generate()
 
 
 @pytest.fixture(scope="module")
-def demo_lake(tmp_path_factory: pytest.TempPathFactory, demo: DemoArchive) -> Lake:
+def demo_lake(tmp_path_factory: pytest.TempPathFactory, demo: DemoData) -> Lake:
     lake = Lake(str(tmp_path_factory.mktemp("racing-lake") / "lake"))
     import_records(lake, delivery_order(demo))
     return lake
@@ -53,7 +53,7 @@ async def client(demo_lake: Lake) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-async def test_tables_lists_tables_views_columns_and_rows(client: httpx.AsyncClient, demo: DemoArchive) -> None:
+async def test_tables_lists_tables_views_columns_and_rows(client: httpx.AsyncClient, demo: DemoData) -> None:
     r = await client.get("/api/v1/tables")
     assert r.status_code == 200
     by_name = {t["name"]: t for t in r.json()["data"]}
@@ -68,7 +68,7 @@ async def test_tables_lists_tables_views_columns_and_rows(client: httpx.AsyncCli
     assert {"race_id", "bet_type", "combination", "odds", "popularity"} <= {c["name"] for c in by_name["odds"]["columns"]}
 
 
-async def test_filters_columns_and_paging(client: httpx.AsyncClient, demo: DemoArchive) -> None:
+async def test_filters_columns_and_paging(client: httpx.AsyncClient, demo: DemoData) -> None:
     race = demo.race_ids[0]
     r = await client.get(f"/api/v1/tables/se?race_id={race}&columns=race_id,horse_number,horse_name")
     body = r.json()
@@ -91,7 +91,7 @@ async def test_filters_columns_and_paging(client: httpx.AsyncClient, demo: DemoA
     assert len(horse) == 1 and horse[0]["horse_name"]
 
 
-async def test_odds_view_is_long_form_and_matches_the_records(client: httpx.AsyncClient, demo: DemoArchive) -> None:
+async def test_odds_view_is_long_form_and_matches_the_records(client: httpx.AsyncClient, demo: DemoData) -> None:
     race = demo.race_ids[0]
     rows = (await client.get(f"/api/v1/tables/odds?race_id={race}&limit=100000")).json()["data"]
     bets = {row["bet_type"] for row in rows}
@@ -124,7 +124,7 @@ async def test_unknown_table_and_race_are_404(client: httpx.AsyncClient) -> None
     assert (await client.get("/api/v1/races/2099010105010101")).status_code == 404
 
 
-async def test_every_wire_format(client: httpx.AsyncClient, demo: DemoArchive) -> None:
+async def test_every_wire_format(client: httpx.AsyncClient, demo: DemoData) -> None:
     url = f"/api/v1/tables/se?race_id={demo.race_ids[0]}"
     as_json = (await client.get(url)).json()["data"]
     arrow = ipc.open_stream((await client.get(url + "&format=arrow")).content).read_all()
@@ -138,7 +138,7 @@ async def test_every_wire_format(client: httpx.AsyncClient, demo: DemoArchive) -
     assert (await client.get(url + "&format=msgpack")).status_code == 200
 
 
-async def test_race_card(client: httpx.AsyncClient, demo: DemoArchive) -> None:
+async def test_race_card(client: httpx.AsyncClient, demo: DemoData) -> None:
     race = demo.race_ids[0]
     r = await client.get(f"/api/v1/races/{race}")
     assert r.status_code == 200
@@ -181,7 +181,7 @@ async def test_answers_are_cached_and_dropped_by_a_racing_import(tmp_path: Path)
         assert (await c.get(f"/api/v1/tables/odds?race_id={race}")).headers["x-cache"] == "hit"
 
 
-async def test_tables_through_batch(client: httpx.AsyncClient, demo: DemoArchive) -> None:
+async def test_tables_through_batch(client: httpx.AsyncClient, demo: DemoData) -> None:
     race = demo.race_ids[0]
     direct = (await client.get(f"/api/v1/tables/races?race_id={race}")).json()
     r = await client.post("/v1/batch", json=[{"route": "/api/v1/tables/races", "params": {"race_id": race}}])
@@ -191,7 +191,7 @@ async def test_tables_through_batch(client: httpx.AsyncClient, demo: DemoArchive
     assert result["data"]["data"] == direct["data"]
 
 
-async def test_mcp_tools_read_tables_and_race_cards(client: httpx.AsyncClient, demo: DemoArchive) -> None:
+async def test_mcp_tools_read_tables_and_race_cards(client: httpx.AsyncClient, demo: DemoData) -> None:
     headers = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
     listed = await client.post("/mcp", headers=headers, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
     tools = {t["name"]: t for t in listed.json()["result"]["tools"]}

@@ -30,17 +30,11 @@ def lake_dir(tmp_path: Path) -> Path:
     return lake
 
 
-@pytest.fixture(scope="session")
-def racing_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from kasoku.domains.racing.demo import build_demo_archive
-
-    return Path(build_demo_archive(tmp_path_factory.mktemp("racing-demo")).archive)
-
-
 @pytest.fixture
-def settings(tmp_path: Path, lake_dir: Path, racing_archive: Path) -> Settings:
+def settings(tmp_path: Path, lake_dir: Path) -> Settings:
+    # The racing routes are there on every lake (the replay reads the lake's raw records).
     return Settings(lake=str(lake_dir), state=tmp_path / "state", user_id="u1", admin_token=TOKEN,
-                    racing_archive=str(racing_archive), limits=LimitSettings(rate="1000/second"))
+                    limits=LimitSettings(rate="1000/second"))
 
 
 @pytest.fixture

@@ -1,16 +1,16 @@
-"""One contract, both clients: a FileClient over an archive and a ComClient over a
-ScriptedJVLink serving the same records must answer every request identically."""
+"""One contract, both clients: a LakeClient over a lake the records were imported into and a
+ComClient over a ScriptedJVLink serving the same records must answer every request identically."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from kasoku.domains.racing.archive import import_files
-from kasoku.domains.racing.clients import ComClient, FileClient, ScriptedJVLink, UpstreamClient
+from kasoku.domains.racing.clients import ComClient, LakeClient, ScriptedJVLink, UpstreamClient
+from kasoku.domains.racing.lake_import import import_files
 from kasoku.errors import KasokuError
+from kasoku.lake.ducklake import Lake
 
 from ._jvdata import make_record, write_jvd
 
@@ -35,14 +35,20 @@ DATA: dict[str, list[bytes]] = {
 }
 
 
-@pytest.fixture(params=["files", "com"])
-def client(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[UpstreamClient]:
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    base = tmp_path_factory.mktemp("contract")
+    lake = Lake(str(base / "lake"))
+    for spec, recs in DATA.items():
+        import_files(lake, [write_jvd(base / f"{spec}.jvd", recs)], dataspec=spec)
+    return lake
+
+
+@pytest.fixture(params=["lake", "com"])
+def client(request: pytest.FixtureRequest, lake: Lake) -> Iterator[UpstreamClient]:
     c: UpstreamClient
-    if request.param == "files":
-        arc = tmp_path / "arc"
-        for spec, recs in DATA.items():
-            import_files([write_jvd(tmp_path / f"{spec}.jvd", recs)], arc, dataspec=spec)
-        c = FileClient(arc)
+    if request.param == "lake":
+        c = LakeClient(lake)
     else:
         c = ComClient(lambda: ScriptedJVLink(records=DATA), sid="KASOKU", call_timeout=5.0,
                       sleep=lambda s: None)

@@ -12,7 +12,7 @@ from kasoku.config import Settings
 from kasoku.domains.racing.builder import build_race, build_win_odds
 from kasoku.domains.racing.catalogue import DATASPECS, get_dataspec
 from kasoku.domains.racing.demo import example_paths, generate
-from kasoku.domains.racing.domain import client_from_settings, policy_for
+from kasoku.domains.racing.domain import RacingDomain, client_from_settings, policy_for
 from kasoku.domains.racing.jobs import job_fromtime
 from kasoku.domains.racing.records import parse_record
 from kasoku.domains.racing.routes import fetch_args
@@ -83,12 +83,13 @@ def test_job_fromtime_uses_a_range_only_where_allowed() -> None:
     assert job_fromtime(get_dataspec("DIFF"), "20240601", "20240602") == "20240601000000"
 
 
-def test_client_from_settings_needs_an_archive(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_default_client_reads_the_lake(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from kasoku.lake.ducklake import Lake
+
+    client = client_from_settings(Settings(lake=str(tmp_path), racing_upstream_delay_ms=(20, 40)), Lake(str(tmp_path)))
+    assert client.name == "lake"
     with pytest.raises(ConfigError):
-        client_from_settings(Settings(lake=str(tmp_path)))
-    client = client_from_settings(Settings(lake=str(tmp_path), racing_archive=str(tmp_path),
-                                           racing_upstream_delay_ms=(20, 40)))
-    assert client.name == "files"
+        RacingDomain(Settings(lake=str(tmp_path))).client  # neither a lake nor a client
 
 
 def test_demo_is_deterministic() -> None:

@@ -129,3 +129,46 @@ def test_two_imports_at_once_both_land(lake: Lake) -> None:
         t.join(120)
     assert not errors
     assert rows(lake, "SELECT horse_number FROM lake.se ORDER BY 1") == [(1,), (2,)]
+
+
+def _entry(horse_number: int, pedigree: str, name: str, created: str, data_code: str = "7") -> bytes:
+    return build_entry(RACE, horse_number, name, pedigree_reg_num=pedigree, data_code=data_code,
+                       data_creation_date=created)
+
+
+def test_a_numbered_entry_replaces_the_horses_pre_draw_entry(lake: Lake) -> None:
+    """SE before the draw has horse number 00; after it, the same horse's numbered record replaces that row."""
+    first = import_records(lake, [_entry(0, "2021100001", "アオイソラ", "2024-05-26", "1"),
+                                  _entry(0, "2021100002", "ミドリノカゼ", "2024-05-26", "1")])
+    assert first.inserted == 2
+    assert incoming_tables([_entry(0, "2021100001", "アオイソラ", "2024-05-26")])["se"]["_key"].to_pylist() == [
+        f"{RACE}|00|2021100001"]
+    drawn = import_records(lake, [_entry(5, "2021100001", "アオイソラ", "2024-05-30", "2")])
+    assert (drawn.inserted, drawn.replaced) == (1, 1)
+    assert rows(lake, "SELECT horse_number, pedigree_reg_num FROM lake.se ORDER BY 2") == [
+        (5, "2021100001"), (0, "2021100002")]  # the other horse is not drawn yet: its 00 row stays
+    final = import_records(lake, [_entry(5, "2021100001", "アオイソラ", "2024-06-01"),
+                                  _entry(3, "2021100002", "ミドリノカゼ", "2024-06-01")])
+    assert (final.inserted, final.replaced) == (2, 2)
+    assert rows(lake, "SELECT horse_number, pedigree_reg_num, data_code FROM lake.se ORDER BY 2") == [
+        (5, "2021100001", "7"), (3, "2021100002", "7")]
+    assert rows(lake, "SELECT count(*) FROM lake.entries") == [(2,)]
+
+
+def test_a_pre_draw_entry_after_the_draw_is_stale(lake: Lake) -> None:
+    import_records(lake, [_entry(5, "2021100001", "アオイソラ", "2024-05-30", "2")])
+    late = import_records(lake, [_entry(0, "2021100001", "アオイソラ", "2024-05-26", "1")])
+    assert late.inserted == 0 and late.unchanged == 1 and late.snapshot is None
+    both = import_records(lake, [_entry(0, "2021100002", "ミドリノカゼ", "2024-05-26", "1"),
+                                 _entry(3, "2021100002", "ミドリノカゼ", "2024-05-30", "2")])
+    assert (both.inserted, both.unchanged) == (1, 1)  # in one import too: the numbered one is kept
+    assert rows(lake, "SELECT horse_number, pedigree_reg_num FROM lake.se ORDER BY 2") == [
+        (5, "2021100001"), (3, "2021100002")]
+
+
+def test_the_pre_draw_rule_stays_within_its_race(lake: Lake) -> None:
+    other = build_entry(OTHER, 0, "アオイソラ", pedigree_reg_num="2021100001", data_code="1",
+                        data_creation_date="2024-05-26")
+    import_records(lake, [other, _entry(0, "2021100001", "アオイソラ", "2024-05-26", "1")])
+    import_records(lake, [_entry(4, "2021100001", "アオイソラ", "2024-05-30", "2")])
+    assert rows(lake, "SELECT race_id, horse_number FROM lake.se ORDER BY 1") == [(RACE, 4), (OTHER, 0)]

@@ -1,7 +1,7 @@
 """The JV-Link dataspec catalogue: which records each dataspec delivers, which
 arguments JV-Link accepts for it, and how long its answers may be cached.
 
-Both upstream clients validate through this module, so the file archive and the
+Both upstream clients validate through this module, so the lake's replay and the
 real COM component reject the same requests with the same JV-Link return codes
 (-111 dataspec, -112/-113 fromtime, -114 realtime key, -115 option, -116
 dataspec/option combination); see JRA-VAN's JV-Link specification (JV-Link インターフェース仕様書)

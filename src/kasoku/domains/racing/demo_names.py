@@ -82,6 +82,11 @@ def breeder(rng: random.Random) -> tuple[str, str]:
     return rng.choice(_BREEDERS), rng.choice(_BIRTHPLACES)
 
 
+def breeder_code(name: str) -> str:
+    """生産者コード (8 digits) of one of the invented breeders: the same breeder, the same code."""
+    return f"8{_BREEDERS.index(name) + 1:04d}000"
+
+
 def silks(rng: random.Random) -> str:
     """服色標示 like '白，鼠元禄，袖鼠縦縞'."""
     body, mark, sleeve = rng.sample(_COLOURS, 3)

@@ -173,6 +173,7 @@ def race_records(rng: random.Random, plan: RacePlan, horses: list[Horse], jockey
     out.final.append(build_record("RA", data_code="7", **race_fields, num_finishers=n,
                                   **_race_result(rng, plan, n)))
     seconds = _winning_time(rng, plan)
+    margins, behind_by_rank = _margins(rng, n)
     for h in numbers:
         horse, jockey = horses[h - 1], jockeys[h - 1]
         entry = {
@@ -191,21 +192,21 @@ def race_records(rng: random.Random, plan: RacePlan, horses: list[Horse], jockey
         out.entries_early.append(build_record("SE", data_code="2", **entry, abnormality_code="0",
                                               dead_heat_code="0"))
         rank = placing[h]
-        behind = (rank - 1) * rng.uniform(0.05, 0.25)
+        behind = behind_by_rank[rank]
         prize = plan.purse[rank - 1] if rank <= 5 else 0
         out.final.append(build_record(
             "SE", data_code="7", **entry, horse_weight=weights[h],
             weight_change_sign="-" if weights[h] < horse.body_weight else "+" if weights[h] > horse.body_weight else "",
             weight_change_diff=abs(weights[h] - horse.body_weight), abnormality_code="0", finish_order=rank,
             confirmed_placing=rank, dead_heat_code="0", dead_heat_count=0,
-            finish_time=round(seconds + behind, 1), margin_code=_margin(rank, rng),
+            finish_time=round(seconds + behind, 1), margin_code=margins[rank],
             corner3_position=max(1, min(n, rank + rng.randint(-3, 3))),
             corner4_position=max(1, min(n, rank + rng.randint(-2, 2))),
             win_odds=win[h], win_popularity_rank=win_ranks[str(h)], earned_purse_money=prize,
             last_3f_time=round(33.5 + rng.random() * 3 + behind / 3, 1),
             opponent_horses=[{"pedigree_reg_num": horses[(order[1] if rank == 1 else order[0]) - 1].reg,
                               "horse_name": horses[(order[1] if rank == 1 else order[0]) - 1].name}],
-            time_diff=-round(rng.uniform(0.0, 0.3), 1) if rank == 1 else round(behind, 1)))
+            time_diff=-round(behind_by_rank.get(2, 0.0), 1) if rank == 1 else round(behind, 1)))
     out.final.append(_payout(plan, n, order, frame, win, win_ranks, place, place_ranks, b_odds, q_odds, w_odds,
                              e_odds, t_odds, f_odds))
     return out
@@ -275,8 +276,20 @@ def _race_result(rng: random.Random, plan: RacePlan, n: int) -> dict[str, object
 _MARGINS = ("D  ", "H  ", "K  ", "012", "034", "100", "114", "112", "200", "300")  # ハナ アタマ クビ 1/2 3/4 1 ...
 
 
-def _margin(rank: int, rng: random.Random) -> str:
-    return "" if rank == 1 else rng.choice(_MARGINS)
+# Lengths behind the horse in front for each margin code; a length is about 1/6 s at racing speed.
+_LENGTHS = {"D  ": 0.05, "H  ": 0.1, "K  ": 0.25, "012": 0.5, "034": 0.75, "100": 1.0, "114": 1.25, "112": 1.5,
+            "200": 2.0, "300": 3.0}
+SECONDS_PER_LENGTH = 1 / 6
+
+
+def _margins(rng: random.Random, n: int) -> tuple[dict[int, str], dict[int, float]]:
+    """Per placing: the margin code to the horse in front (none for the winner) and the seconds behind
+    the winner they add up to, so finish times, time differences and margins agree."""
+    margins, behind = {1: ""}, {1: 0.0}
+    for rank in range(2, n + 1):
+        margins[rank] = rng.choice(_MARGINS)
+        behind[rank] = behind[rank - 1] + _LENGTHS[margins[rank]] * SECONDS_PER_LENGTH
+    return margins, behind
 
 
 def _payout(plan: RacePlan, n: int, order: list[int], frame: list[int], win: dict[int, float],

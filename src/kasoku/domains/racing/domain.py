@@ -1,6 +1,8 @@
 """The racing domain: one dataset per dataspec (``racing.RACE``, ``racing.0B31``, ...), each with
 the catalogue's TTLs as its default policy (``settings.policies`` overrides them), the prefetch
-rule as an engine hook, the routes, and the upstream client it owns.
+rule as an engine hook, the routes, and the upstream client it owns: the lake's raw records
+(``LakeClient``, the default), or JV-Link over COM on Windows, whose fetches are kept in the same
+lake as they arrive (``lake_keep.LakeKeeper``).
 
 Concurrency follows JV-Link's facts, not the seed's pool of five connections: one session per
 JV-Link instance (the COM client's single thread and queue), identical requests coalesced by
@@ -19,13 +21,16 @@ from kasoku.config import Settings
 from kasoku.domains.racing.catalogue import DATASPECS, DataSpec
 from kasoku.domains.racing.clients.base import UpstreamClient
 from kasoku.domains.racing.jobs import JobRunner
+from kasoku.domains.racing.lake_keep import LakeKeeper
 from kasoku.domains.racing.prefetch import Prefetcher
 from kasoku.domains.racing.push import MIN_INTERVAL, OddsHub
+from kasoku.domains.racing.replay_versions import ReplayVersions
 from kasoku.domains.racing.routes import build_router, register_query_routes
 from kasoku.domains.racing.source import RacingSource, dataset_name
 from kasoku.engine.engine import Engine
 from kasoku.engine.types import Dataset, Policy
 from kasoku.errors import ConfigError
+from kasoku.lake.ducklake import Lake
 
 log = logging.getLogger(__name__)
 
@@ -47,34 +52,33 @@ def policy_for(spec: DataSpec) -> Policy:
     return Policy(ttl_l1=l1, ttl_l2=l2, stale_ttl=0.0, max_entry_bytes=MAX_ENTRY_BYTES)
 
 
-def client_from_settings(settings: Settings) -> UpstreamClient:
-    """The configured upstream: JV-Link over COM (Windows), else the JV-Data file archive."""
+def client_from_settings(settings: Settings, lake: Lake) -> UpstreamClient:
+    """The configured upstream: the lake's raw records (``kasoku racing import``), or JV-Link over
+    COM (Windows), whose fetches are imported into the same lake as they arrive."""
     if settings.racing_client == "com":
         from kasoku.domains.racing.clients.com import ComClient, JVLinkDispatch
 
         return ComClient(JVLinkDispatch(), sid=settings.racing_sid, max_fetch_bytes=settings.racing_max_fetch_bytes)
-    if settings.racing_client == "lake":
-        raise ConfigError("racing_client='lake' reads the server's lake: the service builds its LakeClient")
-    if not settings.racing_archive:
-        raise ConfigError("racing needs racing_archive (a JV-Data archive directory), racing_client='lake' "
-                          "(records imported with kasoku racing import --lake) or racing_client='com'")
-    from kasoku.domains.racing.clients.files import FileClient
+    from kasoku.domains.racing.clients.lake import LakeClient
 
     delay = settings.racing_upstream_delay_ms
-    return FileClient(settings.racing_archive, delay=(delay[0] / 1000, delay[1] / 1000) if delay else None,
+    return LakeClient(lake, delay=(delay[0] / 1000, delay[1] / 1000) if delay else None,
                       max_fetch_bytes=settings.racing_max_fetch_bytes)
 
 
 class RacingDomain:
     name = "racing"
 
-    def __init__(self, settings: Settings, *, client: UpstreamClient | None = None,
+    def __init__(self, settings: Settings, *, lake: Lake | None = None, client: UpstreamClient | None = None,
                  prefetch_concurrency: int = 2, prefetch_max_races: int = 12,
                  push_min_interval: float = MIN_INTERVAL) -> None:
         self.settings = settings
+        self.lake = lake
         self._client = client
         self._prefetch_args = {"concurrency": prefetch_concurrency, "max_races": prefetch_max_races}
         self.source: RacingSource | None = None
+        self.keeper: LakeKeeper | None = None
+        self.versions: ReplayVersions | None = None
         self._prefetch: Prefetcher | None = None
         self._jobs: JobRunner | None = None
         self._push_min_interval = push_min_interval
@@ -83,7 +87,9 @@ class RacingDomain:
     @property
     def client(self) -> UpstreamClient:
         if self._client is None:
-            self._client = client_from_settings(self.settings)
+            if self.lake is None:
+                raise ConfigError("the racing domain needs the lake (or a client)")
+            self._client = client_from_settings(self.settings, self.lake)
         return self._client
 
     @property
@@ -105,10 +111,17 @@ class RacingDomain:
         return self._push
 
     def register(self, app: FastAPI, engine: Engine, settings: Settings) -> None:
-        self.source = RacingSource(self.client, engine)
+        if self.client.name == "com" and self.lake is not None:
+            self.keeper = LakeKeeper(self.lake)  # what JV-Link delivers lands in the lake too
+        self.source = RacingSource(self.client, engine, keep=self.keeper.keep if self.keeper is not None else None)
         for spec in DATASPECS.values():
             engine.register(Dataset(dataset_name(spec.name), policy_for(spec), self.source, rows_key="records"))
-        # JV-Link keeps realtime data one week; an archive keeps whatever was imported.
+        if self.client.name == "lake" and self.lake is not None:
+            # The replay is as fresh as the lake: an import drops its dataspecs' answers within a poll.
+            self.versions = ReplayVersions(self.lake)
+            for spec in DATASPECS.values():
+                engine.follow(dataset_name(spec.name), self.versions, interval=settings.version_poll_interval)
+        # JV-Link keeps realtime data one week; the lake keeps whatever was imported.
         realtime_days = 7 if self.client.name == "com" else None
         self._prefetch = Prefetcher(engine, **{"realtime_days": realtime_days, **self._prefetch_args})
         engine.on_result.append(self._prefetch.on_result)
@@ -128,6 +141,10 @@ class RacingDomain:
             self.source.close()
         if self._client is not None:
             await asyncio.to_thread(self._client.close)
+        if self.keeper is not None:
+            await asyncio.to_thread(self.keeper.close)
+        if self.versions is not None:
+            await asyncio.to_thread(self.versions.close)
 
     async def health(self) -> dict[str, Any]:
         status = await asyncio.to_thread(self.client.status)
@@ -136,4 +153,5 @@ class RacingDomain:
     async def status(self) -> dict[str, Any]:
         return {"client": await asyncio.to_thread(self.client.status), "dataspecs": len(DATASPECS),
                 "upstream_calls": self.source.upstream_calls if self.source else 0,
-                "prefetch": self.prefetch.stats(), "jobs": self.jobs.stats(), "push": self.push.stats()}
+                "prefetch": self.prefetch.stats(), "jobs": self.jobs.stats(), "push": self.push.stats(),
+                **({"kept_in_lake": self.keeper.stats()} if self.keeper is not None else {})}

@@ -1,8 +1,8 @@
 """The racing lake domain: the JV-Data tables of the lake served as ``racing.lake`` (tables, rows, race cards).
 
-Separate from :class:`~kasoku.domains.racing.domain.RacingDomain` (the JV-Link replay, which
-needs an archive or the COM client): the tables answer from the lake every server has, so a
-server started on a lake that ``kasoku racing import --lake`` filled serves them with no other
+Separate from :class:`~kasoku.domains.racing.domain.RacingDomain` (the JV-Link replay, from the
+lake's raw records or from JV-Link over COM): the tables answer from the lake every server has,
+so a server started on a lake that ``kasoku racing import`` filled serves them with no other
 setting. Freshness is the lake's: the engine follows ``RacingLakeVersions``.
 """
 

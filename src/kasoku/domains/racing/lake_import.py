@@ -1,7 +1,7 @@
 """Import JV-Data records into the racing lake: one DuckLake transaction, JV-Data's update semantics.
 
 Order matters for "bad input changes nothing": every record of every file is validated first
-(the archive's checks: length, cp932, dates, dataspec, every field parses), then decoded per
+(``jvdata_files.read_checked``: length, cp932, dates, dataspec, every field parses), then decoded per
 layout (``columnar.decode_tables``). Then one lake transaction (``lake.transaction.write``,
 retried on a commit conflict) merges each table:
 
@@ -9,7 +9,11 @@ retried on a commit conflict) merges each table:
   record per key wins — newest ``data_creation_date``, then the later one in the input;
 - it replaces the lake's row for that key unless the lake's row is newer (a later creation
   date) or is that very record (same bytes): 速報 → 確定 replaces, a re-import changes nothing;
-- a winner with ``data_code`` 0 deletes the key's row (JV-Data's 該当レコード削除) and is not stored.
+- a winner with ``data_code`` 0 deletes the key's row (JV-Data's 該当レコード削除) and is not stored;
+- SE only: an entry sent before the draw has horse number 00 (馬番 not yet assigned), so its key
+  differs from the same horse's numbered entry after the draw. A numbered SE record replaces the
+  horse's 00 row (same race, same 血統登録番号), and a 00 record of a horse the race already has
+  numbered (in the lake or in the same import) is stale and not stored: one row per horse per race.
 
 Tables (and the lake's views) are created on first use inside the same transaction.
 """
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from kasoku.domains.racing import archive, catalogue
+from kasoku.domains.racing import catalogue, jvdata_files
 from kasoku.domains.racing.columnar import decode_table
 from kasoku.domains.racing.layouts import layout_for_length
 from kasoku.domains.racing.lake_tables import (DELETE_CODE, LAYOUT_OF, RAW_COLUMNS, RAW_TABLE, TABLES, VIEW_NAMES, VIEW_TABLES,
@@ -37,7 +41,7 @@ from kasoku.lake.ducklake import ALIAS, Lake
 from kasoku.lake.extensions import quote
 from kasoku.lake.transaction import registered, write
 
-Progress = Callable[[int, int, Path], None]
+Progress = jvdata_files.Progress
 
 
 @dataclass
@@ -45,7 +49,7 @@ class LakeImportSummary:
     files: int = 0
     records: int = 0  # records read
     inserted: int = 0  # rows written (new keys and replacements)
-    replaced: int = 0  # of those, rows that replaced an older row of the same key
+    replaced: int = 0  # rows that replaced an older row of the same key (or of the same horse's 00 SE entry)
     deleted: int = 0  # rows removed by data_code 0
     unchanged: int = 0  # records the lake already held (or held newer)
     raw_added: int = 0  # raw records added for the replay (jvdata_raw; byte-identical ones are held once)
@@ -58,26 +62,26 @@ def ref(table: str, snapshot: int | None = None) -> str:
     return f"{ALIAS}.{table}" + (f" AT (VERSION => {int(snapshot)})" if snapshot is not None else "")
 
 
-Target = archive.Target
+Target = jvdata_files.Target
 
 
 def read_files(paths: Sequence[Path], dataspec: str | None = None,
                progress: Progress | None = None) -> tuple[list[bytes], list[Target]]:
     """Every record of ``paths`` in input order and where JV-Link delivers it (kind, dataspec, day),
-    validated like an archive import (:func:`archive.read_checked`)."""
-    return archive.read_checked(paths, dataspec, progress)
+    every record validated first (:func:`jvdata_files.read_checked`)."""
+    return jvdata_files.read_checked(paths, dataspec, progress)
 
 
 def targets_of(raws: Sequence[bytes], dataspec: str) -> list[Target]:
     """Where each record of one dataspec is delivered (validating it like an import)."""
     spec = catalogue.get_dataspec(dataspec)
-    return [archive.check_record(r, spec) for r in raws]
+    return [jvdata_files.check_record(r, spec) for r in raws]
 
 
 def merge_raw(con: duckdb.DuckDBPyConnection, raws: Sequence[bytes], targets: Sequence[Target],
               hashes: Sequence[str]) -> int:
-    """Append records not yet held for their (dataspec, day) — byte-identical ones are dropped, like
-    the archive's day files — in input order; returns how many were added."""
+    """Append records not yet held for their (dataspec, day) — a byte-identical record is held
+    once — in input order; returns how many were added."""
     incoming = pa.table({
         "kind": [t[0] for t in targets], "dataspec": [t[1] for t in targets], "day": [t[2] for t in targets],
         "race_key": [r[11:27].decode("ascii", "replace") for r in raws],
@@ -177,8 +181,64 @@ class _Merged:
     unchanged: int = 0
 
 
+# SE's key is race_id|horse_number|pedigree_reg_num (lake_tables.record_keys): horse number at 18-19.
+_SE_HORSE = "substr(_key, 1, 17) || substr(_key, 20)"  # the key without the horse number: race + horse
+_SE_PREDRAW = "substr(_key, 18, 2) = '00'"
+PREDRAW_TABLE = "se"
+
+
+def drop_stale_predraw(con: duckdb.DuckDBPyConnection, incoming: pa.Table) -> tuple[pa.Table, int]:
+    """Incoming SE rows without the pre-draw (00) records of horses the race already has numbered,
+    in the lake or in this import; and how many were dropped."""
+    days, bounds = _race_days(incoming)
+    with registered(con, "racing_se_in", incoming.select(["_key", "_seq", "race_id"])):
+        stale = con.execute(f"""
+            WITH inc AS (SELECT _seq, {_SE_PREDRAW} AS predraw, {_SE_HORSE} AS horse FROM racing_se_in),
+                 numbered AS (SELECT horse FROM inc WHERE NOT predraw
+                              UNION SELECT {_SE_HORSE} FROM {ref(PREDRAW_TABLE)}
+                              WHERE {days} AND NOT {_SE_PREDRAW} AND race_id IN (SELECT race_id FROM racing_se_in))
+            SELECT _seq FROM inc WHERE predraw AND horse IN (SELECT horse FROM numbered)""", bounds).to_arrow_table()
+    if not stale.num_rows:
+        return incoming, 0
+    keep = pc.invert(pc.is_in(incoming["_seq"], value_set=stale["_seq"]))
+    return incoming.filter(keep), stale.num_rows
+
+
+def supersede_predraw(con: duckdb.DuckDBPyConnection, incoming: pa.Table) -> int:
+    """Delete the lake's pre-draw (00) SE rows of the horses ``incoming`` has numbered; how many."""
+    days, bounds = _race_days(incoming)
+    where = (f"{days} AND {_SE_PREDRAW} AND _key IN (SELECT substr(_key, 1, 17) || '00' || substr(_key, 20) "
+             f"FROM racing_se_num WHERE NOT {_SE_PREDRAW})")
+    with registered(con, "racing_se_num", incoming.select(["_key"])):
+        found = con.execute(f"SELECT count(*) FROM {ref(PREDRAW_TABLE)} WHERE {where}", bounds).fetchone()
+        if not found or not found[0]:
+            return 0
+        con.execute(f"DELETE FROM {ref(PREDRAW_TABLE)} WHERE {where}", bounds)
+        return int(found[0])
+
+
+def _race_days(incoming: pa.Table) -> tuple[str, list[object]]:
+    """A predicate on ``race_date`` spanning the incoming rows' days (prunes the lake's files)."""
+    span = pc.min_max(incoming["race_date"]).as_py() if incoming.num_rows else {"min": None, "max": None}
+    if span["min"] is None:
+        return "true", []
+    return "race_date BETWEEN ? AND ?", [span["min"], span["max"]]
+
+
 def merge_table(con: duckdb.DuckDBPyConnection, name: str, incoming: pa.Table) -> _Merged:
     """Apply one table's records with JV-Data's update semantics (see the module doc)."""
+    stale = 0
+    if name == PREDRAW_TABLE:
+        incoming, stale = drop_stale_predraw(con, incoming)
+    merged = _merge(con, name, incoming)
+    merged.unchanged += stale
+    if name == PREDRAW_TABLE:
+        merged.replaced += supersede_predraw(con, incoming)
+    return merged
+
+
+def _merge(con: duckdb.DuckDBPyConnection, name: str, incoming: pa.Table) -> _Merged:
+    """The update semantics every table shares: the latest record per key, data_code 0 deletes."""
     with registered(con, "racing_in", incoming):
         # The import's winner per key; then whether it changes the lake (and how).
         plan = con.execute(f"""
@@ -240,7 +300,7 @@ def import_records(lake: Lake, raws: Sequence[bytes], *, targets: Sequence[Targe
         created = ensure_tables(con, TABLES)
         merged = {name: merge_table(con, name, t) for name, t in sorted(tables.items())}
         added = merge_raw(con, raws, targets, hashes) if targets is not None else 0
-        changed = any(m.inserted or m.deleted for m in merged.values()) or added > 0
+        changed = any(m.inserted or m.deleted or m.replaced for m in merged.values()) or added > 0
         return (merged, added), created or changed
 
     done = write(lake, body, message=message, attempts=attempts)

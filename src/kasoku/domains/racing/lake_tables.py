@@ -53,9 +53,10 @@ KEYS: dict[str, tuple[str, ...]] = {
 META_COLUMNS = ("race_date", "_key", "_hash")
 
 # The raw records, exactly as delivered, for the JV-Link-shaped replay (/api/v1/data/{dataspec}):
-# what the archive's day files hold, as rows. ``day``: the data-creation date (stored dataspecs)
-# or the race day (realtime ones), as JV-Link selects them; ``seq``: import order (a day's
-# records come back in the order they were imported, like an archive day file that only grows).
+# every record as delivered, one row each. ``day``: the data-creation date (stored dataspecs)
+# or the race day (realtime ones), as JV-Link selects them; ``seq``: import order, growing with
+# every import (a day's records come back in the order they were imported; the replay's data
+# version reads "added since" from it: replay_versions.py).
 RAW_TABLE = "jvdata_raw"
 RAW_COLUMNS = ("dataspec VARCHAR, kind VARCHAR, day VARCHAR, race_key VARCHAR, seq BIGINT, record_type VARCHAR, "
                "record BLOB, _hash VARCHAR")

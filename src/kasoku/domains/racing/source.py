@@ -15,8 +15,8 @@ code: UM pedigree number, KS jockey code, CH trainer code). Views pick ``record_
 ``data`` and, on request, ``raw`` as base64 — exact bytes survive JSON, MessagePack and CSV,
 where decoded text would hide the fixed widths and shift-JIS byte counts a client may need.
 
-Upstream calls are synchronous (JV-Link is an STA COM object; files are disk reads), so they
-and the parsing run in a thread, never on the event loop.
+Upstream calls are synchronous (JV-Link is an STA COM object; the lake client runs DuckDB), so
+they and the parsing run in a thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -127,9 +127,11 @@ def view_table(table: pa.Table, *, raw: bool) -> pa.Table:
 class RacingSource:
     """Answers every ``racing.*`` dataset. ``upstream_calls`` counts real JVOpen/JVRTOpen calls."""
 
-    def __init__(self, client: UpstreamClient, engine: "Engine", *, upstream_threads: int = 4) -> None:
+    def __init__(self, client: UpstreamClient, engine: "Engine", *, upstream_threads: int = 4,
+                 keep: Callable[[str, list[bytes]], object] | None = None) -> None:
         self.client = client
         self.engine = engine
+        self.keep = keep  # called with each fetch's records once they parsed (the COM client's lake keeper)
         self.upstream_calls = 0
         # Upstream calls block for up to their deadline (COM: queued behind one session); on
         # threads of their own they cannot starve the default pool that parsing and the lake use.
@@ -162,6 +164,8 @@ class RacingSource:
             raws = await loop.run_in_executor(self._upstream, self.client.fetch_stored, dataspec,
                                               params["fromtime"], params["option"])
         table = await asyncio.to_thread(records_table, raws)
+        if self.keep is not None and raws:
+            self.keep(dataspec, raws)
         log.debug("fetched %s %s: %d records", dataspec, dict(params), table.num_rows)
         return Result(table=table, tags=data_tags(dataspec, table), source=self.client.name,
                       meta={"data_spec": dataspec, "total_count": table.num_rows})

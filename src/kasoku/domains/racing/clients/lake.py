@@ -1,11 +1,10 @@
 """Serve the raw records of the racing lake (``jvdata_raw``) with JV-Link's semantics.
 
-The lake-backed twin of :class:`~kasoku.domains.racing.clients.files.FileClient`: the same
-validation and return codes (through the catalogue), the same shapes — stored data by
-data-creation day (``fromtime``'s time part ignored: the records' creation date has no time),
-realtime data by race day or race key, no data → ``[]`` — and the same order (day, then import
-order). ``kasoku racing import --lake`` fills it in the transaction that fills the tables, so
-one lake (local or S3, one catalog, snapshots) holds both, with no manifest or lock of its own.
+JV-Link's twin on any OS (the default upstream): the same validation and return codes (through
+the catalogue), the same shapes — stored data by data-creation day (``fromtime``'s time part
+ignored: the records' creation date has no time), realtime data by race day or race key, no data
+→ ``[]`` — and the same order (day, then import order). ``kasoku racing import`` fills it in the
+transaction that fills the tables, so one lake (local or S3, one catalog, snapshots) holds both.
 Every call reads the lake's newest snapshot.
 """
 
@@ -18,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import duckdb
+import pyarrow.compute as pc
 
 from kasoku.domains.racing import catalogue
 from kasoku.domains.racing.clients.base import DEFAULT_MAX_FETCH_BYTES, ArtificialDelay, FetchTooLarge
@@ -26,6 +26,8 @@ from kasoku.errors import UpstreamUnavailable
 from kasoku.lake.ducklake import ALIAS, Lake
 
 __all__ = ["LakeClient"]
+
+BATCH_ROWS = 2048
 
 
 class LakeClient:
@@ -56,16 +58,22 @@ class LakeClient:
         return cur
 
     def _records(self, cur: duckdb.DuckDBPyConnection, where: str, args: list[Any], dataspec: str) -> list[bytes]:
+        """One query, read in batches: past ``max_fetch_bytes`` it stops reading (413), like the COM
+        client's read loop (a second query for the size first cost as much as the read again)."""
         try:
-            size = cur.execute(f"SELECT coalesce(sum(octet_length(record)), 0) FROM {ALIAS}.{RAW_TABLE} WHERE {where}",
-                               args).fetchone()
+            reader = cur.execute(f"SELECT record FROM {ALIAS}.{RAW_TABLE} WHERE {where} ORDER BY day, seq",
+                                 args).to_arrow_reader(BATCH_ROWS)
         except duckdb.CatalogException:
             return []  # nothing imported into this lake yet
-        if size and int(size[0]) > self._max_fetch_bytes:  # known before a record is read
-            raise FetchTooLarge(dataspec, int(size[0]), self._max_fetch_bytes)
-        table = cur.execute(f"SELECT record FROM {ALIAS}.{RAW_TABLE} WHERE {where} ORDER BY day, seq",
-                            args).to_arrow_table()
-        return [bytes(r) for r in table.column("record").to_pylist()]
+        out: list[bytes] = []
+        size = 0
+        for batch in reader:
+            records = batch.column(0)
+            size += int(pc.sum(pc.binary_length(records)).as_py() or 0)
+            if size > self._max_fetch_bytes:
+                raise FetchTooLarge(dataspec, size, self._max_fetch_bytes)
+            out.extend(records.to_pylist())
+        return out
 
     def fetch_stored(self, dataspec: str, fromtime: str, option: int = 1) -> list[bytes]:
         spec = catalogue.get_dataspec(dataspec)
