@@ -6,7 +6,7 @@ across workers and servers, and hit throughput with 1 and 2 workers — same run
    ratio (goal ≤ 1.2×).
 2. Cold-miss coalescing: 200 concurrent identical requests (new connections each, so the
    kernel spreads them over the workers) for a cold odds page whose upstream takes 300 ms
-   (``racing_upstream_delay_ms``), on 2 workers and on 2 separate servers sharing one Valkey,
+   (``racing.upstream_delay_ms``), on 2 workers and on 2 separate servers sharing one Valkey,
    and on 2 workers without Redis (the baseline). Source runs are summed over the workers'
    ``/admin/cache`` (a racing page is a view over its fetch: one coalesced miss = 2 runs,
    1 of them the upstream call).
@@ -67,7 +67,7 @@ def serve(demo_lake: Path, tmp: Path, *, workers: int, redis_url: str | None, de
     if redis_url:
         env["KASOKU_REDIS_URL"] = redis_url
     if delay_ms:
-        env["KASOKU_RACING_UPSTREAM_DELAY_MS"] = f"[{delay_ms}, {delay_ms}]"
+        env["KASOKU_RACING__UPSTREAM_DELAY_MS"] = f"[{delay_ms}, {delay_ms}]"
     proc = subprocess.Popen([sys.executable, "-m", "kasoku", "serve", "--workers", str(workers), "--port", str(port),
                              "--lake", str(demo_lake)], env=env, cwd=tmp)
     base = f"http://127.0.0.1:{port}"

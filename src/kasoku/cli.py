@@ -144,7 +144,7 @@ def print_banner(settings: Settings) -> None:
              f"  lake    {settings.lake}", f"  zone    {zone}",
              f"  redis   {settings.redis_url or 'off (memory cache only)'}", f"  auth    {auth}",
              f"  admin   {'on' if settings.admin_token or any(k.scope == 'admin' for k in keys.keys()) else 'off'}"]
-    lines.insert(2, f"  racing  {'JV-Link (COM)' if settings.racing_client == 'com' else 'the lake (kasoku racing import)'}")
+    lines.insert(2, f"  racing  {'JV-Link (COM)' if settings.racing.client == 'com' else 'the lake (kasoku racing import)'}")
     for line in lines:
         console.print(line, highlight=False, soft_wrap=True)
 
@@ -157,7 +157,7 @@ def run_server(settings: Settings, *, workers: int = 1) -> None:
     from kasoku.api.connection import protocol
 
     # Workers are separate processes: they rebuild settings from the environment.
-    for name, value in (("KASOKU_LAKE", settings.lake), ("KASOKU_RACING_CLIENT", settings.racing_client),
+    for name, value in (("KASOKU_LAKE", settings.lake), ("KASOKU_RACING__CLIENT", settings.racing.client),
                         ("KASOKU_REDIS_URL", settings.redis_url), ("KASOKU_STATE", str(settings.state)),
                         ("KASOKU_HOST", settings.host), ("KASOKU_ALLOW_ANONYMOUS", "true" if settings.allow_anonymous else None),
                         ("KASOKU_COLLECT", "true" if settings.collect else None),

@@ -94,10 +94,6 @@ class CoreSettings(BaseSettings):
     import_dir: Path | None = Field(None, description="watched folder: export .zip/.json files dropped here are imported once (done/, failed/)")
     import_settle: float = Field(5.0, ge=0, description="seconds a dropped file's size and mtime must stay unchanged before it is imported")
     user_id: str = Field("me", description="default user of per-user answers")
-    racing_client: Literal["lake", "com"] = Field("lake", description="racing upstream of the JV-Link replay: the lake's raw records (kasoku racing import), or JV-Link over COM (Windows; what it fetches is imported into the lake too)")
-    racing_sid: str = Field("kasoku", description="JV-Link software id given to JVInit")
-    racing_max_fetch_bytes: int = Field(256 * 1024 * 1024, description="largest racing fetch (bytes of records) held in memory; past it 413 asks for a narrower range")
-    racing_upstream_delay_ms: tuple[float, float] | None = Field(None, description="artificial upstream delay range (ms) for the lake client, to mimic COM")
 
     host: str = Field("127.0.0.1", description="address the server binds")
     port: int = Field(8000, description="port the server binds")

@@ -1,4 +1,4 @@
-"""The JV-Link replay from the lake's raw records (racing_client='lake'): the same records, in the same
+"""The JV-Link replay from the lake's raw records (racing.client='lake'): the same records, in the same
 order, as JV-Link gives for the same data (the COM client over a scripted JV-Link serving the demo's
 records) — and /api/v1/data answers from it over HTTP."""
 

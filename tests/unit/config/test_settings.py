@@ -55,11 +55,14 @@ def test_domain_sections_are_found_not_named(monkeypatch: pytest.MonkeyPatch) ->
 
     assert settings_sections()["listening"] is ListeningSettings
     assert settings_sections()["spotify"] is SpotifySettings
+    assert set(settings_sections()) == {"listening", "spotify", "racing"}
     assert "kasoku.domains." not in Path(config.__file__).read_text()  # it imports the finder only
     monkeypatch.setenv("KASOKU_SPOTIFY__POLL_INTERVAL", "60")
     monkeypatch.setenv("KASOKU_LISTENING__TZ", "Asia/Tokyo")
+    monkeypatch.setenv("KASOKU_RACING__CLIENT", "com")
     settings = Settings()
     assert settings.spotify.poll_interval == 60 and settings.listening.tz == "Asia/Tokyo"
+    assert settings.racing.client == "com"
     monkeypatch.setenv("KASOKU_LISTENING__TZ", "Mars/Olympus")
     with pytest.raises(ValidationError, match="unknown time zone"):
         Settings()

@@ -1,4 +1,4 @@
-"""racing_client='com': what JV-Link delivers is answered from JV-Link and kept in the lake too
+"""racing.client='com': what JV-Link delivers is answered from JV-Link and kept in the lake too
 (the tables and the raw records), in the background, one import at a time."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ BAD_DATE = b"RA7" + b"20241340" + build_race(RACE, "テスト", 1600)[11:]  # cr
 async def test_fetches_are_answered_and_kept_in_the_lake(tmp_path: Path) -> None:
     lake = Lake(str(tmp_path / "lake"))
     com = ComClient(lambda: ScriptedJVLink(records={"RACE": RECORDS, "0B31": [ODDS]}), sid="KASOKU", call_timeout=30.0, sleep=lambda s: None)
-    settings = Settings(lake=lake.url, racing_client="com")
+    settings = Settings(lake=lake.url, racing={"client": "com"})
     domain = RacingDomain(settings, lake=lake, client=com)
     app = create_app(settings, [domain])
     async with app.router.lifespan_context(app):

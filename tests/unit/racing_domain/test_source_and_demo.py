@@ -86,7 +86,7 @@ def test_job_fromtime_uses_a_range_only_where_allowed() -> None:
 def test_the_default_client_reads_the_lake(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from kasoku.lake.ducklake import Lake
 
-    client = client_from_settings(Settings(lake=str(tmp_path), racing_upstream_delay_ms=(20, 40)), Lake(str(tmp_path)))
+    client = client_from_settings(Settings(lake=str(tmp_path), racing={"upstream_delay_ms": (20, 40)}), Lake(str(tmp_path)))
     assert client.name == "lake"
     with pytest.raises(ConfigError):
         RacingDomain(Settings(lake=str(tmp_path))).client  # neither a lake nor a client

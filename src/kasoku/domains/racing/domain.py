@@ -55,15 +55,15 @@ def policy_for(spec: DataSpec) -> Policy:
 def client_from_settings(settings: Settings, lake: Lake) -> UpstreamClient:
     """The configured upstream: the lake's raw records (``kasoku racing import``), or JV-Link over
     COM (Windows), whose fetches are imported into the same lake as they arrive."""
-    if settings.racing_client == "com":
+    if settings.racing.client == "com":
         from kasoku.domains.racing.clients.com import ComClient, JVLinkDispatch
 
-        return ComClient(JVLinkDispatch(), sid=settings.racing_sid, max_fetch_bytes=settings.racing_max_fetch_bytes)
+        return ComClient(JVLinkDispatch(), sid=settings.racing.sid, max_fetch_bytes=settings.racing.max_fetch_bytes)
     from kasoku.domains.racing.clients.lake import LakeClient
 
-    delay = settings.racing_upstream_delay_ms
+    delay = settings.racing.upstream_delay_ms
     return LakeClient(lake, delay=(delay[0] / 1000, delay[1] / 1000) if delay else None,
-                      max_fetch_bytes=settings.racing_max_fetch_bytes)
+                      max_fetch_bytes=settings.racing.max_fetch_bytes)
 
 
 class RacingDomain:

@@ -1,6 +1,6 @@
 """What JV-Link delivers over COM, kept in the lake as it arrives.
 
-On Windows the replay's upstream is JV-Link itself (``racing_client = "com"``); every fetch's
+On Windows the replay's upstream is JV-Link itself (``racing.client = "com"``); every fetch's
 records are also imported into the server's lake — the tables (JV-Data's update semantics) and
 the raw records (``jvdata_raw``) — so the lake's tables, ``/api/v1/tables`` and any later
 replay from the lake hold what was fetched, on any OS. Imports run one at a time on a thread of
