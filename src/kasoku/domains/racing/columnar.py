@@ -396,18 +396,29 @@ def _clock(view: np.ndarray) -> pa.Array:
 
 
 def _text(view: np.ndarray) -> pa.Array:
-    """cp932 text, a column in one decode: the values side by side with a line feed after each
-    (numpy, no Python object per value), decoded from cp932 and encoded to UTF-8 in one call
-    each; the line feeds give the offsets and are trimmed off with the padding. A line feed
-    never ends a cp932 character, so a value cut inside one still fails to decode. A column
-    that holds a line feed of its own takes the per-value way."""
+    """cp932 text, a column in one decode: the values with a line feed after each, decoded from
+    cp932 and encoded to UTF-8 in one call each; the line feeds give the offsets and are trimmed
+    off with the padding. A line feed never ends a cp932 character, so a value cut inside one
+    still fails to decode. A column that holds a line feed of its own takes the per-value way.
+
+    Short values are laid side by side by numpy (no Python object per value); long ones (6,800
+    bytes of a course description, mostly U+3000) are joined by Python without their trailing
+    padding, which is most of the bytes to decode."""
     rows, width = view.shape
     if (view == 10).any():
         return _text_per_value(view)
-    lines = np.empty((rows, width + 1), np.uint8)
-    lines[:, :width] = view
-    lines[:, width] = 10
-    utf8 = lines.tobytes().decode(ENCODING).encode("utf-8")
+    if width >= _LONG_TEXT:
+        data = np.ascontiguousarray(view)
+        raw = memoryview(data.tobytes())
+        cuts = _content_lengths(data).tolist()
+        joined = b"\n".join([raw[start:start + cut] for start, cut in zip(range(0, rows * width, width), cuts)])
+        joined += b"\n"
+    else:
+        lines = np.empty((rows, width + 1), np.uint8)
+        lines[:, :width] = view
+        lines[:, width] = 10
+        joined = lines.tobytes()
+    utf8 = joined.decode(ENCODING).encode("utf-8")
     if len(utf8) >= 2 ** 31:
         return _text_per_value(view)
     ends = np.flatnonzero(np.frombuffer(utf8, np.uint8) == 10) + 1
@@ -415,6 +426,31 @@ def _text(view: np.ndarray) -> pa.Array:
     offsets[1:] = ends
     array = pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(utf8))
     return pc.utf8_trim(array, " \u3000\n")
+
+
+_LONG_TEXT = 256
+_PAD_WORDS = (_U(0x4081408140814081), _U(0x2020202020202020))  # four U+3000, eight spaces
+
+
+def _content_lengths(data: np.ndarray) -> np.ndarray:
+    """Per row of cp932 text, a length that leaves out only trailing padding: the whole 8-byte
+    words (counted from the end) of only U+3000 or only spaces. Where that run starts with
+    0x81 after a byte that may lead a double-byte character, that 0x81 could be its second
+    byte: the cut moves 2 bytes on (the '@' or U+3000 left in is trimmed after decoding)."""
+    rows, width = data.shape
+    words = width // 8
+    if words == 0:
+        return np.full(rows, width, np.int64)
+    tail = np.ndarray((rows, words), "<u8", data, width - 8 * words, (width, 8))
+    pad = (tail == _PAD_WORDS[0]) | (tail == _PAD_WORDS[1])
+    trailing = np.where(pad.all(axis=1), words, pad[:, ::-1].argmin(axis=1))
+    cuts = width - 8 * trailing
+    inside = np.flatnonzero((cuts > 0) & (cuts < width))
+    if len(inside):
+        at, before = data[inside, cuts[inside]], data[inside, cuts[inside] - 1]
+        lead = ((before >= 0x81) & (before <= 0x9F)) | (before >= 0xE0)
+        cuts[inside[(at == 0x81) & lead]] += 2
+    return cuts
 
 
 def _text_per_value(view: np.ndarray) -> pa.Array:
