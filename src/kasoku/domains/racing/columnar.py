@@ -263,7 +263,10 @@ def _padding(slots: _Block) -> np.ndarray:
     blank = acc == 0
     # ' ', '0', '@' and 0x81 (U+3000 is 0x81 0x40) leave only the bits of 0xE1 in ``acc``: any
     # other bit rules U+3000 padding out (text almost always sets one); a byte >= 0x80 is needed
-    maybe = np.flatnonzero(~blank & ((acc & _HIGH) != 0) & ((acc & _U(0x1E1E1E1E1E1E1E1E)) == 0))
+    high = acc & _HIGH
+    if not high.any():
+        return blank
+    maybe = np.flatnonzero(~blank & (high != 0) & ((acc & _U(0x1E1E1E1E1E1E1E1E)) == 0))
     if len(maybe):
         some = slots.take(maybe).matrix()
         inside = (((some | 0x10) == 0x30) | (some == 0x40) | (some == 0x81)).all(axis=1)
@@ -303,16 +306,27 @@ def _integers(rtype: str, block: _Block, col: int, f: Field) -> tuple[np.ndarray
     number: np.ndarray | None = None
     odd: np.ndarray | None = None
     blank: np.ndarray | None = None
+    digits = False
     for start, n in ((col, length - 8), (col + length - 8, 8)) if length > 8 else ((col, length),):
         x = _digits_word(block, start, n, count, length)
-        bad = ((x + _ABOVE_NINE) | x) & _HIGH
-        spaces = x == (_U(0x1010101010101010) & _top(n))
-        odd = bad if odd is None else odd | bad
-        blank = spaces if blank is None else blank & spaces
+        bad = x + _ABOVE_NINE
+        bad |= x
+        bad &= _HIGH
+        if bad.any():
+            spaces = x == (_U(0x1010101010101010) & _top(n))
+            blank = spaces if blank is None else blank & spaces
+            odd = bad if odd is None else odd | bad
+        else:
+            digits = True  # no value is blank: these bytes of each are digits
         value = _swar(x)
         number = value if number is None else number * _U(10 ** n) + value
-    assert number is not None and odd is not None and blank is not None
+    assert number is not None
     number = number.view(np.int64)
+    if odd is None:  # digits only, the usual case
+        return number, np.zeros(len(number), bool)
+    assert blank is not None
+    if digits:
+        blank[...] = False
     null = blank
     number[blank] = 0
     _one_by_one(rtype, block, col, f, np.flatnonzero((odd != 0) & ~blank), number, null)
@@ -371,15 +385,16 @@ def _values(rtype: str, block: _Block, col: int, f: Field) -> pa.Array:
         return pa.array(days, pa.date32(), mask=null)
     if f.zero_none:
         null |= number == 0
+    mask = null if null.any() else None
     if f.kind == "int":
-        return pa.array(number, pa.int64(), mask=null)
+        return pa.array(number, pa.int64(), mask=mask)
     if f.kind == "scaled":
-        return pa.array(number / f.scale, pa.float64(), mask=null)
+        return pa.array(number / f.scale, pa.float64(), mask=mask)
     unit, per_minute = (1000, 600) if f.kind == "racetime" else (10000, 6000)  # MSSF or MSSHH
     magnitude = np.abs(number)
     minutes = magnitude // unit
     seconds = (minutes * per_minute + magnitude - minutes * unit) / (per_minute // 60)
-    return pa.array(np.where(number < 0, -seconds, seconds), pa.float64(), mask=null)
+    return pa.array(np.where(number < 0, -seconds, seconds), pa.float64(), mask=mask)
 
 
 def _days(number: np.ndarray, null: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
