@@ -54,3 +54,12 @@ def test_a_bad_record_raises_what_parse_record_raises() -> None:
 def test_a_record_of_another_layout_is_refused() -> None:
     with pytest.raises(RecordError, match="does not belong"):
         decode_table([build_race(RACE), build_entry(RACE, 1, "アイ")], LAYOUTS["RA"])
+
+
+@pytest.mark.parametrize("name", ["RA", "O6", "CK", "BT"])
+def test_no_records_is_an_empty_table_of_the_same_columns(name: str) -> None:
+    layout = LAYOUTS[name]
+    empty = decode_table([], layout)
+    one = decode_table([build_record(name, race_id=RACE) if name in ("RA", "O6", "CK") else build_record(name)],
+                       layout)
+    assert empty.num_rows == 0 and empty.schema == one.schema

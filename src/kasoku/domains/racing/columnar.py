@@ -228,6 +228,8 @@ GROUP_CHUNK_SLOTS = 32768
 
 def _group_rows(rtype: str, block: _Block, g: Group, first: int, end: int) -> pa.Array:
     rows = end - first
+    if rows == 0:  # the columns of an empty table
+        return _structs(rtype, _Block(np.zeros(2 * _SPARE, np.uint8), 0, g.width), g, _offsets(0, g.count))
     view = np.ndarray((rows, g.count), f"V{g.width}", block.buf, _SPARE + first * block.stride + g.pos - 1,
                       (block.stride, g.width))
     slots = _Block.of(view)
@@ -239,9 +241,13 @@ def _group_rows(rtype: str, block: _Block, g: Group, first: int, end: int) -> pa
         kept = slots.take(np.flatnonzero(keep))
         per_row = keep.reshape(rows, g.count).sum(axis=1, dtype=np.int64)
         offsets = pa.array(np.concatenate([[0], np.cumsum(per_row)]).astype(np.int32))
+    return _structs(rtype, kept, g, offsets)
+
+
+def _structs(rtype: str, kept: _Block, g: Group, offsets: pa.Array) -> pa.Array:
+    """The kept slots' sub-fields as a list<struct> column with those offsets."""
     children = [_field(rtype, kept, f.pos - 1, f) for f in g.fields]
-    structs = pa.StructArray.from_arrays(children, [f.name for f in g.fields])
-    return pa.ListArray.from_arrays(offsets, structs)
+    return pa.ListArray.from_arrays(offsets, pa.StructArray.from_arrays(children, [f.name for f in g.fields]))
 
 
 def _padding(slots: _Block) -> np.ndarray:
