@@ -156,3 +156,18 @@ def test_long_numbers_read_as_two_words(value: bytes) -> None:
             decode_table([bytes(raw)], layout)
     else:
         assert _plain(decode_table([bytes(raw)], layout).to_pylist()[0]) == expected
+
+
+@pytest.mark.parametrize("value", [b"00000505", b"20240230", b"2024053 ", b" 2024053", b"20241301", b"00000000",
+                                   b"        ", b"\x81\x40\x81\x40\x81\x40\x81\x40"])
+def test_dates_the_way_the_reference_reads_them(value: bytes) -> None:
+    """Year 0, 30 February, a 7-digit date strptime still reads, blanks."""
+    layout = LAYOUTS["CH"]
+    raw = bytearray(build_record("CH", trainer_code="01234", data_creation_date="2024-05-30"))
+    raw[17:25] = value  # license_issue_date
+    expected = _reference(bytes(raw), layout)
+    if isinstance(expected, RecordError):
+        with pytest.raises(RecordError):
+            decode_table([bytes(raw)], layout)
+    else:
+        assert _plain(decode_table([bytes(raw)], layout).to_pylist()[0]) == expected
