@@ -2,10 +2,14 @@
 
 ``parse_record`` decodes one record into a dict, a Python call per value: fine for a page,
 slow for an archive (an O6 record holds 4,896 odds). Here the records of one layout are laid
-side by side in one buffer and every field is cut from all of them by one Arrow kernel call;
-a repeated group is cut once into ``records x count`` elements, its padding slots dropped,
-and each sub-field decoded in one call over all elements. Only text goes through Python, once
-per column: the values are joined and decoded from cp932 in a single call.
+side by side in one buffer and every field is cut from all of them at once, by the same layout
+tables: numbers 8 bytes at a time (unaligned uint64 words, SWAR arithmetic; fields of one width
+back to back as one run), codes as Arrow strings over the bytes, a repeated group copied once
+into ``records x count`` slots (32,768 at a time, for the caches), its padding slots dropped and
+each sub-field decoded over the kept ones. Only text goes through Python, once per column: the
+values, a line feed after each, decoded from cp932 in a single call. A value that is not plain
+(blank, a sign, '----', garbage) is decoded by the per-record decoder's own function, so both
+give the same value or raise the same error (``tests/unit/racing/test_columnar_bytes.py``).
 
 Public API:
     decode_table(raws, layout=None, *, columns=None) -> pyarrow.Table   records of one layout
@@ -29,10 +33,22 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from kasoku.domains.racing.byterows import (
+    EDGES,
+    SPARE,
+    Block,
+    all_spaces,
+    digit_words,
+    not_digits,
+    offsets,
+    padding,
+    strings,
+    swar,
+    text,
+)
 from kasoku.domains.racing.layouts import RACE_KEY_SLICE, RACE_KEYED, Field, Group, Layout, layout_for_length
 from kasoku.domains.racing.records import (
     CRLF,
-    ENCODING,
     RecordError,
     decode_fields,
     decode_value,
@@ -42,7 +58,6 @@ from kasoku.domains.racing.records import (
     value_decoder,
 )
 
-_IDEOGRAPHIC_SPACE = "\u3000".encode(ENCODING)
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError, ValueError)
 
 
@@ -79,7 +94,7 @@ def decode_table(raws: Sequence[bytes], layout: Layout | None = None, *,
             raise RecordError(f"no layout for {first[:2]!r}")
     width = layout.length
     head = layout.record_type.encode()
-    parts = [b"\0" * _SPARE]
+    parts = [b"\0" * SPARE]
     for raw in raws:
         if len(raw) == width and raw[:2] == head:
             parts.append(raw)
@@ -87,9 +102,9 @@ def decode_table(raws: Sequence[bytes], layout: Layout | None = None, *,
             parts.append(raw + CRLF)
         else:
             _raise_for(raw, layout)
-    parts.append(b"\0" * _SPARE)
+    parts.append(b"\0" * SPARE)
     rows = len(parts) - 2
-    block = _Block(np.frombuffer(b"".join(parts), np.uint8), rows, width)
+    block = Block(np.frombuffer(b"".join(parts), np.uint8), rows, width)
     try:
         wanted = set(columns) if columns is not None else None
         items = [item for item in layout.items if wanted is None or item.name in wanted]
@@ -104,7 +119,7 @@ def decode_table(raws: Sequence[bytes], layout: Layout | None = None, *,
             key = block.matrix()[:, RACE_KEY_SLICE]
             if not ((key >= 48) & (key <= 57)).all():
                 raise ValueError("race key is not 16 digits")
-            out["race_id"] = _strings(key, trim=False)
+            out["race_id"] = strings(key, trim=False)
     except _ARROW_ERRORS:
         for raw in parts[1:-1]:  # find the record at fault and raise its precise error
             decode_fields(raw, layout)
@@ -140,79 +155,7 @@ def _raise_for(raw: bytes, layout: Layout) -> None:
                       expected=layout.length, actual=len(raw))
 
 
-@lru_cache(maxsize=512)
-def _offsets(n: int, step: int) -> pa.Array:
-    """0, step, 2 step ... n step (int32): the offsets of n values of one width (immutable, so
-    shared by every column of that many values)."""
-    return pa.array(np.arange(0, (n + 1) * step, step, dtype=np.int32))
-
-
-# Numbers are read 8 bytes at a time: a field's bytes as one little-endian uint64 (unaligned,
-# strided: a view, then one copy) and turned into its value by SWAR arithmetic (three
-# multiply-shift steps per 8 digits) instead of one numpy pass per digit. A field shorter than
-# 8 bytes is read as the word that ends where it ends; the bytes before it are masked to '0'.
-_SPARE = 8  # bytes before the first row (and after the last) of every block, so such a word can be read
-_U = np.uint64
-_ZEROS = _U(0x3030303030303030)
-_HIGH = _U(0x8080808080808080)
-_ABOVE_NINE = _U(0x7676767676767676)  # + a byte 0-9 stays below 0x80, + 10 or more reaches it
-_SWAR = ((_U(0x0F0F0F0F0F0F0F0F), _U(2561), _U(8)), (_U(0x00FF00FF00FF00FF), _U(6553601), _U(16)),
-         (_U(0x0000FFFF0000FFFF), _U(42949672960001), _U(32)))
-
-
-def _top(n: int) -> np.uint64:
-    """Mask of the last ``n`` bytes of a little-endian word (the high ones)."""
-    return _U(((1 << (8 * n)) - 1) << (8 * (8 - n)) & 0xFFFFFFFFFFFFFFFF)
-
-
-class _Block:
-    """``rows`` fixed-width rows of ``stride`` bytes in one buffer, with spare bytes around them:
-    the records of a layout, or the slots of a repeated group (one row per slot)."""
-
-    __slots__ = ("buf", "rows", "stride")
-
-    def __init__(self, buf: np.ndarray, rows: int, stride: int) -> None:
-        self.buf, self.rows, self.stride = buf, rows, stride
-
-    @classmethod
-    def of(cls, view: np.ndarray) -> _Block:
-        """A copy of ``view`` (values of one numpy void type, any strides) as a block, one
-        row per value: numpy copies a void element at once, several times faster than bytes."""
-        rows, stride = view.size, view.dtype.itemsize
-        buf = np.empty(2 * _SPARE + rows * stride, np.uint8)
-        buf[:_SPARE] = 0
-        buf[-_SPARE:] = 0
-        np.ndarray(view.shape, view.dtype, buf, _SPARE)[...] = view
-        return cls(buf, rows, stride)
-
-    def matrix(self) -> np.ndarray:
-        return self.buf[_SPARE:_SPARE + self.rows * self.stride].reshape(self.rows, self.stride)
-
-    def take(self, idx: np.ndarray) -> _Block:
-        buf = np.zeros(2 * _SPARE + len(idx) * self.stride, np.uint8)
-        np.take(self.matrix(), idx, axis=0, out=buf[_SPARE:_SPARE + len(idx) * self.stride].reshape(-1, self.stride))
-        return _Block(buf, len(idx), self.stride)
-
-    def words(self, col: int, count: int = 1, step: int = 0) -> np.ndarray:
-        """The 8 bytes from ``col`` (may be down to -8) of every row, ``count`` times ``step``
-        apart, as one flat uint64 array (rows x count)."""
-        shape, strides = ((self.rows,), (self.stride,)) if count == 1 else ((self.rows, count), (self.stride, step))
-        return np.ndarray(shape, "<u8", self.buf, _SPARE + col, strides).reshape(-1).copy()
-
-    def cells(self, col: int, length: int, count: int = 1) -> np.ndarray:
-        """The bytes of a field, (rows x count, length), contiguous: copied as numpy void values
-        (one element per value), several times faster than byte by byte."""
-        view = np.ndarray((self.rows, count), f"V{length}", self.buf, _SPARE + col, (self.stride, length))
-        return np.ascontiguousarray(view).reshape(-1).view(np.uint8).reshape(-1, length)
-
-    def at(self, index: int, col: int, length: int, count: int) -> bytes:
-        """The bytes of value ``index`` (in rows x count order) of a field."""
-        row, n = divmod(index, count)
-        start = _SPARE + row * self.stride + col + n * length
-        return self.buf[start:start + length].tobytes()
-
-
-def _numbers(rtype: str, block: _Block, fields: tuple[Field, ...]) -> dict[str, pa.Array]:
+def _numbers(rtype: str, block: Block, fields: tuple[Field, ...]) -> dict[str, pa.Array]:
     """The int and scaled fields of up to 8 digits (CK has 70 of them, repeated 6 times, and
     120 more in its groups) a length at a time: fields that follow each other form one run of
     equal-width values, read as one strided view; all runs are decoded together, then cut per
@@ -236,15 +179,10 @@ def _numbers(rtype: str, block: _Block, fields: tuple[Field, ...]) -> dict[str, 
             else:
                 runs.append([f])
         counts = [sum(f.count for f in run) for run in runs]
-        x = np.concatenate([block.words(run[0].pos - 1 + length - 8, count, length) for run, count in zip(runs, counts)])
-        if length < 8:
-            x &= _top(length)
-            x |= _ZEROS & ~_top(length)
-        x ^= _ZEROS
-        bad = x + _ABOVE_NINE
-        bad |= x
-        bad &= _HIGH
-        number = _swar(x).view(np.int64)
+        x = digit_words(np.concatenate([block.words(run[0].pos - 1 + length - 8, count, length)
+                                        for run, count in zip(runs, counts)]), length)
+        bad = not_digits(x)
+        number = swar(x).view(np.int64)
         start = 0
         for run, count in zip(runs, counts):
             values = number[start:start + rows * count].reshape(rows, count)
@@ -266,10 +204,10 @@ def _finish(number: np.ndarray, f: Field, rows: int) -> pa.Array:
         mask = null if null.any() else None
     values = (pa.array(number, pa.int64(), mask=mask) if f.kind == "int"
               else pa.array(number / f.scale, pa.float64(), mask=mask))
-    return values if f.count == 1 else pa.ListArray.from_arrays(_offsets(rows, f.count), values)
+    return values if f.count == 1 else pa.ListArray.from_arrays(offsets(rows, f.count), values)
 
 
-def _codes(block: _Block, fields: tuple[Field, ...]) -> dict[str, pa.Array]:
+def _codes(block: Block, fields: tuple[Field, ...]) -> dict[str, pa.Array]:
     """The single code fields of a layout (flags, codes: 30 or so in RA, SE, HR) in a few calls
     instead of a few per field: their bytes gathered field after field in one ``take``, one
     string array over all of them, trimmed at once if it needs it, sliced per field. Codes that
@@ -282,7 +220,7 @@ def _codes(block: _Block, fields: tuple[Field, ...]) -> dict[str, pa.Array]:
     if data.max() >= 0x80:
         return {}
     array = pa.StringArray.from_buffers(len(starts) - 1, pa.py_buffer(starts), pa.py_buffer(data))
-    if _EDGES[data[starts[:-1]]].any() or _EDGES[data[starts[1:] - 1]].any():
+    if EDGES[data[starts[:-1]]].any() or EDGES[data[starts[1:] - 1]].any():
         array = pc.utf8_trim(array, " \u3000")
     return {f.name: array.slice(n * rows, rows) for n, f in enumerate(fields)}
 
@@ -291,7 +229,7 @@ def _codes(block: _Block, fields: tuple[Field, ...]) -> dict[str, pa.Array]:
 def _code_index(stride: int, rows: int, spans: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, np.ndarray]:
     """Where the bytes of each (start, length) field of every row are in a block's buffer, field
     after field (a field's values side by side), and the offsets of those values."""
-    base = _SPARE + np.arange(rows, dtype=np.int64)[:, None] * stride
+    base = SPARE + np.arange(rows, dtype=np.int64)[:, None] * stride
     index = np.concatenate([(base + np.arange(start, start + length)).ravel() for start, length in spans])
     lengths = np.repeat(np.array([length for _, length in spans], dtype=np.int32), rows)
     starts = np.zeros(len(lengths) + 1, np.int32)
@@ -301,15 +239,15 @@ def _code_index(stride: int, rows: int, spans: tuple[tuple[int, int], ...]) -> t
     return index, starts
 
 
-def _field(rtype: str, block: _Block, col: int, f: Field) -> pa.Array:
+def _field(rtype: str, block: Block, col: int, f: Field) -> pa.Array:
     """Field ``f`` at byte ``col`` of every row; a repeated field becomes a list of ``f.count`` values."""
     values = _values(rtype, block, col, f)
     if f.count == 1:
         return values
-    return pa.ListArray.from_arrays(_offsets(block.rows, f.count), values)
+    return pa.ListArray.from_arrays(offsets(block.rows, f.count), values)
 
 
-def _group(rtype: str, block: _Block, g: Group) -> pa.Array | pa.ChunkedArray:
+def _group(rtype: str, block: Block, g: Group) -> pa.Array | pa.ChunkedArray:
     """A repeated group: every slot cut once (one row per slot), padding slots dropped, then each
     sub-field decoded over the kept slots at once; a few thousand slots at a time, so that the
     slots and the arrays made from them stay in the CPU's caches (an O6 of 4,896 slots decodes
@@ -324,93 +262,32 @@ def _group(rtype: str, block: _Block, g: Group) -> pa.Array | pa.ChunkedArray:
 GROUP_CHUNK_SLOTS = 32768
 
 
-def _group_rows(rtype: str, block: _Block, g: Group, first: int, end: int) -> pa.Array:
+def _group_rows(rtype: str, block: Block, g: Group, first: int, end: int) -> pa.Array:
     rows = end - first
     if rows == 0:  # the columns of an empty table
-        return _structs(rtype, _Block(np.zeros(2 * _SPARE, np.uint8), 0, g.width), g, _offsets(0, g.count))
-    view = np.ndarray((rows, g.count), f"V{g.width}", block.buf, _SPARE + first * block.stride + g.pos - 1,
+        return _structs(rtype, Block(np.zeros(2 * SPARE, np.uint8), 0, g.width), g, offsets(0, g.count))
+    view = np.ndarray((rows, g.count), f"V{g.width}", block.buf, SPARE + first * block.stride + g.pos - 1,
                       (block.stride, g.width))
-    slots = _Block.of(view)
-    keep = ~_padding(slots)
+    slots = Block.of(view)
+    keep = ~padding(slots)
     if keep.all():
         kept = slots
-        offsets = _offsets(rows, g.count)
+        bounds = offsets(rows, g.count)
     else:
         kept = slots.take(np.flatnonzero(keep))
         per_row = keep.reshape(rows, g.count).sum(axis=1, dtype=np.int64)
-        offsets = pa.array(np.concatenate([[0], np.cumsum(per_row)]).astype(np.int32))
-    return _structs(rtype, kept, g, offsets)
+        bounds = pa.array(np.concatenate([[0], np.cumsum(per_row)]).astype(np.int32))
+    return _structs(rtype, kept, g, bounds)
 
 
-def _structs(rtype: str, kept: _Block, g: Group, offsets: pa.Array) -> pa.Array:
+def _structs(rtype: str, kept: Block, g: Group, bounds: pa.Array) -> pa.Array:
     """The kept slots' sub-fields as a list<struct> column with those offsets."""
     done = _numbers(rtype, kept, g.fields)
     children = [done[f.name] if f.name in done else _field(rtype, kept, f.pos - 1, f) for f in g.fields]
-    return pa.ListArray.from_arrays(offsets, pa.StructArray.from_arrays(children, [f.name for f in g.fields]))
+    return pa.ListArray.from_arrays(bounds, pa.StructArray.from_arrays(children, [f.name for f in g.fields]))
 
 
-def _padding(slots: _Block) -> np.ndarray:
-    """True for a slot of only spaces, '0' and U+3000 (an unused element), as the per-record
-    parser has it. Eight bytes at a time: a byte is ' ' or '0' exactly when ``byte | 0x10`` is
-    0x30. Slots with bytes >= 0x80 (text, or U+3000 padding) are looked at byte by byte, and the
-    rare one of only ' ', '0', 0x81 and 0x40 is checked exactly in Python."""
-    width = slots.stride
-    if width > _WIDE_SLOT:  # few wide slots (CK's 1,220 bytes): byte-wise rows, not 150 calls per word
-        matrix = slots.matrix()
-        pad = (matrix | 0x10) == 0x30
-        blank = pad.all(axis=1)
-        maybe = np.flatnonzero(~blank & (pad | (matrix == 0x40) | (matrix == 0x81)).all(axis=1))
-        for i in maybe:
-            blank[i] = not slots.at(int(i), 0, width, 1).replace(_IDEOGRAPHIC_SPACE, b"").strip(b" 0")
-        return blank
-    cols = [width - 8] if width < 8 else [*range(0, width - 7, 8), *([width - 8] if width % 8 else [])]
-    acc = np.zeros(slots.rows, np.uint64)
-    for col in cols:
-        w = slots.words(col)
-        if col < 0:  # bytes of the slot before: count them as '0'
-            w &= _top(width)
-            w |= _ZEROS & ~_top(width)
-        w |= _U(0x1010101010101010)
-        w ^= _ZEROS
-        acc |= w
-    blank = acc == 0
-    # ' ', '0', '@' and 0x81 (U+3000 is 0x81 0x40) leave only the bits of 0xE1 in ``acc``: any
-    # other bit rules U+3000 padding out (text almost always sets one); a byte >= 0x80 is needed
-    high = acc & _HIGH
-    if not high.any():
-        return blank
-    maybe = np.flatnonzero(~blank & (high != 0) & ((acc & _U(0x1E1E1E1E1E1E1E1E)) == 0))
-    if len(maybe):
-        some = slots.take(maybe).matrix()
-        inside = (((some | 0x10) == 0x30) | (some == 0x40) | (some == 0x81)).all(axis=1)
-        for i in maybe[inside]:  # only 0x81 0x40 pairs (U+3000) may stand in for padding
-            blank[i] = not slots.at(int(i), 0, width, 1).replace(_IDEOGRAPHIC_SPACE, b"").strip(b" 0")
-    return blank
-
-
-_WIDE_SLOT = 64
-
-
-def _digits_word(block: _Block, col: int, n: int, count: int, step: int) -> np.ndarray:
-    """``n`` <= 8 bytes at ``col`` as the word that ends with them, XOR '0' (digits become 0-9)."""
-    w = block.words(col + n - 8, count, step)
-    if n < 8:
-        w &= _top(n)
-        w |= _ZEROS & ~_top(n)
-    w ^= _ZEROS
-    return w
-
-
-def _swar(x: np.ndarray) -> np.ndarray:
-    """Eight digits 0-9, the first in the lowest byte, to their number (in place)."""
-    for mask, multiplier, shift in _SWAR:
-        x &= mask
-        x *= multiplier
-        x >>= shift
-    return x
-
-
-def _integers(rtype: str, block: _Block, col: int, f: Field) -> tuple[np.ndarray, np.ndarray]:
+def _integers(rtype: str, block: Block, col: int, f: Field) -> tuple[np.ndarray, np.ndarray]:
     """(values, null mask) of a fixed-width ASCII number field, rows x count values. Rows of
     digits only are decoded arithmetically, rows of spaces are null; anything else (a sign,
     '----', U+3000, garbage) goes through the per-record decoder's own code for one value
@@ -424,18 +301,16 @@ def _integers(rtype: str, block: _Block, col: int, f: Field) -> tuple[np.ndarray
     blank: np.ndarray | None = None
     digits = False
     for start, n in ((col, length - 8), (col + length - 8, 8)) if length > 8 else ((col, length),):
-        x = _digits_word(block, start, n, count, length)
-        bad = x + _ABOVE_NINE
-        bad |= x
-        bad &= _HIGH
+        x = digit_words(block.words(start + n - 8, count, length), n)
+        bad = not_digits(x)
         if bad.any():
-            spaces = x == (_U(0x1010101010101010) & _top(n))
+            spaces = all_spaces(x, n)
             blank = spaces if blank is None else blank & spaces
             odd = bad if odd is None else odd | bad
         else:
             digits = True  # no value is blank: these bytes of each are digits
-        value = _swar(x)
-        number = value if number is None else number * _U(10 ** n) + value
+        value = swar(x)
+        number = value if number is None else number * np.uint64(10 ** n) + value
     assert number is not None
     number = number.view(np.int64)
     if odd is None:  # digits only, the usual case
@@ -449,7 +324,7 @@ def _integers(rtype: str, block: _Block, col: int, f: Field) -> tuple[np.ndarray
     return number, null
 
 
-def _one_by_one(rtype: str, block: _Block, col: int, f: Field, rows: np.ndarray, number: np.ndarray,
+def _one_by_one(rtype: str, block: Block, col: int, f: Field, rows: np.ndarray, number: np.ndarray,
                 null: np.ndarray) -> None:
     """Decode the values at ``rows`` as the per-record decoder does, into ``number`` and ``null``
     (scale and ``zero_none`` are applied later, to every value alike)."""
@@ -466,23 +341,7 @@ def _one_by_one(rtype: str, block: _Block, col: int, f: Field, rows: np.ndarray,
         null[i], number[i] = (True, 0) if value is None else (False, value)
 
 
-def _strings(view: np.ndarray, *, trim: bool = True) -> pa.Array:
-    """ASCII (or already valid) bytes as a string column without a copy per value; trimmed when
-    a value starts or ends with a byte padding may make."""
-    rows, width = view.shape
-    data = np.ascontiguousarray(view)
-    array = pa.StringArray.from_buffers(rows, _offsets(rows, width).buffers()[1], pa.py_buffer(data))
-    if trim and rows and width and _EDGES[data[:, [0, width - 1]]].any():
-        return pc.utf8_trim(array, " \u3000")
-    return array
-
-
-# Bytes at either end of a value that padding may make: ' ', and either byte of U+3000 (0x81 0x40).
-_EDGES = np.zeros(256, bool)
-_EDGES[[0x20, 0x40, 0x81]] = True
-
-
-def _values(rtype: str, block: _Block, col: int, f: Field) -> pa.Array:
+def _values(rtype: str, block: Block, col: int, f: Field) -> pa.Array:
     """The values of ``f`` (rows x count of them) as one flat array."""
     if block.rows == 0:
         return pa.array([], _ARROW_TYPES[f.kind])
@@ -491,8 +350,8 @@ def _values(rtype: str, block: _Block, col: int, f: Field) -> pa.Array:
         if f.kind == "clock":
             return _clock(view)
         if view.max() < 0x80:
-            return _strings(view)
-        return _text(view)
+            return strings(view)
+        return text(view)
     number, null = _integers(rtype, block, col, f)
     if f.kind == "date":
         null |= number == 0
@@ -526,78 +385,13 @@ def _days(number: np.ndarray, null: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def _clock(view: np.ndarray) -> pa.Array:
-    strings = _strings(view) if view.max() < 0x80 else _text(view)  # U+3000 padding is blank too
-    blank = pc.match_substring_regex(strings, r"^0*$")
-    if not pc.all(pc.or_(blank, pc.match_substring_regex(strings, r"^\d{4}$"))).as_py():
+    values = strings(view) if view.max() < 0x80 else text(view)  # U+3000 padding is blank too
+    blank = pc.match_substring_regex(values, r"^0*$")
+    if not pc.all(pc.or_(blank, pc.match_substring_regex(values, r"^\d{4}$"))).as_py():
         raise ValueError("clock time is not hhmm")
-    clock = pc.binary_join_element_wise(pc.utf8_slice_codeunits(strings, 0, 2),
-                                        pc.utf8_slice_codeunits(strings, 2, 4), ":")
+    clock = pc.binary_join_element_wise(pc.utf8_slice_codeunits(values, 0, 2),
+                                        pc.utf8_slice_codeunits(values, 2, 4), ":")
     return pc.if_else(blank, pa.scalar(None, pa.string()), clock)
-
-
-def _text(view: np.ndarray) -> pa.Array:
-    """cp932 text, a column in one decode: the values with a line feed after each, decoded from
-    cp932 and encoded to UTF-8 in one call each; the line feeds give the offsets and are trimmed
-    off with the padding. A line feed never ends a cp932 character, so a value cut inside one
-    still fails to decode. A column that holds a line feed of its own takes the per-value way.
-
-    Short values are laid side by side by numpy (no Python object per value); long ones (6,800
-    bytes of a course description, mostly U+3000) are joined by Python without their trailing
-    padding, which is most of the bytes to decode."""
-    rows, width = view.shape
-    if (view == 10).any():
-        return _text_per_value(view)
-    if width >= _LONG_TEXT:
-        data = np.ascontiguousarray(view)
-        raw = memoryview(data.tobytes())
-        cuts = _content_lengths(data).tolist()
-        joined = b"\n".join([raw[start:start + cut] for start, cut in zip(range(0, rows * width, width), cuts)])
-        joined += b"\n"
-    else:
-        lines = np.empty((rows, width + 1), np.uint8)
-        lines[:, :width] = view
-        lines[:, width] = 10
-        joined = lines.tobytes()
-    utf8 = joined.decode(ENCODING).encode("utf-8")
-    if len(utf8) >= 2 ** 31:
-        return _text_per_value(view)
-    ends = np.flatnonzero(np.frombuffer(utf8, np.uint8) == 10) + 1
-    offsets = np.zeros(rows + 1, np.int32)
-    offsets[1:] = ends
-    array = pa.StringArray.from_buffers(rows, pa.py_buffer(offsets), pa.py_buffer(utf8))
-    return pc.utf8_trim(array, " \u3000\n")
-
-
-_LONG_TEXT = 256
-_PAD_WORDS = (_U(0x4081408140814081), _U(0x2020202020202020))  # four U+3000, eight spaces
-
-
-def _content_lengths(data: np.ndarray) -> np.ndarray:
-    """Per row of cp932 text, a length that leaves out only trailing padding: the whole 8-byte
-    words (counted from the end) of only U+3000 or only spaces. Where that run starts with
-    0x81 after a byte that may lead a double-byte character, that 0x81 could be its second
-    byte: the cut moves 2 bytes on (the '@' or U+3000 left in is trimmed after decoding)."""
-    rows, width = data.shape
-    words = width // 8
-    if words == 0:
-        return np.full(rows, width, np.int64)
-    tail = np.ndarray((rows, words), "<u8", data, width - 8 * words, (width, 8))
-    pad = (tail == _PAD_WORDS[0]) | (tail == _PAD_WORDS[1])
-    trailing = np.where(pad.all(axis=1), words, pad[:, ::-1].argmin(axis=1))
-    cuts = width - 8 * trailing
-    inside = np.flatnonzero((cuts > 0) & (cuts < width))
-    if len(inside):
-        at, before = data[inside, cuts[inside]], data[inside, cuts[inside] - 1]
-        lead = ((before >= 0x81) & (before <= 0x9F)) | (before >= 0xE0)
-        cuts[inside[(at == 0x81) & lead]] += 2
-    return cuts
-
-
-def _text_per_value(view: np.ndarray) -> pa.Array:
-    rows, width = view.shape
-    data = np.ascontiguousarray(view).tobytes()
-    values = [data[i:i + width].decode(ENCODING).strip(" \u3000") for i in range(0, width * rows, width)]
-    return pa.array(values, pa.string())
 
 
 _ARROW_TYPES = {"int": pa.int64(), "scaled": pa.float64(), "racetime": pa.float64(), "racetime100": pa.float64(),
