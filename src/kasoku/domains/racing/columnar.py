@@ -109,8 +109,9 @@ def decode_table(raws: Sequence[bytes], layout: Layout | None = None, *,
         wanted = set(columns) if columns is not None else None
         items = [item for item in layout.items if wanted is None or item.name in wanted]
         fields = tuple(item for item in items if isinstance(item, Field))
-        done = {**_codes(block, tuple(f for f in fields if f.kind == "code" and f.count == 1)),
-                **_numbers(layout.record_type, block, fields)}
+        done: dict[str, pa.Array | pa.ChunkedArray] = {
+            **_codes(block, tuple(f for f in fields if f.kind == "code" and f.count == 1)),
+            **_numbers(layout.record_type, block, fields)}
         out = {item.name: (done[item.name] if item.name in done
                            else _group(layout.record_type, block, item) if isinstance(item, Group)
                            else _field(layout.record_type, block, item.pos - 1, item))
@@ -207,14 +208,23 @@ def _finish(number: np.ndarray, f: Field, rows: int) -> pa.Array:
     return values if f.count == 1 else pa.ListArray.from_arrays(offsets(rows, f.count), values)
 
 
-def _codes(block: Block, fields: tuple[Field, ...]) -> dict[str, pa.Array]:
+def _codes(block: Block, fields: tuple[Field, ...]) -> dict[str, pa.Array | pa.ChunkedArray]:
     """The single code fields of a layout (flags, codes: 30 or so in RA, SE, HR) in a few calls
     instead of a few per field: their bytes gathered field after field in one ``take``, one
     string array over all of them, trimmed at once if it needs it, sliced per field. Codes that
     are not all ASCII are left to the per-field way (an empty answer)."""
-    rows = block.rows
-    if rows == 0 or len(fields) < 2:
+    if block.rows == 0 or len(fields) < 2:
         return {}
+    if block.rows > _CODE_ROWS:  # a chunk of rows at a time: the gather's index stays small
+        chunks = []
+        for first in range(0, block.rows, _CODE_ROWS):
+            rows = min(_CODE_ROWS, block.rows - first)
+            part = Block(block.buf[first * block.stride:2 * SPARE + (first + rows) * block.stride], rows, block.stride)
+            chunks.append(_codes(part, fields))
+            if not chunks[-1]:
+                return {}
+        return {f.name: pa.chunked_array([chunk[f.name] for chunk in chunks]) for f in fields}
+    rows = block.rows
     index, starts = _code_index(block.stride, rows, tuple((f.pos - 1, f.length) for f in fields))
     data = np.take(block.buf, index)
     if data.max() >= 0x80:
@@ -225,7 +235,10 @@ def _codes(block: Block, fields: tuple[Field, ...]) -> dict[str, pa.Array]:
     return {f.name: array.slice(n * rows, rows) for n, f in enumerate(fields)}
 
 
-@lru_cache(maxsize=128)
+_CODE_ROWS = 2048
+
+
+@lru_cache(maxsize=32)
 def _code_index(stride: int, rows: int, spans: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, np.ndarray]:
     """Where the bytes of each (start, length) field of every row are in a block's buffer, field
     after field (a field's values side by side), and the offsets of those values."""
