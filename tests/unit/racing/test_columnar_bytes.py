@@ -129,7 +129,7 @@ def _reference(raw: bytes, layout: Layout) -> dict[str, Any] | RecordError:
 
 
 @pytest.mark.parametrize("layout", _ALL, ids=lambda lay: lay.record_type + (f"_{lay.variant}" if lay.variant else ""))
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_vectorised_equals_reference_on_hard_bytes(layout: Layout, data: st.DataObject) -> None:
     raws = [data.draw(_records(layout)) for _ in range(data.draw(st.integers(1, 3)))]
