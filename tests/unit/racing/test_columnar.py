@@ -54,3 +54,23 @@ def test_a_bad_record_raises_what_parse_record_raises() -> None:
 def test_a_record_of_another_layout_is_refused() -> None:
     with pytest.raises(RecordError, match="does not belong"):
         decode_table([build_race(RACE), build_entry(RACE, 1, "アイ")], LAYOUTS["RA"])
+
+
+@pytest.mark.parametrize("name", ["RA", "O6", "CK", "BT"])
+def test_no_records_is_an_empty_table_of_the_same_columns(name: str) -> None:
+    layout = LAYOUTS[name]
+    empty = decode_table([], layout)
+    one = decode_table([build_record(name, race_id=RACE) if name in ("RA", "O6", "CK") else build_record(name)],
+                       layout)
+    assert empty.num_rows == 0 and empty.schema == one.schema
+
+
+def test_many_records_decode_in_chunks_to_the_same_values() -> None:
+    """More records than one chunk of code fields (2,048) and of group slots (32,768): the same
+    rows as decoding them a few at a time."""
+    raws = [build_entry(RACE[:-2] + f"{n % 12 + 1:02d}", n % 18 + 1, f"ウマ{n}") for n in range(2100)]
+    raws += [build_quinella_odds(RACE, {(1, 2): n / 10 + 1, (3, 4): 5.5}) for n in range(300)]
+    whole = decode_tables(raws)
+    assert whole["SE"].num_rows == 2100 and whole["O2"].num_rows == 300
+    assert whole["SE"].to_pylist()[2048:2052] == decode_table(raws[2048:2052]).to_pylist()
+    assert whole["O2"].to_pylist()[-3:] == decode_table(raws[-3:]).to_pylist()

@@ -210,14 +210,16 @@ def _plan(layout: Layout) -> tuple[tuple[str, int, int, _Decode], ...]:
 
 
 def _field_decoder(rtype: str, f: Field) -> _Decode:
-    one = _value_decoder(rtype, f)
+    one = value_decoder(rtype, f)
     if f.count == 1:
         return one
     width, count = f.length, f.count
     return lambda chunk: [one(chunk[i * width:(i + 1) * width]) for i in range(count)]
 
 
-def _value_decoder(rtype: str, f: Field) -> _Decode:
+def value_decoder(rtype: str, f: Field) -> _Decode:
+    """One value of ``f`` from its bytes, as ``decode_fields`` decodes it (the vectorised decoder
+    hands it the values that are not plain digits, so both give the same value or error)."""
     def slow(chunk: bytes) -> Any:
         return decode_value(rtype, f, chunk)
 
