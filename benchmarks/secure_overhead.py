@@ -26,6 +26,7 @@ import os
 import random
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -85,7 +86,8 @@ def server(factory: str, env: dict[str, str], cpu: int | None, bounded: str | No
         cmd = [sys.executable, "-c",
                "import sys, uvicorn; from kasoku.api.connection import protocol; "
                f"uvicorn.run({factory!r}, factory=True, port={port}, log_level='warning', access_log=False, "
-               f"http=protocol({bounded!r}, header_timeout=10.0, max_header_bytes=16384), "
+               + ("http='httptools', " if bounded == "stock" else
+                  f"http=protocol({bounded!r}, header_timeout=10.0, max_header_bytes=16384), ") +
                "h11_max_incomplete_event_size=16384)"]
     if cpu is not None and shutil.which("taskset"):
         cmd = ["taskset", "-c", str(cpu), *cmd]
@@ -150,6 +152,13 @@ def hit_path(args: argparse.Namespace) -> None:
         cpu_ratio = cpu["open"] / cpu[name]
         print(f"{name} / open: wrk {ratio:.3f} ({(1 - ratio) * 100:+.1f} % fewer req/s), by CPU per request "
               f"{cpu_ratio:.3f} ({(1 - cpu_ratio) * 100:+.1f} %); goal <= 5 %")
+    # each round runs the servers back to back: its ratios share that moment's machine
+    for name in names[1:]:
+        per_round = sorted(g[0] / o[0] for o, g in zip(results["open"], results[name]))
+        per_round_cpu = sorted(o[2] / g[2] for o, g in zip(results["open"], results[name]))
+        print(f"{name} / open, median of the {len(per_round)} rounds' own ratios: wrk "
+              f"{statistics.median(per_round):.3f}, by CPU per request {statistics.median(per_round_cpu):.3f}")
+    print(f"(load average {os.getloadavg()[0]:.1f})")
     print(f"h11 / httptools (both guarded): wrk {best['guarded-h11'][0] / best['guarded'][0]:.3f}, "
           f"by CPU per request {cpu['guarded'] / cpu['guarded-h11']:.3f}")
 
@@ -210,6 +219,108 @@ def in_process(args: argparse.Namespace) -> None:
     print(f"in process (ASGI calls, CPU time, best of {args.blocks} blocks of 2000 hits): open {best['open'] * 1e6:.1f} µs, "
           f"guarded {best['guarded'] * 1e6:.1f} µs per hit: +{extra:.1f} µs, "
           f"{best['open'] / best['guarded']:.3f}x the open app's hits/s")
+
+
+class _NullTransport:
+    """Enough of an asyncio transport for a uvicorn protocol: writes are counted, not sent."""
+
+    def __init__(self) -> None:
+        self.protocol: Any = None
+        self.closing = False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"sockname": ("127.0.0.1", 8000), "peername": ("127.0.0.1", 5000)}.get(name, default)
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def get_protocol(self) -> Any:
+        return self.protocol
+
+    def set_protocol(self, protocol: Any) -> None:
+        self.protocol = protocol
+
+
+def through_protocol(args: argparse.Namespace) -> None:
+    """The whole server side of a hit but the socket: request bytes fed to a uvicorn protocol
+    on uvloop, the app answering through it — open (uvicorn's protocol, no guard) against
+    guarded (the bounded protocol, a key in the head, the guard, the rate limit). CPU time of
+    this thread, alternating short blocks, least of each: what the machine's load distorts least."""
+    import uvicorn
+    import uvloop
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    from uvicorn.server import ServerState
+
+    from benchmarks.synthetic import build_app
+    from kasoku.api.connection import protocol
+
+    state = Path(tempfile.mkdtemp(prefix="kasoku-bench-state-"))
+    os.environ["KASOKU_STATE"] = str(state)
+    os.environ["KASOKU_LIMITS__RATE"] = "10000000/second"
+    guarded_app = build_app()
+    _key, secret = guarded_app.state.authenticator.keys.create("me", "read", name="bench")
+    os.environ["KASOKU_BENCH_NO_GUARD"] = "1"
+    open_app = build_app()
+    del os.environ["KASOKU_BENCH_NO_GUARD"]
+    head = (b"GET /v1/synthetic/plays?n=100&start=2020-01-01 HTTP/1.1\r\nHost: 127.0.0.1:8000\r\n"
+            b"User-Agent: wrk\r\nAccept-Encoding: identity\r\n")
+    bounded = protocol("httptools", header_timeout=10.0, max_header_bytes=16384)
+
+    def connection(app: Any, factory: Any, key: bool) -> tuple[Any, ServerState, bytes]:
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        config.load()
+        served = ServerState()
+        proto = factory(config, served, {})
+        transport = _NullTransport()
+        transport.protocol = proto
+        proto.connection_made(transport)
+        request = head + (f"Authorization: Bearer {secret}\r\n".encode() if key else b"") + b"\r\n"
+        return proto, served, request
+
+    async def block(proto: Any, served: ServerState, request: bytes, n: int) -> float:
+        t0 = time.thread_time()
+        for _ in range(n):
+            done = served.total_requests + 1
+            proto.data_received(request)
+            while served.total_requests < done:
+                await asyncio.sleep(0)
+        return (time.thread_time() - t0) / n
+
+    async def run() -> dict[str, float]:
+        sides = {"open": connection(open_app, HttpToolsProtocol, False),
+                 "open, bounded protocol": connection(open_app, bounded, False),
+                 "guarded, uvicorn's protocol": connection(guarded_app, HttpToolsProtocol, True),
+                 "guarded": connection(guarded_app, bounded, True)}
+        for side in sides.values():
+            await block(*side, 50)  # a miss, then remembered, then fast-path hits
+        best = dict.fromkeys(sides, float("inf"))
+        for _ in range(args.blocks * 10):
+            for name, side in sides.items():
+                best[name] = min(best[name], await block(*side, 300))
+        for proto, _served, _request in sides.values():
+            proto.connection_lost(None)
+        return best
+
+    uvloop.install()
+    best = asyncio.run(run())
+    shutil.rmtree(state, ignore_errors=True)
+    print(f"through uvicorn's protocol in process (uvloop, CPU time, least of {args.blocks * 10} blocks of 300 hits; "
+          f"load average {os.getloadavg()[0]:.1f}):")
+    for name, cost in best.items():
+        print(f"  {name:<30}{cost * 1e6:7.2f} µs per hit  {cost / best['open']:.3f}x open's CPU  "
+              f"{best['open'] / cost:.3f}x its hits/s")
 
 
 async def _probe(url: str, n: int, every: float) -> list[float]:
@@ -357,6 +468,7 @@ def main() -> None:
         raise SystemExit("wrk is needed for the hit-path part: apt-get install -y wrk")
     if args.only in (None, "inproc"):
         in_process(args)
+        through_protocol(args)
     if args.only in (None, "hit"):
         hit_path(args)
     if args.only in (None, "health"):
