@@ -125,8 +125,10 @@ class KeyStore:
 
     @property
     def generation(self) -> int:
-        """Changes whenever the key file changed (callers may cache verifications by it)."""
-        self._fresh()
+        """Changes whenever the key file changed (callers may cache verifications by it).
+        Read per request on the hit path: ``_fresh`` in line."""
+        if self._monotonic() - self._checked >= RECHECK_SECONDS:
+            self._reload()
         return self._generation
 
     def keys(self) -> list[ApiKey]:

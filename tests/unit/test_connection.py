@@ -5,10 +5,13 @@ answered, and moves with each response on a keep-alive connection."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import inspect
 from typing import Any
 
 import pytest
 from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from kasoku.api.connection import protocol
@@ -47,8 +50,9 @@ class Transport(asyncio.Transport):
         pass
 
 
-def connect(parser: str, app: Any, timeout: float = 0.3, body_timeout: float = 60.0) -> tuple[Any, Transport]:
-    config = Config(app=app, log_level="warning", access_log=False)
+def connect(parser: str, app: Any, timeout: float = 0.3, body_timeout: float = 60.0,
+            keep_alive: float = 5.0) -> tuple[Any, Transport]:
+    config = Config(app=app, log_level="warning", access_log=False, timeout_keep_alive=keep_alive)
     config.load()
     proto = protocol(parser, header_timeout=timeout, max_header_bytes=1024, body_timeout=body_timeout)(
         config=config, server_state=ServerState(), app_state={})
@@ -136,3 +140,50 @@ async def test_a_body_that_completes_in_time_is_answered(parser: str) -> None:
     proto.data_received(b"defghij")
     await asyncio.sleep(0.05)
     assert transport.written.startswith(b"HTTP/1.1 200 ") and transport.written.endswith(b"abcdefghij")
+
+
+async def quick(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+@pytest.mark.parametrize("parser", ["httptools", "h11"])
+async def test_an_idle_keep_alive_connection_is_closed_after_timeout_keep_alive(parser: str) -> None:
+    # httptools: the connection's own timer does it (uvicorn's per-response timer is not armed)
+    proto, transport = connect(parser, quick, timeout=5.0, keep_alive=0.3)
+    await asyncio.sleep(0.4)  # no request yet: the header timeout applies, not keep-alive (as uvicorn)
+    assert not transport.closed
+    for _ in range(4):  # 4 x 0.15 s: past keep-alive in all, never since a response
+        proto.data_received(HEAD + b"\r\n")
+        await asyncio.sleep(0.15)
+        assert not transport.closed
+    assert transport.written.count(b"HTTP/1.1 204 ") == 4
+    await asyncio.sleep(0.3)  # idle past keep-alive: closed silently
+    assert transport.closed and b"408" not in transport.written
+
+
+@pytest.mark.parametrize("parser", ["httptools", "h11"])
+async def test_a_byte_of_the_next_head_ends_keep_alive_and_starts_the_head_deadline(parser: str) -> None:
+    proto, transport = connect(parser, quick, timeout=0.6, keep_alive=0.2)
+    proto.data_received(HEAD + b"\r\n")
+    await asyncio.sleep(0.05)
+    proto.data_received(b"GET /x HT")  # part of the next head, inside keep-alive
+    await asyncio.sleep(0.3)  # past keep-alive, inside the header timeout
+    assert not transport.closed
+    await asyncio.sleep(0.5)
+    assert transport.closed and b"HTTP/1.1 408 " in transport.written
+
+
+# uvicorn's HttpToolsProtocol methods that BoundedHttpTools carries its own copy of (with the
+# bounds written in, to spare the hit path a Python frame per hook): digests of their source
+# in the uvicorn they were copied from.
+COPIED = {"data_received": "010a7ae59a5d3b1a", "on_message_complete": "1fbad42dc31fc01f",
+          "on_response_complete": "64e254f28e389e76"}
+
+
+def test_the_uvicorn_methods_copied_into_the_bounded_protocol_are_unchanged() -> None:
+    for name, digest in COPIED.items():
+        source = inspect.getsource(getattr(HttpToolsProtocol, name))
+        assert hashlib.sha256(source.encode()).hexdigest()[:16] == digest, (
+            f"uvicorn's HttpToolsProtocol.{name} changed: bring BoundedHttpTools.{name} (api/connection.py) "
+            "in line with it, then update its digest here")

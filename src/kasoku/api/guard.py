@@ -86,12 +86,16 @@ async def refuse(scope: Scope, send: Send, status: int, code: str, message: str,
 
 class Guard:
     """See the module docstring. ``public``: the app's paths reachable without a key besides
-    the built-in ones (the same set ``auth.make_public`` adds to)."""
+    the built-in ones (the same set ``auth.make_public`` adds to). ``first``: what answers an
+    admitted HTTP request before ``app`` does, if it can (the cache-hit fast path: called from
+    here rather than from a layer of its own, a coroutine less per hit); True = answered."""
 
     def __init__(self, app: ASGIApp, *, limits: LimitSettings, authenticator: Authenticator,
                  hosts: frozenset[str] | None, origins: frozenset[str], rate: RateLimiter,
-                 rate_anonymous: RateLimiter, public: set[str]) -> None:
+                 rate_anonymous: RateLimiter, public: set[str],
+                 first: Callable[[Scope, Send], Awaitable[bool]] | None = None) -> None:
         self.app = app
+        self.first = first
         self.limits = limits
         self.auth = authenticator
         self.hosts = hosts
@@ -148,7 +152,7 @@ class Guard:
                 await refuse(scope, send, 400, "TOO_MANY_PARAMETERS",
                              f"more than {limits.max_query_params} query parameters", {"limit": limits.max_query_params})
                 return
-        if self.hosts is not None and not self._host_ok(host):
+        if self.hosts is not None and (host is None or not (self._hosts_seen.get(host) or self._host_ok(host))):
             await refuse(scope, send, 400, "INVALID_HOST", "this Host is not served here (see settings.allowed_hosts)",
                          {"host": host.decode("latin-1")[:64] if host else None})
             return
@@ -184,19 +188,23 @@ class Guard:
                 return
 
         if kind == "http":
+            method = scope["method"]
             if length is not None:
                 if not length.isdigit() or int(length) > limits.max_body_bytes:
                     await self._too_large(scope, send)
                     return
-            elif scope["method"] in ("POST", "PUT", "PATCH", "DELETE"):
+            elif method != "GET" and method in ("POST", "PUT", "PATCH", "DELETE"):
                 buffered = await self._buffer(receive)
                 if buffered is None:
                     await self._too_large(scope, send)
                     return
                 receive = buffered
-            if scope["method"] == "HEAD":
+            if method == "HEAD":
                 scope["method"] = "GET"
                 send = _without_body(send)
+            first = self.first
+            if first is not None and await first(scope, send):
+                return
         await self.app(scope, receive, send)
 
     def _public(self, path: str) -> bool:

@@ -55,7 +55,14 @@ class RateLimiter:
     The spec is parsed by the ``limits`` package (its grammar, its validation); the counting is
     a token bucket here: capacity = the window's amount, refilled continuously at amount/window.
     limits' own in-memory storage takes a lock and may start a timer thread per hit — measured
-    at several times the cost of a whole cache hit — while a bucket is two floats and a sum.
+    at several times the cost of a whole cache hit.
+
+    Each bucket is kept in its GCRA form (the generic cell rate algorithm — the same bucket,
+    exactly): one float per caller and window, the *theoretical arrival time* ``tat``. A bucket
+    of capacity C refilled every T = window/amount seconds holds ``C - (max(tat, now) - now) / T``
+    tokens, so a hit is allowed when ``max(tat, now) - now <= (C - 1) * T`` and then moves
+    ``tat`` on by T; a refused hit changes nothing; the wait for a token is the excess. A hit is
+    a clock read, a dict lookup and three float operations (the hit path pays it per request).
     Like limits' memory storage, counts are per process and confined to the event loop thread.
     """
 
@@ -63,9 +70,13 @@ class RateLimiter:
 
     def __init__(self, spec: str, *, clock: Callable[[], float] = time.monotonic) -> None:
         items: list[RateLimitItem] = parse_many(spec) if spec.strip() else []
-        self.windows = [(float(item.amount), item.amount / item.get_expiry()) for item in items]
+        # (seconds per token T, tolerance (C - 1) * T) per window
+        self.windows = [(item.get_expiry() / item.amount, (item.amount - 1) * item.get_expiry() / item.amount)
+                        for item in items]
         self._clock = clock
-        self._buckets: dict[str, list[float]] = {}
+        self._tat: dict[str, float] = {}  # one window (the usual spec): caller -> tat
+        self._tats: dict[str, list[float]] = {}  # several windows: caller -> tat per window
+        self._one = self.windows[0] if len(self.windows) == 1 else None
 
     @property
     def enabled(self) -> bool:
@@ -75,34 +86,32 @@ class RateLimiter:
         """Take one token from each of the caller's buckets; None when allowed, else the whole
         seconds until a token is back (Retry-After)."""
         now = self._clock()
-        bucket = self._buckets.get(caller)
-        if bucket is not None and len(bucket) == 2:  # one window (the usual spec): the short way
-            capacity, rate = self.windows[0]
-            tokens = bucket[1] + (now - bucket[0]) * rate
-            if tokens > capacity:
-                tokens = capacity
-            bucket[0] = now
-            if tokens >= 1.0:
-                bucket[1] = tokens - 1.0
+        one = self._one
+        if one is not None:
+            tat = self._tat.get(caller, now)
+            if tat < now:
+                tat = now
+            excess = tat - now - one[1]
+            if excess <= 0.0:
+                if len(self._tat) >= self.MAX_CALLERS and caller not in self._tat:
+                    self._tat.clear()  # a flood of addresses: forget them all rather than grow
+                self._tat[caller] = tat + one[0]
                 return None
-            bucket[1] = tokens
-            return float(max(1, math.ceil((1.0 - tokens) / rate)))
-        if bucket is None:
-            if len(self._buckets) >= self.MAX_CALLERS:
-                self._buckets.clear()  # a flood of addresses: forget them all rather than grow
-            bucket = self._buckets[caller] = [now, *(capacity for capacity, _ in self.windows)]
-        elapsed = now - bucket[0]
-        bucket[0] = now
+            return float(max(1, math.ceil(excess)))
+        tats = self._tats.get(caller)
+        if tats is None:
+            if len(self._tats) >= self.MAX_CALLERS:
+                self._tats.clear()
+            tats = self._tats[caller] = [now] * len(self.windows)
         wait = 0.0
-        for i, (capacity, rate) in enumerate(self.windows, start=1):
-            tokens = min(capacity, bucket[i] + elapsed * rate)
-            bucket[i] = tokens
-            if tokens < 1.0:
-                wait = max(wait, (1.0 - tokens) / rate)
+        for i, (_interval, tolerance) in enumerate(self.windows):
+            excess = max(tats[i], now) - now - tolerance
+            if excess > wait:
+                wait = excess
         if wait > 0.0:
             return float(max(1, math.ceil(wait)))
-        for i in range(1, len(bucket)):
-            bucket[i] -= 1.0
+        for i, (interval, _tolerance) in enumerate(self.windows):
+            tats[i] = max(tats[i], now) + interval
         return None
 
 

@@ -166,6 +166,18 @@ def explain_analyze(cur: duckdb.DuckDBPyConnection, sql: str, params: Params = N
                         scans=scans, raw=root)
 
 
+def warm_imports(conn: duckdb.DuckDBPyConnection) -> None:
+    """Make DuckDB's Python client import now what it imports on a process's first query with
+    parameters (pandas, among others: ~1 s on a busy 2-core machine). It imports holding the
+    GIL, so done by the first query a worker runs it froze the event loop for that long —
+    every request in flight, ``/health/live`` included. Done here, it is part of starting up."""
+    cur = conn.cursor()
+    try:
+        cur.execute("SELECT ?", [0]).fetchall()
+    finally:
+        cur.close()
+
+
 class _Call:
     """One submitted job: lets the waiting side find and interrupt the cursor running it."""
 
@@ -190,6 +202,7 @@ class DuckDBPool:
         with cf.ThreadPoolExecutor(max_workers=1, thread_name_prefix="kasoku-duckdb-open", initializer=yield_cpu,
                                    initargs=(nice,)) as opener:
             self._conn = opener.submit(open_connection, lake, threads=threads, memory_limit=memory_limit).result()
+            opener.submit(warm_imports, self._conn).result()
         self._local = threading.local()
         self._executor = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kasoku-duckdb",
                                                initializer=yield_cpu, initargs=(nice,))

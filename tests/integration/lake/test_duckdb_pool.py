@@ -141,3 +141,29 @@ def test_open_connection_baseline_and_explain_helper(year_lake: Lake) -> None:
         assert t.schema.field("played_at").type == pa.timestamp("us", tz="UTC")
     finally:
         con.close()
+
+
+def test_a_first_query_imports_nothing_while_serving(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """DuckDB's Python client imports pandas (and more) on a process's first query with
+    parameters, holding the GIL (~1 s on a busy machine): the pool does it while starting, so
+    no query made later freezes the event loop for it. A fresh interpreter, as a server is."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    local = Lake(str(tmp_path / "lake"))
+    load_lake(local, {"2024-01": make_plays("2024-01", 5)}, rollups=False)
+    code = (
+        "import asyncio, sys\n"
+        "from kasoku.lake.duckdb_pool import DuckDBPool\n"
+        "from kasoku.lake.ducklake import Lake\n"
+        f"pool = DuckDBPool(Lake({str(tmp_path / 'lake')!r}), workers=1, threads=1)\n"
+        "before = set(sys.modules)\n"
+        "t = asyncio.run(pool.arrow('SELECT count(*) AS n FROM lake.plays WHERE ms_played > ?', [0]))\n"
+        "assert t.column('n')[0].as_py() == 5\n"
+        "print(sorted(set(sys.modules) - before))\n"
+        "pool.close()\n")
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**__import__("os").environ, "PYTHONPATH": str(root / "src")}, check=True).stdout
+    assert out.strip() == "[]", out
