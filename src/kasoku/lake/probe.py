@@ -27,4 +27,10 @@ def storage_reachable(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
             raise OSError(f"the lake's data directory {lake.data_path} is missing or unreadable")
         return
     path = lake.data_path.rstrip("/") + "/" + _PROBE + "*"  # a wildcard: a real listing request
-    con.execute(f"SELECT count(*) FROM glob({quote(path)})").fetchall()
+    # One attempt: httpfs's retries with back-off would take longer than readiness may wait, and
+    # the probe then could not say *why* the lake is not ready.
+    con.execute("SET http_retries = 0")
+    try:
+        con.execute(f"SELECT count(*) FROM glob({quote(path)})").fetchall()
+    finally:
+        con.execute("RESET http_retries")
