@@ -112,24 +112,29 @@ _WINDOW_SUMS = f"""
 _MONTH_NAME = "printf('%04d-%02d', ({i}) // 12, ({i}) % 12 + 1)"
 _WINDOW_COLS = f"CAST(n AS INTEGER), {_MONTH_NAME.format(i='e - n + 1')}, {_MONTH_NAME.format(i='e')}"
 
-# ``rank() <= $top`` on the counts alone keeps every row that can be among the first $top
-# (ties included); the names break the remaining ties exactly as the raw query does.
+# Only rows whose count reaches the $top-th largest count of their window (``max(plays, $top)``,
+# an aggregate, no sort) can be among its first $top, ties included; the names break the
+# remaining ties exactly as the raw query does.
 _WINDOW_SQL: dict[str, str] = {
     TRACKS_WINDOW: f"""
         SELECT k.user_id, {_WINDOW_COLS}, w.track_id, k.track_name, k.artist_name, CAST(w.plays AS BIGINT),
                CAST(w.ms AS BIGINT),
                CAST(row_number() OVER (PARTITION BY w.uk, e, n ORDER BY w.plays DESC, w.ms DESC, k.track_name,
                                                                         k.artist_name) AS INTEGER) AS rank
-        FROM (SELECT * FROM window_sums QUALIFY rank() OVER (PARTITION BY uk, e, n ORDER BY plays DESC, ms DESC) <= $top) w
+        FROM window_sums w JOIN (SELECT uk, e, n, list_min(max(plays, $top)) AS least FROM window_sums GROUP BY uk, e, n) c
+          USING (uk, e, n)
         JOIN window_keys k USING (tk)
+        WHERE w.plays >= c.least
         QUALIFY rank <= $top""",
     # One window_sums row per (user, track_name, artist_name): an artist's rows count its distinct tracks.
     ARTISTS_WINDOW: f"""
         SELECT a.user_id, {_WINDOW_COLS}, a.artist_name, CAST(w.plays AS BIGINT), CAST(w.ms AS BIGINT), w.tracks,
                CAST(row_number() OVER (PARTITION BY w.uk, e, n ORDER BY w.plays DESC, w.ms DESC, a.artist_name)
                     AS INTEGER) AS rank
-        FROM (SELECT e, n, uk, ak, sum(plays) AS plays, sum(ms) AS ms, count(*) AS tracks FROM window_sums GROUP BY e, n, uk, ak
-              QUALIFY rank() OVER (PARTITION BY uk, e, n ORDER BY sum(plays) DESC, sum(ms) DESC) <= $top) w
+        FROM (WITH g AS (SELECT e, n, uk, ak, sum(plays) AS plays, sum(ms) AS ms, count(*) AS tracks
+                         FROM window_sums GROUP BY e, n, uk, ak)
+              SELECT g.* FROM g JOIN (SELECT uk, e, n, list_min(max(plays, $top)) AS least FROM g GROUP BY uk, e, n) c
+                USING (uk, e, n) WHERE g.plays >= c.least) w
         JOIN (SELECT DISTINCT ak, user_id, artist_name FROM window_keys) a USING (ak)
         QUALIFY rank <= $top""",
 }
