@@ -194,26 +194,36 @@ def end_in(months: Iterable[str]) -> str:
     return f"end_month IN ({', '.join(repr(m) for m in wanted)})" if wanted else "false"
 
 
-def _present_months(con: duckdb.DuckDBPyConnection, touched: list[str]) -> tuple[list[str], bool]:
-    """(months holding plays, whether the roll-ups of every other month are there), without
-    reading every play: the untouched months come from ``rollup_months`` when its counts add up
-    to the plays outside the touched months (``count(*)`` reads no column); only the touched
-    months' plays are read. Roll-ups switched off for a while (``drop_only``) leave months
-    without roll-ups: then the counts differ and the plays' months are read in full."""
+@dataclass
+class _Present:
+    months: list[str]  # months holding plays now
+    complete: bool  # every month but the touched ones has its roll-ups
+    built: set[str]  # months that had roll-ups before this refresh (only known when complete)
+
+
+def _present_months(con: duckdb.DuckDBPyConnection, touched: list[str]) -> _Present:
+    """Which months hold plays, without reading every play: the untouched months come from
+    ``rollup_months`` when its counts add up to the plays outside the touched months
+    (``count(*)`` reads no column); only the touched months' plays are read. Roll-ups switched
+    off for a while (``drop_only``) leave months without roll-ups: then the counts differ and
+    the plays' months are read in full."""
     row = con.execute(f"""
         WITH r AS (SELECT printf('%04d-%02d', year, month) AS m, sum(plays) AS n FROM {ref(MONTHS)}
                    WHERE NOT {month_in(touched)} GROUP BY m),
              t AS (SELECT strftime(played_at, '%Y-%m') AS m, count(*) AS n FROM {ref(PLAYS)}
                    WHERE {played_in(touched)} GROUP BY m)
         SELECT (SELECT count(*) FROM {ref(PLAYS)}) = (SELECT coalesce(sum(n), 0) FROM r) + (SELECT coalesce(sum(n), 0) FROM t),
-               (SELECT list(m ORDER BY m) FROM (SELECT m FROM r UNION SELECT m FROM t))""").fetchone()
+               (SELECT list(m ORDER BY m) FROM (SELECT m FROM r UNION SELECT m FROM t)),
+               (SELECT list(m) FROM r),
+               (SELECT list(DISTINCT printf('%04d-%02d', year, month)) FROM {ref(MONTHS)} WHERE {month_in(touched)})
+        """).fetchone()
     if row is None or not row[0]:
-        return months_of(con, PLAYS), False
-    return list(row[1] or []), True
+        return _Present(months_of(con, PLAYS), False, set())
+    return _Present(list(row[1] or []), True, set(row[2] or []) | set(row[3] or []))
 
 
-def _has_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    row = con.execute(f"SELECT EXISTS (SELECT 1 FROM {ref(table)})").fetchone()
+def _has_rows(con: duckdb.DuckDBPyConnection, *tables: str) -> bool:
+    row = con.execute("SELECT " + " OR ".join(f"EXISTS (SELECT 1 FROM {ref(t)})" for t in tables)).fetchone()
     return bool(row and row[0])
 
 
@@ -249,22 +259,29 @@ class RollupBuilder:
             return []
         if self.drop_only:
             return self._drop(con, touched, months_of(con, PLAYS), artists_changed)
-        present, complete = _present_months(con, touched)
+        found = _present_months(con, touched)
+        present = found.months
         # Windows need every month's tracks roll-up: months that never had one are built now.
-        monthly = touched if complete else sorted(set(touched) | (set(present) - set(months_of(con, TRACKS_MONTHLY))))
+        monthly = touched if found.complete else sorted(
+            set(touched) | (set(present) - set(months_of(con, TRACKS_MONTHLY))))
+        # Rows to delete first: a month that had no roll-ups (a new month) has none in any table.
+        # (Statements cost catalog round trips: a one-day import into a new month skips them.)
+        stale = [m for m in monthly if m in found.built] if found.complete else monthly
         changed: list[str] = []
         if monthly:
             src = (f"(SELECT user_id, CAST(year(played_at) AS INTEGER) AS year, CAST(month(played_at) AS INTEGER) AS month, "
                    f"played_at, ms_played, track_id, track_name, artist_name FROM {ref(PLAYS)} WHERE {played_in(monthly)})")
             for table, sql in _FROM_PLAYS_SQL.items():
-                con.execute(f"DELETE FROM {ref(table)} WHERE {_where(table, monthly)}")
+                if stale:
+                    con.execute(f"DELETE FROM {ref(table)} WHERE {_where(table, stale)}")
                 con.execute(f"INSERT INTO {ref(table)} {sql.format(src=src)}")
                 changed.append(table)
             # rollup_local.py's tables: up to a year of touched months per statement (``p`` = their
             # plays). A DuckLake statement costs catalog round trips, so one per month would
             # dominate a large import; a year per statement still shows a rebuild's progress.
             for table in LOCAL_TABLES:
-                con.execute(f"DELETE FROM {ref(table)} WHERE {_where(table, monthly)}")
+                if stale:
+                    con.execute(f"DELETE FROM {ref(table)} WHERE {_where(table, stale)}")
                 changed.append(table)
             for i in range(0, len(monthly), _LOCAL_CHUNK):
                 chunk = monthly[i:i + _LOCAL_CHUNK]
@@ -276,7 +293,7 @@ class RollupBuilder:
                     for month in chunk:
                         progress(month)
         genre_months = present if artists_changed else monthly
-        if genre_months and (artists_changed or _has_rows(con, ARTISTS) or _has_rows(con, GENRES_MONTHLY)):
+        if genre_months and (artists_changed or _has_rows(con, ARTISTS, GENRES_MONTHLY)):
             con.execute(f"DELETE FROM {ref(GENRES_MONTHLY)} WHERE {_where(GENRES_MONTHLY, genre_months)}")
             con.execute(f"INSERT INTO {ref(GENRES_MONTHLY)} {_GENRES_SQL.format(where=month_in(genre_months))}")
             changed.append(GENRES_MONTHLY)
@@ -286,8 +303,11 @@ class RollupBuilder:
             idx = [month_index(e) for e in ends]
             args = {"ends": idx, "lens": list(WINDOWS), "lo": min(idx, default=0) - max(WINDOWS) + 1,
                     "hi": max(idx, default=0), "top": TOP_N}
+            # Windows exist for end months that held plays before (unknown unless complete: all).
+            had = [e for e in stale_ends if e in found.built] if found.complete else stale_ends
             for table in _WINDOW_SQL:
-                con.execute(f"DELETE FROM {ref(table)} WHERE {end_in(stale_ends)}")
+                if had:
+                    con.execute(f"DELETE FROM {ref(table)} WHERE {end_in(had)}")
                 changed.append(table)
             if ends:
                 span = {"lo": args["lo"], "hi": args["hi"]}
