@@ -93,10 +93,13 @@ _GENRES_SQL = f"""
 # the 21 (d, n) pairs and a semi join on the wanted ends, no range join.
 _WINDOW_KEYS = f"""
     CREATE OR REPLACE TEMP TABLE window_keys AS
-    SELECT CAST(row_number() OVER () AS INTEGER) AS tk, CAST(dense_rank() OVER (ORDER BY user_id) AS INTEGER) AS uk,
-           CAST(dense_rank() OVER (ORDER BY user_id, artist_name) AS INTEGER) AS ak, user_id, track_name, artist_name
-    FROM (SELECT DISTINCT user_id, track_name, artist_name FROM {ref(TRACKS_MONTHLY)}
-          WHERE year * 12 + month - 1 BETWEEN $lo AND $hi)"""
+    WITH t AS (SELECT DISTINCT user_id, track_name, artist_name FROM {ref(TRACKS_MONTHLY)}
+               WHERE year * 12 + month - 1 BETWEEN $lo AND $hi),
+         a AS (SELECT user_id, artist_name, CAST(row_number() OVER () AS INTEGER) AS ak
+               FROM (SELECT DISTINCT user_id, artist_name FROM t)),
+         u AS (SELECT user_id, CAST(row_number() OVER () AS INTEGER) AS uk FROM (SELECT DISTINCT user_id FROM t))
+    SELECT CAST(row_number() OVER () AS INTEGER) AS tk, u.uk, a.ak, t.user_id, t.track_name, t.artist_name
+    FROM t JOIN a USING (user_id, artist_name) JOIN u USING (user_id)"""
 
 _WINDOW_SUMS = f"""
     CREATE OR REPLACE TEMP TABLE window_sums AS
