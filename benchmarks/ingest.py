@@ -6,7 +6,7 @@
 2. Floors, each in its own process (wall time and peak RSS): DuckDB alone reading the JSON and
    writing (a) one Parquet file, (b) deduplicated plays, one Parquet file per month.
 3. ``kasoku ingest`` of the same export into an empty lake (plays + roll-ups, one transaction),
-   in its own process: wall time, peak RSS, ratio to the floors.
+   in its own process: wall time, CPU time, peak RSS, ratios to the floors (wall and CPU).
 4. An incremental import of one new day (~150 plays) into that lake: the process's wall time and
    the time spent inside ``ingest()``.
 5. Uncached queries at N plays: top_tracks over 12 months on the lake (raw SQL, pinned snapshot)
@@ -71,8 +71,10 @@ con.execute(sys.argv[1])
 """
 
 
-def run_with_rss(args: list[str]) -> tuple[float, float, str]:
-    """(wall s, peak RSS MB, stdout) of a child process, reaped here to read its ru_maxrss (KB on Linux)."""
+def run_with_rss(args: list[str]) -> tuple[float, float, str, float]:
+    """(wall s, peak RSS MB, stdout, CPU s) of a child process, reaped here to read its rusage
+    (ru_maxrss in KB on Linux). CPU seconds (user + system, every thread) say more than wall
+    time on a shared machine: they do not grow when other processes take the cores."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(ROOT))
     out = proc.stdout.read() if proc.stdout else b""
@@ -81,7 +83,7 @@ def run_with_rss(args: list[str]) -> tuple[float, float, str]:
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"child failed ({proc.returncode}): {' '.join(args[:3])}")
-    return wall, usage.ru_maxrss / 1024, out.decode()
+    return wall, usage.ru_maxrss / 1024, out.decode(), usage.ru_utime + usage.ru_stime
 
 
 def write_export(directory: Path, n: int, progress: Progress) -> list[str]:
@@ -183,37 +185,38 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     opts = parser.parse_args()
     console = Console(width=140)
-    rows: list[tuple[str, float, float, str]] = []
+    rows: list[tuple[str, float, float, float, str]] = []
     with tempfile.TemporaryDirectory(prefix="kasoku-ingest-") as tmp, Progress(console=console, transient=True) as progress:
         base = Path(tmp)
         files = write_export(base / "export", opts.plays, progress)
         task = progress.add_task("floors and ingest (each in its own process)", total=4)
         file_list = "[" + ", ".join(f"'{f}'" for f in files) + "]"
         a = run_with_rss([sys.executable, "-c", CHILD_FLOOR, FLOOR_A.format(files=file_list, out=base / "a.parquet")])
-        rows.append(("floor (a): DuckDB JSON -> one Parquet file", a[0], a[1], ""))
+        rows.append(("floor (a): DuckDB JSON -> one Parquet file", a[0], a[3], a[1], ""))
         progress.advance(task)
         b = run_with_rss([sys.executable, "-c", CHILD_FLOOR, FLOOR_B.format(files=file_list, out=base / "b")])
-        rows.append(("floor (b): DuckDB JSON -> deduped plays, a file per month", b[0], b[1], ""))
+        rows.append(("floor (b): DuckDB JSON -> deduped plays, a file per month", b[0], b[3], b[1], ""))
         progress.advance(task)
         lake_dir = str(base / "lake")
         k = run_with_rss([sys.executable, "-c", CHILD_INGEST.format(src=str(ROOT / "src"), lake=lake_dir, files=files)])
         info = json.loads(k[2].strip().splitlines()[-1])
-        rows.append(("kasoku ingest (plays + roll-ups, one transaction)", k[0], k[1],
-                     f"{k[0] / a[0]:.1f}x (a), {k[0] / b[0]:.1f}x (b); {info['new_plays']:,} plays, "
+        rows.append(("kasoku ingest (plays + roll-ups, one transaction)", k[0], k[3], k[1],
+                     f"wall {k[0] / a[0]:.1f}x (a), {k[0] / b[0]:.1f}x (b); CPU {k[3] / a[3]:.1f}x (a), "
+                     f"{k[3] / b[3]:.1f}x (b); {info['new_plays']:,} plays, "
                      f"{info['new_plays'] / k[0]:,.0f} plays/s; inside ingest() {info['inside_s']:.1f} s"))
         progress.advance(task)
         day = one_day(base / "Streaming_History_Audio_day.json")
         d = run_with_rss([sys.executable, "-c", CHILD_INGEST.format(src=str(ROOT / "src"), lake=lake_dir, files=[day])])
         day_info = json.loads(d[2].strip().splitlines()[-1])
-        rows.append(("incremental: one new day (144 plays), whole process", d[0], d[1],
+        rows.append(("incremental: one new day (144 plays), whole process", d[0], d[3], d[1],
                      f"inside ingest() {day_info['inside_s'] * 1000:.0f} ms"))
         progress.advance(task)
         costs = asyncio.run(query_costs(lake_dir, str(base / "b"), opts.repeat))
     table = Table(title=f"ingest of {opts.plays:,} plays (extended export), load avg {os.getloadavg()[0]:.1f}")
-    for col in ("what", "wall s", "peak RSS MB", "ratio / notes"):
+    for col in ("what", "wall s", "CPU s", "peak RSS MB", "ratio / notes"):
         table.add_column(col, justify="left" if col in ("what", "ratio / notes") else "right")
-    for what, wall, rss, note in rows:
-        table.add_row(what, f"{wall:.2f}", f"{rss:.0f}", note)
+    for what, wall, cpu, rss, note in rows:
+        table.add_row(what, f"{wall:.2f}", f"{cpu:.2f}", f"{rss:.0f}", note)
     console.print(table)
     q = Table(title=f"uncached queries at {opts.plays:,} plays (median of {opts.repeat}, ms)")
     q.add_column("query")

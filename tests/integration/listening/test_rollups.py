@@ -177,6 +177,14 @@ def test_ingest_with_rollups_off_drops_what_it_would_make_stale(tmp_path: Path) 
     assert months(lake, rb.TRACKS_WINDOW) == ["2024-01"]  # windows ending Feb and Mar contain Feb
     status = rollup_status(lake)
     assert not status.fresh and status.missing[rb.TRACKS_MONTHLY] == ["2024-02"]
+    # The next ingest with roll-ups on touches only March, but sees (plays counted against
+    # rollup_months) that February has none and builds it too: windows need every month.
+    summary = ingest(lake, [account_file(tmp_path / "StreamingHistory_music_2.json", ["2024-03"], per_month=3)],
+                     user_id="u3", rollups=rb.RollupBuilder())
+    assert summary.months_rewritten == ["2024-03"]
+    assert months(lake, rb.TRACKS_MONTHLY) == months(lake, rb.MONTHS) == ["2024-01", "2024-02", "2024-03"]
+    assert months(lake, rb.TRACKS_WINDOW) == ["2024-01", "2024-02", "2024-03"]
+    assert rollup_status(lake).fresh
 
 
 def test_s3_lake_builds_and_answers_from_rollups(s3_lake_url: S3Lake) -> None:

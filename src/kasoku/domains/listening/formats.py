@@ -20,6 +20,7 @@ before the caller writes anything.
 
 from __future__ import annotations
 
+import tempfile
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -28,9 +29,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from kasoku.domains.listening.extended_columns import ExtendedFile, looks_extended, read_extended
 from kasoku.domains.listening.schema import (EPISODES_SCHEMA, PLAYS_SCHEMA, SOURCE_PRIORITY, derived_track_id, play_id,
                                              track_key)
 from kasoku.errors import InputError
@@ -65,6 +69,12 @@ class _Columns:
         for name, values in self.cols.items():
             values.append(row.get(name))
 
+    def append(self, table: pa.Table) -> None:
+        """Rows already in Arrow (after the rows added so far)."""
+        self.flush()
+        if table.num_rows:
+            self.chunks.append(table)
+
     def flush(self) -> None:
         if self.cols[self.schema.names[0]]:
             self.chunks.append(pa.table(self.cols, schema=self.schema))
@@ -75,8 +85,9 @@ class _Columns:
         return pa.concat_tables(self.chunks) if self.chunks else self.schema.empty_table()
 
 
-def _files(paths: Sequence[Path]) -> Iterator[tuple[str, bytes]]:
-    """(display name, bytes) of every JSON document under the given paths (zip members too)."""
+def _files(paths: Sequence[Path]) -> Iterator[tuple[str, bytes, Path | None]]:
+    """(display name, bytes, the file on disk or None for a zip member) of every JSON document
+    under the given paths (zip members too)."""
     for path in paths:
         if path.is_dir():
             yield from _files(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (".json", ".zip")))
@@ -85,11 +96,11 @@ def _files(paths: Sequence[Path]) -> Iterator[tuple[str, bytes]]:
                 with zipfile.ZipFile(path) as archive:
                     for member in sorted(archive.namelist()):
                         if member.lower().endswith(".json") and not member.startswith("__MACOSX"):
-                            yield f"{path}!{member}", archive.read(member)
+                            yield f"{path}!{member}", archive.read(member), None
             except zipfile.BadZipFile as exc:
                 raise InputError(f"not a readable zip archive ({exc})", path=str(path)) from None
         elif path.is_file():
-            yield str(path), path.read_bytes()
+            yield str(path), path.read_bytes(), path
         else:
             raise InputError("no such file or directory", path=str(path))
 
@@ -269,52 +280,91 @@ class _Reader:
             self.artists.add(artist_id=artist["id"], artist_name=artist["name"], genres=[str(g) for g in genres])
 
 
-def read_sources(paths: Sequence[Path], *, user_id: str, progress: Callable[[int], None] | None = None) -> ParsedImport:
-    """Read and validate every file; dedupe within the import (the richer source wins)."""
+def read_sources(paths: Sequence[Path], *, user_id: str, progress: Callable[[int], None] | None = None,
+                 columnar: bool = True) -> ParsedImport:
+    """Read and validate every file; dedupe within the import (the richer source wins).
+
+    Well-formed extended-history files are read columnar by DuckDB (``extended_columns.py``);
+    every other file, and any extended file that reader declines, row by row here.
+    ``columnar=False`` reads everything row by row (the reference; tests compare the two).
+    """
     reader = _Reader(user_id)
     by_format: Counter[str] = Counter()
     files, records, ignored = 0, 0, []
-    for name, raw in _files(paths):
-        doc = _load_json(name, raw)
-        kind = _kind(doc)
-        if kind is None:
-            if Path(name.split("!")[-1]).name.lower().startswith(("streaming_history", "endsong", "streaminghistory")):
-                raise InputError("not a Spotify streaming-history file: unexpected JSON shape", path=name)
-            ignored.append(name)
-            continue
-        files += 1
-        by_format[kind] += 1
-        n = len(doc) if isinstance(doc, list) else len(doc.get("items", doc.get("artists", [])) or [])
-        if kind == "extended":
-            reader.extended(doc, name)
-        elif kind in ("account", "account_podcast"):
-            reader.account(doc, name, podcast=kind == "account_podcast")
-        elif kind == "webapi":
-            reader.webapi(doc, name)
-        elif kind == "artists":
-            reader.artist_objects(doc, name)
-        records += n
-        del doc
-        for columns in (reader.plays, reader.episodes, reader.artists):
-            columns.flush()
-        if progress is not None:
-            progress(n)
+    with _ColumnReader(user_id) as fast:
+        for name, raw, on_disk in _files(paths):
+            columns = fast.read(raw, on_disk) if columnar and looks_extended(raw) else None
+            if columns is not None:
+                kind, n = "extended", columns.records
+                reader.skipped.update(columns.skipped)
+                reader.plays.append(columns.plays)
+                reader.episodes.append(columns.episodes)
+            else:
+                doc = _load_json(name, raw)
+                kind = _kind(doc)
+                if kind is None:
+                    if Path(name.split("!")[-1]).name.lower().startswith(("streaming_history", "endsong", "streaminghistory")):
+                        raise InputError("not a Spotify streaming-history file: unexpected JSON shape", path=name)
+                    ignored.append(name)
+                    continue
+                n = len(doc) if isinstance(doc, list) else len(doc.get("items", doc.get("artists", [])) or [])
+                if kind == "extended":
+                    reader.extended(doc, name)
+                elif kind in ("account", "account_podcast"):
+                    reader.account(doc, name, podcast=kind == "account_podcast")
+                elif kind == "webapi":
+                    reader.webapi(doc, name)
+                elif kind == "artists":
+                    reader.artist_objects(doc, name)
+                del doc
+            files += 1
+            by_format[kind] += 1
+            records += n
+            for table in (reader.plays, reader.episodes, reader.artists):
+                table.flush()
+            if progress is not None:
+                progress(n)
     plays, dropped = _dedupe(reader.plays.table())
     reader.skipped["duplicate_in_import"] += dropped
     episodes, _ = _dedupe(reader.episodes.table())
-    import pyarrow.compute as pc
-
     months = set(pc.unique(pc.strftime(plays["played_at"], format="%Y-%m")).to_pylist()) if plays.num_rows else set()
     return ParsedImport(plays=plays, episodes=episodes, artists=reader.artists.table(), files=files, records=records,
                         skipped=+reader.skipped, by_format=by_format, months=months, ignored_files=ignored)
+
+
+class _ColumnReader:
+    """One DuckDB connection for the columnar reads of an import; zip members go through a temp file."""
+
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id
+        self.con: duckdb.DuckDBPyConnection | None = None
+        self.tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def __enter__(self) -> _ColumnReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.con is not None:
+            self.con.close()
+        if self.tmp is not None:
+            self.tmp.cleanup()
+
+    def read(self, raw: bytes, on_disk: Path | None) -> ExtendedFile | None:
+        if self.con is None:
+            self.con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+            self.con.execute("SET TimeZone = 'UTC'")
+        if on_disk is None:
+            if self.tmp is None:
+                self.tmp = tempfile.TemporaryDirectory(prefix="kasoku-import-")
+            on_disk = Path(self.tmp.name) / "member.json"
+            on_disk.write_bytes(raw)
+        return read_extended(self.con, on_disk, self.user_id)
 
 
 def _dedupe(table: pa.Table) -> tuple[pa.Table, int]:
     """One row per play_id; best SOURCE_PRIORITY wins, then the first seen (columnar, no Python rows)."""
     if table.num_rows == 0:
         return table, 0
-    import duckdb
-
     prio = "CASE source " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in SOURCE_PRIORITY.items()) + " ELSE 9 END"
     con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     try:

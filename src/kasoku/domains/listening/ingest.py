@@ -139,8 +139,14 @@ def _merge_plays(con: duckdb.DuckDBPyConnection, incoming: pa.Table) -> _Plays:
     how the collector's (Web API) plays met export plays."""
     if incoming.num_rows == 0:
         return _Plays()
+    months = _months(incoming)
+    window = played_in(_around(months))
+    if _only_new_export_plays(con, incoming, window):
+        with registered(con, "inserted_plays", incoming.cast(PLAYS_SCHEMA)):
+            con.execute(f"INSERT INTO {ref(PLAYS)} SELECT {_COLS} FROM inserted_plays ORDER BY played_at, play_id")
+        return _Plays(incoming.num_rows, sorted(months))
     with registered(con, "incoming_plays", incoming.cast(PLAYS_SCHEMA)):
-        changes = con.execute(_PLAYS_CHANGES.format(window=played_in(_around(_months(incoming))))).to_arrow_table()
+        changes = con.execute(_PLAYS_CHANGES.format(window=window)).to_arrow_table()
     found: dict[str, set[str]] = {"start": set(), "end": set()}
     for play_id, how in zip(changes["play_id"].to_pylist(), changes["matched"].to_pylist(), strict=True):
         if how is not None:
@@ -157,6 +163,19 @@ def _merge_plays(con: duckdb.DuckDBPyConnection, incoming: pa.Table) -> _Plays:
             con.execute(f"INSERT INTO {ref(PLAYS)} SELECT {_COLS} FROM inserted_plays")
     return _Plays(inserts.num_rows - deletes.num_rows, sorted(_months(inserts) | _months(deletes)),
                   len(found["start"]), len(found["end"] - found["start"]))
+
+
+def _only_new_export_plays(con: duckdb.DuckDBPyConnection, incoming: pa.Table, window: str) -> bool:
+    """True when ``_PLAYS_CHANGES`` would insert every incoming row and delete nothing: distinct
+    play ids, only export sources (extended, local: nothing ranks above them, and no looser
+    cross-source match applies among them), and no lake row in the months they may match (a
+    first import, or a new month). The common large import then skips the dedupe query."""
+    if not set(pc.unique(incoming["source"]).to_pylist()) <= {"extended", "local"}:
+        return False
+    if pc.count_distinct(incoming["play_id"]).as_py() != incoming.num_rows:
+        return False
+    row = con.execute(f"SELECT EXISTS (SELECT 1 FROM {ref(PLAYS)} WHERE {window})").fetchone()
+    return bool(row is not None and not row[0])
 
 
 def _merge_episodes(con: duckdb.DuckDBPyConnection, incoming: pa.Table) -> int:

@@ -17,9 +17,8 @@ tables (DuckLake tables beside ``plays``, see tables.py) hold every user of a mo
 A refresh runs in the caller's transaction (the ingest's or ``rebuild``'s): for the touched
 months, ``DELETE`` their rows and ``INSERT … SELECT`` them again from ``lake.plays`` as the
 transaction sees it, so plays and roll-ups commit in one snapshot or not at all. All touched
-months go in one statement per table, and all windows in one statement per window table:
-each window joins the monthly rows of its span once (a range join), instead of re-reading
-twelve monthly tables per end month.
+months go in one statement per table; the windows of every end month are summed once (into
+a temporary table, integer keys) and both window tables cut from those sums (docs/rollups.md).
 """
 
 from __future__ import annotations
@@ -87,31 +86,60 @@ _GENRES_SQL = f"""
       USING (artist_name)
     WHERE {{where}} GROUP BY ALL"""
 
-# One statement for every (end month, length): monthly rows joined to the windows containing them.
-_WINDOW_FROM = f"""
-    FROM (SELECT user_id, year * 12 + month - 1 AS mi, track_id, track_name, artist_name, play_count,
-                 total_play_time_ms FROM {ref(TRACKS_MONTHLY)} WHERE year * 12 + month - 1 BETWEEN $lo AND $hi) t
-    JOIN (SELECT e, n FROM unnest($ends) AS x(e), unnest($lens) AS y(n)) w ON t.mi BETWEEN w.e - w.n + 1 AND w.e"""
+# Windows: the monthly track rows of the span, each under an integer key (names are joined
+# back only for the rows that can rank), summed once per (end month, length, track) into
+# ``window_sums``; the track and artist windows are both cut from those sums. A monthly row of
+# month ``mi`` lies in the window (e, n) iff e = mi + d for some 0 <= d < n: a cross join with
+# the 21 (d, n) pairs and a semi join on the wanted ends, no range join.
+_WINDOW_KEYS = f"""
+    CREATE OR REPLACE TEMP TABLE window_keys AS
+    WITH t AS (SELECT DISTINCT user_id, track_name, artist_name FROM {ref(TRACKS_MONTHLY)}
+               WHERE year * 12 + month - 1 BETWEEN $lo AND $hi),
+         a AS (SELECT user_id, artist_name, CAST(row_number() OVER () AS INTEGER) AS ak
+               FROM (SELECT DISTINCT user_id, artist_name FROM t)),
+         u AS (SELECT user_id, CAST(row_number() OVER () AS INTEGER) AS uk FROM (SELECT DISTINCT user_id FROM t))
+    SELECT CAST(row_number() OVER () AS INTEGER) AS tk, u.uk, a.ak, t.user_id, t.track_name, t.artist_name
+    FROM t JOIN a USING (user_id, artist_name) JOIN u USING (user_id)"""
+
+_WINDOW_SUMS = f"""
+    CREATE OR REPLACE TEMP TABLE window_sums AS
+    WITH t AS (SELECT k.tk, k.uk, k.ak, m.year * 12 + m.month - 1 AS mi, m.track_id, m.play_count, m.total_play_time_ms
+               FROM {ref(TRACKS_MONTHLY)} m JOIN window_keys k USING (user_id, track_name, artist_name)
+               WHERE m.year * 12 + m.month - 1 BETWEEN $lo AND $hi),
+         o AS (SELECT n, unnest(range(0, n)) AS d FROM unnest($lens) AS y(n))
+    SELECT t.mi + o.d AS e, o.n, t.tk, t.uk, t.ak, min(t.track_id) AS track_id,
+           sum(t.play_count) AS plays, sum(t.total_play_time_ms) AS ms
+    FROM t CROSS JOIN o SEMI JOIN unnest($ends) AS z(e) ON t.mi + o.d = z.e
+    GROUP BY ALL"""
 
 _MONTH_NAME = "printf('%04d-%02d', ({i}) // 12, ({i}) % 12 + 1)"
+_WINDOW_COLS = f"CAST(n AS INTEGER), {_MONTH_NAME.format(i='e - n + 1')}, {_MONTH_NAME.format(i='e')}"
 
+# Only rows whose count reaches the $top-th largest count of their window (``max(plays, $top)``,
+# an aggregate, no sort) can be among its first $top, ties included; the names break the
+# remaining ties exactly as the raw query does.
 _WINDOW_SQL: dict[str, str] = {
     TRACKS_WINDOW: f"""
-        SELECT user_id, CAST(n AS INTEGER), {_MONTH_NAME.format(i='e - n + 1')}, {_MONTH_NAME.format(i='e')},
-               min(track_id), track_name, artist_name, CAST(sum(play_count) AS BIGINT),
-               CAST(sum(total_play_time_ms) AS BIGINT),
-               CAST(row_number() OVER (PARTITION BY user_id, e, n ORDER BY sum(play_count) DESC,
-                    sum(total_play_time_ms) DESC, track_name, artist_name) AS INTEGER) AS rank
-        {_WINDOW_FROM}
-        GROUP BY user_id, e, n, track_name, artist_name QUALIFY rank <= $top""",
+        SELECT k.user_id, {_WINDOW_COLS}, w.track_id, k.track_name, k.artist_name, CAST(w.plays AS BIGINT),
+               CAST(w.ms AS BIGINT),
+               CAST(row_number() OVER (PARTITION BY w.uk, e, n ORDER BY w.plays DESC, w.ms DESC, k.track_name,
+                                                                        k.artist_name) AS INTEGER) AS rank
+        FROM window_sums w JOIN (SELECT uk, e, n, list_min(max(plays, $top)) AS least FROM window_sums GROUP BY uk, e, n) c
+          USING (uk, e, n)
+        JOIN window_keys k USING (tk)
+        WHERE w.plays >= c.least
+        QUALIFY rank <= $top""",
+    # One window_sums row per (user, track_name, artist_name): an artist's rows count its distinct tracks.
     ARTISTS_WINDOW: f"""
-        SELECT user_id, CAST(n AS INTEGER), {_MONTH_NAME.format(i='e - n + 1')}, {_MONTH_NAME.format(i='e')},
-               artist_name, CAST(sum(play_count) AS BIGINT), CAST(sum(total_play_time_ms) AS BIGINT),
-               count(DISTINCT track_name),
-               CAST(row_number() OVER (PARTITION BY user_id, e, n ORDER BY sum(play_count) DESC,
-                    sum(total_play_time_ms) DESC, artist_name) AS INTEGER) AS rank
-        {_WINDOW_FROM}
-        GROUP BY user_id, e, n, artist_name QUALIFY rank <= $top""",
+        SELECT a.user_id, {_WINDOW_COLS}, a.artist_name, CAST(w.plays AS BIGINT), CAST(w.ms AS BIGINT), w.tracks,
+               CAST(row_number() OVER (PARTITION BY w.uk, e, n ORDER BY w.plays DESC, w.ms DESC, a.artist_name)
+                    AS INTEGER) AS rank
+        FROM (WITH g AS (SELECT e, n, uk, ak, sum(plays) AS plays, sum(ms) AS ms, count(*) AS tracks
+                         FROM window_sums GROUP BY e, n, uk, ak)
+              SELECT g.* FROM g JOIN (SELECT uk, e, n, list_min(max(plays, $top)) AS least FROM g GROUP BY uk, e, n) c
+                USING (uk, e, n) WHERE g.plays >= c.least) w
+        JOIN (SELECT DISTINCT ak, user_id, artist_name FROM window_keys) a USING (ak)
+        QUALIFY rank <= $top""",
 }
 
 
@@ -169,8 +197,36 @@ def end_in(months: Iterable[str]) -> str:
     return f"end_month IN ({', '.join(repr(m) for m in wanted)})" if wanted else "false"
 
 
-def _has_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    row = con.execute(f"SELECT EXISTS (SELECT 1 FROM {ref(table)})").fetchone()
+@dataclass
+class _Present:
+    months: list[str]  # months holding plays now
+    complete: bool  # every month but the touched ones has its roll-ups
+    built: set[str]  # months that had roll-ups before this refresh (only known when complete)
+
+
+def _present_months(con: duckdb.DuckDBPyConnection, touched: list[str]) -> _Present:
+    """Which months hold plays, without reading every play: the untouched months come from
+    ``rollup_months`` when its counts add up to the plays outside the touched months
+    (``count(*)`` reads no column); only the touched months' plays are read. Roll-ups switched
+    off for a while (``drop_only``) leave months without roll-ups: then the counts differ and
+    the plays' months are read in full."""
+    row = con.execute(f"""
+        WITH r AS (SELECT printf('%04d-%02d', year, month) AS m, sum(plays) AS n FROM {ref(MONTHS)}
+                   WHERE NOT {month_in(touched)} GROUP BY m),
+             t AS (SELECT strftime(played_at, '%Y-%m') AS m, count(*) AS n FROM {ref(PLAYS)}
+                   WHERE {played_in(touched)} GROUP BY m)
+        SELECT (SELECT count(*) FROM {ref(PLAYS)}) = (SELECT coalesce(sum(n), 0) FROM r) + (SELECT coalesce(sum(n), 0) FROM t),
+               (SELECT list(m ORDER BY m) FROM (SELECT m FROM r UNION SELECT m FROM t)),
+               (SELECT list(m) FROM r),
+               (SELECT list(DISTINCT printf('%04d-%02d', year, month)) FROM {ref(MONTHS)} WHERE {month_in(touched)})
+        """).fetchone()
+    if row is None or not row[0]:
+        return _Present(months_of(con, PLAYS), False, set())
+    return _Present(list(row[1] or []), True, set(row[2] or []) | set(row[3] or []))
+
+
+def _has_rows(con: duckdb.DuckDBPyConnection, *tables: str) -> bool:
+    row = con.execute("SELECT " + " OR ".join(f"EXISTS (SELECT 1 FROM {ref(t)})" for t in tables)).fetchone()
     return bool(row and row[0])
 
 
@@ -204,24 +260,31 @@ class RollupBuilder:
         touched = sorted(set(touched))
         if not touched and not artists_changed:
             return []
-        present = months_of(con, PLAYS)
         if self.drop_only:
-            return self._drop(con, touched, present, artists_changed)
+            return self._drop(con, touched, months_of(con, PLAYS), artists_changed)
+        found = _present_months(con, touched)
+        present = found.months
         # Windows need every month's tracks roll-up: months that never had one are built now.
-        monthly = sorted(set(touched) | (set(present) - set(months_of(con, TRACKS_MONTHLY))))
+        monthly = touched if found.complete else sorted(
+            set(touched) | (set(present) - set(months_of(con, TRACKS_MONTHLY))))
+        # Rows to delete first: a month that had no roll-ups (a new month) has none in any table.
+        # (Statements cost catalog round trips: a one-day import into a new month skips them.)
+        stale = [m for m in monthly if m in found.built] if found.complete else monthly
         changed: list[str] = []
         if monthly:
             src = (f"(SELECT user_id, CAST(year(played_at) AS INTEGER) AS year, CAST(month(played_at) AS INTEGER) AS month, "
                    f"played_at, ms_played, track_id, track_name, artist_name FROM {ref(PLAYS)} WHERE {played_in(monthly)})")
             for table, sql in _FROM_PLAYS_SQL.items():
-                con.execute(f"DELETE FROM {ref(table)} WHERE {_where(table, monthly)}")
+                if stale:
+                    con.execute(f"DELETE FROM {ref(table)} WHERE {_where(table, stale)}")
                 con.execute(f"INSERT INTO {ref(table)} {sql.format(src=src)}")
                 changed.append(table)
             # rollup_local.py's tables: up to a year of touched months per statement (``p`` = their
             # plays). A DuckLake statement costs catalog round trips, so one per month would
             # dominate a large import; a year per statement still shows a rebuild's progress.
             for table in LOCAL_TABLES:
-                con.execute(f"DELETE FROM {ref(table)} WHERE {_where(table, monthly)}")
+                if stale:
+                    con.execute(f"DELETE FROM {ref(table)} WHERE {_where(table, stale)}")
                 changed.append(table)
             for i in range(0, len(monthly), _LOCAL_CHUNK):
                 chunk = monthly[i:i + _LOCAL_CHUNK]
@@ -233,7 +296,7 @@ class RollupBuilder:
                     for month in chunk:
                         progress(month)
         genre_months = present if artists_changed else monthly
-        if genre_months and (artists_changed or _has_rows(con, ARTISTS) or _has_rows(con, GENRES_MONTHLY)):
+        if genre_months and (artists_changed or _has_rows(con, ARTISTS, GENRES_MONTHLY)):
             con.execute(f"DELETE FROM {ref(GENRES_MONTHLY)} WHERE {_where(GENRES_MONTHLY, genre_months)}")
             con.execute(f"INSERT INTO {ref(GENRES_MONTHLY)} {_GENRES_SQL.format(where=month_in(genre_months))}")
             changed.append(GENRES_MONTHLY)
@@ -243,11 +306,22 @@ class RollupBuilder:
             idx = [month_index(e) for e in ends]
             args = {"ends": idx, "lens": list(WINDOWS), "lo": min(idx, default=0) - max(WINDOWS) + 1,
                     "hi": max(idx, default=0), "top": TOP_N}
-            for table, sql in _WINDOW_SQL.items():
-                con.execute(f"DELETE FROM {ref(table)} WHERE {end_in(stale_ends)}")
-                if ends:
-                    con.execute(f"INSERT INTO {ref(table)} {sql}", args)
+            # Windows exist for end months that held plays before (unknown unless complete: all).
+            had = [e for e in stale_ends if e in found.built] if found.complete else stale_ends
+            for table in _WINDOW_SQL:
+                if had:
+                    con.execute(f"DELETE FROM {ref(table)} WHERE {end_in(had)}")
                 changed.append(table)
+            if ends:
+                span = {"lo": args["lo"], "hi": args["hi"]}
+                con.execute(_WINDOW_KEYS, span)
+                con.execute(_WINDOW_SUMS, {**span, "ends": args["ends"], "lens": args["lens"]})
+                try:
+                    for table, sql in _WINDOW_SQL.items():
+                        con.execute(f"INSERT INTO {ref(table)} {sql}", {"top": TOP_N})
+                finally:
+                    con.execute("DROP TABLE IF EXISTS window_sums")
+                    con.execute("DROP TABLE IF EXISTS window_keys")
         return sorted(set(changed))
 
     @staticmethod

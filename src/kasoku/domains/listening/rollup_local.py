@@ -41,15 +41,18 @@ _TRACK_KEYS = """min(track_id) AS track_id, min(track_id) FILTER (WHERE ms_playe
        min(played_at) FILTER (WHERE ms_played >= 30000) AS first_at_30s,
        max(played_at) FILTER (WHERE ms_played >= 30000) AS last_at_30s"""
 
+# Rows are written in (user, day/slot) order, so a file's min/max prune users and days; the
+# order of the tracks within a day does not matter to any answer (every reader groups them),
+# and sorting a month's track rows by their names cost as much as grouping them.
 LOCAL_SQL: dict[str, str] = {
     TRACK_MONTHS: f"""
         SELECT user_id, {_TRACK_KEYS}, {_COUNTS}
         FROM p GROUP BY user_id, date_trunc('month', timezone('UTC', played_at)), track_name, artist_name, album_name
-        ORDER BY user_id, track_name, artist_name, album_name""",
+        ORDER BY user_id""",
     TRACK_DAYS: f"""
         SELECT user_id, CAST(timezone('UTC', played_at) AS DATE) AS day, {_TRACK_KEYS}, {_COUNTS}
         FROM p GROUP BY user_id, day, track_name, artist_name, album_name
-        ORDER BY user_id, day, track_name, artist_name, album_name""",
+        ORDER BY user_id, day""",
     QUARTER_HOURS: f"""
         SELECT user_id, time_bucket(INTERVAL 15 MINUTE, played_at, TIMESTAMPTZ '2000-01-01 00:00:00+00') AS slot,
                {_COUNTS}
