@@ -193,14 +193,25 @@ def strings(view: np.ndarray, *, trim: bool = True) -> pa.Array:
     rows, width = view.shape
     data = np.ascontiguousarray(view)
     array = pa.StringArray.from_buffers(rows, offsets(rows, width).buffers()[1], pa.py_buffer(data))
-    if trim and rows and width and EDGES[data[:, [0, width - 1]]].any():
+    if trim and rows and width and (edges(data[:, 0]) or edges(data[:, width - 1])):
         return pc.utf8_trim(array, " \u3000")
     return array
+
+
+def edges(column: np.ndarray) -> bool:
+    """Whether any of these bytes is one padding may make at either end of a value (``EDGES``).
+    Most columns (digits, letters) lie between two such bytes: their minimum and maximum say
+    so in two passes, without a look-up per byte."""
+    low, high = int(column.min()), int(column.max())
+    if any(a < low and high < b for a, b in _GAPS):
+        return False
+    return bool(EDGES[column].any())
 
 
 # Bytes at either end of a value that padding may make: ' ', and either byte of U+3000 (0x81 0x40).
 EDGES = np.zeros(256, bool)
 EDGES[[0x20, 0x40, 0x81]] = True
+_GAPS = ((-1, 0x20), (0x20, 0x40), (0x40, 0x81), (0x81, 0x100))  # open ranges of bytes between them
 
 
 def text(view: np.ndarray) -> pa.Array:
