@@ -14,11 +14,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kasoku.domains.racing.builder import build_record
+from kasoku.domains.racing.byterows import text
 from kasoku.domains.racing.columnar import decode_table
 from kasoku.domains.racing.layouts import LAYOUTS, LEGACY_LAYOUTS, RACE_KEYED, Group, Layout
 from kasoku.domains.racing.records import RecordError, decode_fields
@@ -171,3 +173,27 @@ def test_dates_the_way_the_reference_reads_them(value: bytes) -> None:
             decode_table([bytes(raw)], layout)
     else:
         assert _plain(decode_table([bytes(raw)], layout).to_pylist()[0]) == expected
+
+
+_DOUBLE_BYTE_PIECES = ["\u3000".encode("cp932")] * 4 + [c.encode("cp932") for c in "アイ馬名ー・Ａ０Α"] + [
+    b"\x81\x7f", b"\x82\xf2", b"\x40\x81", b"  ", b"\xb1\xb2", b"\x81\x0a"]  # no pair, undefined, odd, spaces, ｱｲ
+
+
+@settings(max_examples=200, deadline=None)
+@given(width=st.sampled_from([2, 4, 8, 36, 60]), data=st.data())
+def test_double_byte_text_decodes_as_the_codec(width: int, data: st.DataObject) -> None:
+    """Full-width text columns (names padded with U+3000) are decoded by table, without the codec:
+    the same strings, or the same error, as decoding value by value; a column with anything that
+    is not one 3-byte UTF-8 character (Greek Α is 2, a half-width kana, spaces) takes the codec."""
+    pieces = st.lists(st.sampled_from(_DOUBLE_BYTE_PIECES if data.draw(st.booleans()) else _DOUBLE_BYTE_PIECES[:11]),
+                      max_size=width // 2)
+    values = [(b"".join(parts) + b"\x81\x40" * width)[:width] for parts in data.draw(st.lists(pieces, min_size=1,
+                                                                                              max_size=6))]
+    view = np.frombuffer(b"".join(values), np.uint8).reshape(len(values), width)
+    try:
+        expected = [v.decode("cp932").strip(" \u3000") for v in values]
+    except UnicodeDecodeError:
+        with pytest.raises(UnicodeDecodeError):
+            text(view)
+        return
+    assert text(view).to_pylist() == expected

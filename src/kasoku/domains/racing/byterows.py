@@ -6,7 +6,8 @@ one unaligned little-endian ``uint64`` per row (a strided view, then one copy). 
 ``digit_words`` / ``not_digits`` / ``all_spaces`` / ``swar`` turn up to 8 ASCII digits into
 their number (three multiply-shift steps instead of a numpy pass per digit), ``padding`` finds
 the unused slots of a group. ``strings`` and ``text`` make Arrow string columns of ASCII and
-of cp932 bytes (one decode per column).
+of cp932 bytes (one decode per column; a column of only full-width characters, as names are,
+by a table of each byte pair's UTF-8 bytes instead of the codec).
 """
 
 from __future__ import annotations
@@ -98,7 +99,25 @@ def padding(slots: Block) -> np.ndarray:
     """True for a slot of only spaces, '0' and U+3000 (an unused element), as the per-record
     parser has it. Eight bytes at a time: a byte is ' ' or '0' exactly when ``byte | 0x10`` is
     0x30. Slots with bytes >= 0x80 (text, or U+3000 padding) are looked at byte by byte, and the
-    rare one of only ' ', '0', 0x81 and 0x40 is checked exactly in Python."""
+    rare one of only ' ', '0', 0x81 and 0x40 is checked exactly in Python.
+
+    A slot whose first 8 bytes are not all ' ', '0', 0x81 or 0x40 is not padding: only the
+    others (the unused slots, and the few used ones that start that way) are looked at whole."""
+    width = slots.stride
+    if width > 8 and slots.rows:
+        x = slots.words(0)
+        x |= _U(0x1010101010101010)
+        x ^= _ZEROS  # ' ', '0', '@', 0x81 leave only bits of 0xE1
+        maybe = np.flatnonzero((x & _U(0x1E1E1E1E1E1E1E1E)) == 0)
+        if len(maybe) * 2 < slots.rows:
+            blank = np.zeros(slots.rows, bool)
+            if len(maybe):
+                blank[maybe] = _padding_whole(slots.take(maybe))
+            return blank
+    return _padding_whole(slots)
+
+
+def _padding_whole(slots: Block) -> np.ndarray:
     width = slots.stride
     if width > _WIDE_SLOT:  # few wide slots (CK's 1,220 bytes): byte-wise rows, not 150 calls per word
         matrix = slots.matrix()
@@ -174,14 +193,25 @@ def strings(view: np.ndarray, *, trim: bool = True) -> pa.Array:
     rows, width = view.shape
     data = np.ascontiguousarray(view)
     array = pa.StringArray.from_buffers(rows, offsets(rows, width).buffers()[1], pa.py_buffer(data))
-    if trim and rows and width and EDGES[data[:, [0, width - 1]]].any():
+    if trim and rows and width and (edges(data[:, 0]) or edges(data[:, width - 1])):
         return pc.utf8_trim(array, " \u3000")
     return array
+
+
+def edges(column: np.ndarray) -> bool:
+    """Whether any of these bytes is one padding may make at either end of a value (``EDGES``).
+    Most columns (digits, letters) lie between two such bytes: their minimum and maximum say
+    so in two passes, without a look-up per byte."""
+    low, high = int(column.min()), int(column.max())
+    if any(a < low and high < b for a, b in _GAPS):
+        return False
+    return bool(EDGES[column].any())
 
 
 # Bytes at either end of a value that padding may make: ' ', and either byte of U+3000 (0x81 0x40).
 EDGES = np.zeros(256, bool)
 EDGES[[0x20, 0x40, 0x81]] = True
+_GAPS = ((-1, 0x20), (0x20, 0x40), (0x40, 0x81), (0x81, 0x100))  # open ranges of bytes between them
 
 
 def text(view: np.ndarray) -> pa.Array:
@@ -194,6 +224,10 @@ def text(view: np.ndarray) -> pa.Array:
     bytes of a course description, mostly U+3000) are joined by Python without their trailing
     padding, which is most of the bytes to decode."""
     rows, width = view.shape
+    if width % 2 == 0 and width < _LONG_TEXT and rows:  # _LONG_TEXT <= 254
+        done = _double_byte(view)
+        if done is not None:
+            return done
     if (view == 10).any():
         return _text_per_value(view)
     if width >= _LONG_TEXT:
@@ -218,6 +252,65 @@ def text(view: np.ndarray) -> pa.Array:
 
 
 _LONG_TEXT = 256
+
+
+def _double_byte(view: np.ndarray) -> pa.Array | None:
+    """A column of only double-byte cp932 characters (names in 全角 fields: kana, kanji,
+    U+3000 padding) decoded without the codec: each byte pair looked up in a table of its
+    UTF-8 bytes, the U+3000 at either end left out. None when any pair is not such a
+    character (a space, a half-width kana, a byte that is no lead byte): then the codec does it.
+    Pairs from the first byte are how cp932 reads them, since a lead byte always takes the next."""
+    rows, width = view.shape
+    pairs = np.ascontiguousarray(view).view(">u2").astype(np.uint16)
+    text = pairs != 0x8140  # not U+3000
+    chars = width // 2  # < 128: positions fit in uint8
+    at = np.arange(1, chars + 1, dtype=np.uint8)
+    # one past the last character that is not U+3000 (a max over the transposed: numpy's max
+    # along a short last axis is several times slower)
+    last = np.ascontiguousarray((text.view(np.uint8) * at).T).max(axis=0)
+    prefix = _prefixes(chars)
+    keep = np.take(prefix, last, axis=0)  # the characters before ``last``
+    first = text.argmax(axis=1)
+    if first.any():
+        keep &= ~np.take(prefix, first, axis=0)
+    else:
+        first = np.zeros(rows, np.int64)
+    data = np.take(_double_byte_table(), pairs[keep], axis=0)
+    if len(data) and not data[:, 0].all():  # a pair that is not one 3-byte character (U+3000 is one)
+        return None
+    last = np.maximum(last.astype(np.int64), first)
+    bounds = np.zeros(rows + 1, np.int64)
+    np.cumsum((last - first) * 3, out=bounds[1:])
+    if bounds[-1] >= 2 ** 31:
+        return None
+    return pa.StringArray.from_buffers(rows, pa.py_buffer(bounds.astype(np.int32)), pa.py_buffer(data))
+
+
+@lru_cache(maxsize=64)
+def _prefixes(n: int) -> np.ndarray:
+    """Row k: k True then n - k False (k = 0..n)."""
+    table = np.tri(n + 1, n, -1, dtype=bool)
+    table.setflags(write=False)
+    return table
+
+
+@lru_cache(maxsize=1)
+def _double_byte_table() -> np.ndarray:
+    """For each cp932 byte pair (lead byte first), the UTF-8 bytes of its character (65536 x 3),
+    0 0 0 where the pair is not one character of 3 UTF-8 bytes."""
+    table = np.zeros((65536, 3), np.uint8)
+    for lead in [*range(0x81, 0xA0), *range(0xE0, 0xFD)]:
+        for trail in range(256):
+            try:
+                char = bytes((lead, trail)).decode(ENCODING)
+            except UnicodeDecodeError:
+                continue
+            code = char.encode("utf-8")
+            if len(char) == 1 and len(code) == 3:
+                table[lead << 8 | trail] = tuple(code)
+    table.setflags(write=False)
+    return table
+
 _PAD_WORDS = (_U(0x4081408140814081), _U(0x2020202020202020))  # four U+3000, eight spaces
 
 

@@ -34,11 +34,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from kasoku.domains.racing.byterows import (
-    EDGES,
     SPARE,
     Block,
     all_spaces,
     digit_words,
+    edges,
     not_digits,
     offsets,
     padding,
@@ -230,7 +230,7 @@ def _codes(block: Block, fields: tuple[Field, ...]) -> dict[str, pa.Array | pa.C
     if data.max() >= 0x80:
         return {}
     array = pa.StringArray.from_buffers(len(starts) - 1, pa.py_buffer(starts), pa.py_buffer(data))
-    if EDGES[data[starts[:-1]]].any() or EDGES[data[starts[1:] - 1]].any():
+    if edges(data[starts[:-1]]) or edges(data[starts[1:] - 1]):
         array = pc.utf8_trim(array, " \u3000")
     return {f.name: array.slice(n * rows, rows) for n, f in enumerate(fields)}
 
