@@ -209,36 +209,34 @@ def _strings(values: list[Any]) -> pa.Array:
 
 
 # ---------------------------------------------------------------------- top lists
+def _top(kg: Any, groups: Any, names: tuple[str, ...], plays: np.ndarray, ms: np.ndarray, limit: int,
+         *, unique_tracks: bool) -> pa.Table:
+    """The top ``limit`` of ``groups`` (tracks, artists or albums): their names, play count and
+    minutes, and for artists and albums the number of distinct tracks played."""
+    present = np.flatnonzero(plays > 0)
+    used, gp, gm = _per_group(groups, present, plays, ms)
+    top = _ranked(used, gp, gm, groups.rank, limit)
+    columns = {name: _strings([groups.values[g][i] for g in top]) for i, name in enumerate(names)}
+    columns["play_count"] = pa.array(gp[top], pa.int64())
+    columns["total_minutes"] = pa.array(minutes(gm[top]), pa.float64())
+    if unique_tracks:
+        columns["unique_tracks"] = pa.array(_distinct_names(kg, groups, present)[top], pa.int64())
+    return pa.table(columns)
+
+
 def top_tracks(index: PlayIndex, plays: np.ndarray, ms: np.ndarray, limit: int) -> pa.Table:
     kg = key_groups(index)
-    used, gp, gm = _per_group(kg.pairs, np.flatnonzero(plays > 0), plays, ms)
-    top = _ranked(used, gp, gm, kg.pairs.rank, limit)
-    return pa.table({"track_name": _strings([kg.pairs.values[g][0] for g in top]),
-                     "artist": _strings([kg.pairs.values[g][1] for g in top]),
-                     "play_count": pa.array(gp[top], pa.int64()), "total_minutes": pa.array(minutes(gm[top]), pa.float64())})
+    return _top(kg, kg.pairs, ("track_name", "artist"), plays, ms, limit, unique_tracks=False)
 
 
 def top_artists(index: PlayIndex, plays: np.ndarray, ms: np.ndarray, limit: int) -> pa.Table:
     kg = key_groups(index)
-    present = np.flatnonzero(plays > 0)
-    used, gp, gm = _per_group(kg.artists, present, plays, ms)
-    top = _ranked(used, gp, gm, kg.artists.rank, limit)
-    names = _distinct_names(kg, kg.artists, present)
-    return pa.table({"artist": _strings([kg.artists.values[g][0] for g in top]),
-                     "play_count": pa.array(gp[top], pa.int64()), "total_minutes": pa.array(minutes(gm[top]), pa.float64()),
-                     "unique_tracks": pa.array(names[top], pa.int64())})
+    return _top(kg, kg.artists, ("artist",), plays, ms, limit, unique_tracks=True)
 
 
 def top_albums(index: PlayIndex, plays: np.ndarray, ms: np.ndarray, limit: int) -> pa.Table:
     kg = key_groups(index)
-    present = np.flatnonzero(plays > 0)
-    used, gp, gm = _per_group(kg.albums, present, plays, ms)
-    top = _ranked(used, gp, gm, kg.albums.rank, limit)
-    names = _distinct_names(kg, kg.albums, present)
-    return pa.table({"album": _strings([kg.albums.values[g][0] for g in top]),
-                     "artist": _strings([kg.albums.values[g][1] for g in top]),
-                     "play_count": pa.array(gp[top], pa.int64()), "total_minutes": pa.array(minutes(gm[top]), pa.float64()),
-                     "unique_tracks": pa.array(names[top], pa.int64())})
+    return _top(kg, kg.albums, ("album", "artist"), plays, ms, limit, unique_tracks=True)
 
 
 # ---------------------------------------------------------------------- slots
